@@ -1,0 +1,1 @@
+"""Faces: detection, landmarks, the alignment contract, masks, pose and smoothing."""

@@ -1,0 +1,163 @@
+"""MediaPipe face detection and FaceMesh landmarks behind two small classes.
+
+All images are BGR uint8 (H, W, 3) as OpenCV and PyAV(bgr24) give them; MediaPipe wants RGB,
+so the conversion happens here and nowhere else. Landmarks are float32 (478, 3): x and y in
+pixels of the full frame, z in the same pixel scale (relative depth, MediaPipe's convention).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+N_LANDMARKS = 478
+
+
+@dataclass(frozen=True)
+class Detection:
+    """A face box from the detector: (x, y, w, h) in frame pixels and a confidence in [0, 1]."""
+
+    box: tuple[float, float, float, float]
+    score: float
+
+
+@dataclass(frozen=True)
+class Face:
+    """One face: 478 FaceMesh landmarks (float32, (478, 3), frame pixels) and a confidence."""
+
+    landmarks: np.ndarray
+    score: float = 1.0
+
+    @property
+    def points(self) -> np.ndarray:
+        """(478, 2) float32 x, y in frame pixels."""
+        return self.landmarks[:, :2]
+
+    @property
+    def height(self) -> float:
+        """Forehead-top (10) to chin (152) distance in pixels: the size used by --min-face."""
+        return float(np.linalg.norm(self.landmarks[10, :2] - self.landmarks[152, :2]))
+
+    @property
+    def area(self) -> float:
+        x0, y0 = self.points.min(axis=0)
+        x1, y1 = self.points.max(axis=0)
+        return float((x1 - x0) * (y1 - y0))
+
+
+def _solutions():
+    # Imported lazily: MediaPipe takes ~1 s to import and not every command needs it.
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO/WARNING lines
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import mediapipe as mp
+
+    return mp.solutions
+
+
+class FaceDetector:
+    """MediaPipe face detection. range='short' (faces within ~2 m) or 'full' (up to ~5 m)."""
+
+    def __init__(self, face_range: str = "full", min_score: float = 0.5):
+        if face_range not in ("short", "full"):
+            raise ValueError(f"face_range must be 'short' or 'full', got {face_range!r}")
+        self._det = _solutions().face_detection.FaceDetection(
+            model_selection=0 if face_range == "short" else 1, min_detection_confidence=min_score
+        )
+
+    def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
+        h, w = frame_bgr.shape[:2]
+        result = self._det.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        out = []
+        for d in result.detections or []:
+            b = d.location_data.relative_bounding_box
+            out.append(Detection((b.xmin * w, b.ymin * h, b.width * w, b.height * h), float(d.score[0])))
+        return out
+
+    def close(self) -> None:
+        self._det.close()
+
+
+def _to_pixels(landmark_list, w: int, h: int) -> np.ndarray:
+    pts = np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float32)
+    pts[:, 0] *= w
+    pts[:, 1] *= h
+    pts[:, 2] *= w
+    return pts
+
+
+class FaceMesh:
+    """MediaPipe FaceMesh with iris refinement (478 points).
+
+    static=True treats every call as an unrelated image; static=False is video mode, where
+    MediaPipe tracks the face from the previous frame's landmarks and only re-detects when the
+    track is lost (faster and steadier, so frames must be fed in order).
+    """
+
+    def __init__(self, static: bool, max_faces: int = 1, min_score: float = 0.5):
+        self.static = static
+        self._mesh = _solutions().face_mesh.FaceMesh(
+            static_image_mode=static,
+            max_num_faces=max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=min_score,
+            min_tracking_confidence=min_score,
+        )
+
+    def process(self, frame_bgr: np.ndarray) -> list[Face]:
+        h, w = frame_bgr.shape[:2]
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        result = self._mesh.process(rgb)
+        return [Face(_to_pixels(lm, w, h)) for lm in result.multi_face_landmarks or []]
+
+    def close(self) -> None:
+        self._mesh.close()
+
+
+class PhotoFaceFinder:
+    """Faces in unrelated still images, small and far ones included.
+
+    The full-range detector finds boxes; FaceMesh then runs on a square crop around each box,
+    so a face that fills 5% of a photo still gets a 192 px landmark pass.
+    """
+
+    def __init__(self, max_faces: int = 8, min_score: float = 0.5):
+        self._detector = FaceDetector("full", min_score)
+        self._mesh = FaceMesh(static=True, max_faces=1, min_score=min_score)
+        self.max_faces = max_faces
+
+    def find(self, frame_bgr: np.ndarray) -> list[Face]:
+        h, w = frame_bgr.shape[:2]
+        faces: list[Face] = []
+        for det in sorted(self._detector.detect(frame_bgr), key=lambda d: -d.score)[: self.max_faces]:
+            x, y, bw, bh = det.box
+            side = 2.0 * max(bw, bh)
+            cx, cy = x + bw / 2, y + bh / 2
+            x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+            x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+            if x1 - x0 < 16 or y1 - y0 < 16:
+                continue
+            found = self._mesh.process(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]))
+            if not found:
+                continue
+            lm = found[0].landmarks.copy()
+            lm[:, 0] += x0
+            lm[:, 1] += y0
+            faces.append(Face(lm, det.score))
+        return _drop_overlaps(faces)
+
+    def close(self) -> None:
+        self._detector.close()
+        self._mesh.close()
+
+
+def _drop_overlaps(faces: list[Face]) -> list[Face]:
+    """Two detector boxes on one face give two near-identical meshes: keep the first."""
+    kept: list[Face] = []
+    for f in faces:
+        c = f.points.mean(axis=0)
+        if all(np.linalg.norm(c - k.points.mean(axis=0)) > 0.25 * k.height for k in kept):
+            kept.append(f)
+    return kept

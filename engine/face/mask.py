@@ -1,0 +1,41 @@
+"""Face masks from landmarks, in crop coordinates.
+
+Masks are uint8 (size, size), 255 inside the face, 0 outside. FaceMesh's oval stops at the
+upper forehead; whole and head crops extend it upward so hairline and forehead are swapped too.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+# MediaPipe FACEMESH_FACE_OVAL, in order around the face.
+FACE_OVAL = (
+    10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377,
+    152, 148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109,
+)
+EYE_CORNERS = (33, 133, 362, 263)
+# How far the part of the oval above the eyes is stretched upward, per face type.
+FOREHEAD_STRETCH = {"half": 1.0, "mid": 1.0, "full": 1.0, "whole": 1.35, "head": 1.6}
+
+
+def mask_polygon(crop_landmarks: np.ndarray, face_type_name: str) -> np.ndarray:
+    """(36, 2) float32 outline of the face in crop pixels.
+
+    crop_landmarks: (478, 2|3) landmarks already mapped into an aligned (upright) crop.
+    """
+    pts = np.asarray(crop_landmarks, np.float32)[list(FACE_OVAL), :2].copy()
+    eye_y = float(np.asarray(crop_landmarks)[list(EYE_CORNERS), 1].mean())
+    k = FOREHEAD_STRETCH[face_type_name]
+    above = pts[:, 1] < eye_y
+    pts[above, 1] = eye_y - (eye_y - pts[above, 1]) * k
+    return pts
+
+
+def hull_mask(crop_landmarks: np.ndarray, size: int, face_type_name: str) -> np.ndarray:
+    """uint8 (size, size) convex-hull mask of the face, 255 inside."""
+    poly = mask_polygon(crop_landmarks, face_type_name)
+    hull = cv2.convexHull(np.round(poly * 16).astype(np.int32))
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA, shift=4)
+    return mask

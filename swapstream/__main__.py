@@ -1,0 +1,5 @@
+import sys
+
+from swapstream.cli import main
+
+sys.exit(main())

@@ -1,0 +1,106 @@
+"""The `swapstream` command: one parser, one top-level error handler.
+
+Each subcommand lives in the package that owns it, in a module that defines
+`add_arguments(parser)` and `run(args) -> int` and imports nothing heavy at module level, so
+`swapstream --help` stays fast and `engine` never has to import `trainer` or `export`.
+This package sits above all three, which keeps the dependency arrows one way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+from engine.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+
+# name -> (module, one-line help). Order is the order of `swapstream --help`.
+COMMANDS = {
+    "extract": ("trainer.extract_cli", "extract aligned faces of one person from videos or photos into a faceset"),
+    "train": ("trainer.train_cli", "train a per-pair face-swap autoencoder on two facesets"),
+    "export": ("export.cli", "export a trained run to a self-describing ONNX model (fp32/fp16/int8/TensorRT)"),
+    "convert": ("engine.cli.convert", "swap faces in a video file offline: every frame, in order, audio kept"),
+    "live": ("engine.cli.live", "swap faces live from a camera or file into a virtual camera, preview or recording"),
+    "bench": ("engine.cli.bench", "measure per-stage latency and throughput of the engine"),
+    "eval": ("engine.cli.evaluate", "measure identity, expression and stability of a converted video"),
+    "info": ("swapstream.info", "describe a faceset, a training run or a model"),
+    "demo": ("swapstream.demo", "the whole chain on public-domain faces that ship with the dependencies"),
+}
+
+
+class _Unavailable:
+    """Stands in for a command whose optional dependency is not installed."""
+
+    def __init__(self, name: str, missing: str):
+        self.__doc__ = f"unavailable: needs the Python package {missing!r}"
+        self._message = f"'{name}' needs {missing!r}: run scripts/setup.sh (or pip install -e '.[train]')"
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("rest", nargs=argparse.REMAINDER)
+
+    def run(self, args: argparse.Namespace) -> int:
+        raise UserError(self._message)
+
+
+def _available_commands() -> dict[str, object]:
+    mods: dict[str, object] = {}
+    for name, (module, _help) in COMMANDS.items():
+        try:
+            mods[name] = importlib.import_module(module)
+        except ModuleNotFoundError as e:
+            missing = e.name or ""
+            if missing in ("torch", "onnx", "onnxruntime"):
+                mods[name] = _Unavailable(name, missing)
+            elif not (module == missing or module.startswith(missing + ".")):
+                raise
+    return mods
+
+
+def build_parser(mods: dict[str, object]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="swapstream",
+        description="Real-time streaming face swap. Workflow: extract -> train -> export -> live/convert.",
+        epilog="Exit codes: 0 ok, 2 bad usage or input, 130 interrupted (after saving), 1 unexpected failure.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, mod in mods.items():
+        help_text = COMMANDS[name][1]
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
+        p.formatter_class = argparse.RawDescriptionHelpFormatter
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def _log_crash() -> Path:
+    fd, path = tempfile.mkstemp(prefix="swapstream-crash-", suffix=".log")
+    with os.fdopen(fd, "w") as f:
+        traceback.print_exc(file=f)
+    return Path(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    mods = _available_commands()
+    parser = build_parser(mods)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        return int(args._run(args) or 0)
+    except UserError as e:
+        print(f"swapstream {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"swapstream {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:
+        where = _log_crash()
+        print(f"swapstream {args.command}: unexpected failure: {e!r} (traceback in {where})", file=sys.stderr)
+        return EXIT_CRASH
