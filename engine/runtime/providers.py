@@ -1,0 +1,226 @@
+"""The one place ONNX Runtime inference sessions are built.
+
+Every model the engine or the exporter runs goes through `create_session`, so provider order,
+per-provider options and thread counts are decided here and nowhere else.
+
+Provider names used in configuration are short: 'tensorrt', 'cuda', 'cpu' (or 'auto': every
+accelerator this onnxruntime build offers, fastest first, then CPU). ONNX Runtime does not fail
+when an accelerator cannot start (e.g. onnxruntime-gpu without CUDA libraries or without a GPU):
+it logs and runs on CPU. `create_session` therefore reads `session.get_providers()` after
+creation, returns the provider really in use and warns when it is not the one asked for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import onnxruntime as ort
+
+log = logging.getLogger(__name__)
+
+# short name -> ONNX Runtime execution provider name
+EXECUTION_PROVIDERS = {
+    "tensorrt": "TensorrtExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "cpu": "CPUExecutionProvider",
+}
+# 'auto' tries these in this order (fastest first); CPU always ends the list.
+AUTO_ORDER = ("tensorrt", "cuda", "cpu")
+_SHORT_NAMES = {v: k for k, v in EXECUTION_PROVIDERS.items()}
+_GRAPH_OPTIMIZATION = {
+    "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+    "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+    "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+    "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+}
+_CUDNN_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """How to run a model. Built once at the edge (CLI flags or YAML), then passed down.
+
+    providers: short names in order of preference, or ('auto',).
+    intra_op_threads / inter_op_threads: 0 lets ONNX Runtime choose (one per physical core).
+    device_id: GPU index for the CUDA and TensorRT providers.
+    trt_fp16: let TensorRT build FP16 kernels (the model file can stay fp32).
+    trt_cache_dir: where TensorRT engines and timing caches are kept, so only the first run of a
+        model on a GPU pays the build (minutes); None disables both caches.
+    trt_max_workspace_bytes: TensorRT builder scratch memory.
+    trt_max_batch: the largest batch the TensorRT optimisation profile covers.
+    cudnn_conv_algo_search: EXHAUSTIVE benchmarks convolutions once (best for fixed shapes).
+    graph_optimization: 'disable' | 'basic' | 'extended' | 'all'.
+    """
+
+    providers: tuple[str, ...] = ("auto",)
+    intra_op_threads: int = 0
+    inter_op_threads: int = 0
+    device_id: int = 0
+    trt_fp16: bool = False
+    trt_cache_dir: Path | None = None
+    trt_max_workspace_bytes: int = 2 << 30
+    trt_max_batch: int = 8
+    cudnn_conv_algo_search: str = "EXHAUSTIVE"
+    graph_optimization: str = "all"
+
+    def __post_init__(self) -> None:
+        names = tuple(p.strip().lower() for p in self.providers)
+        if not names:
+            raise ValueError("RuntimeConfig.providers is empty")
+        unknown = [p for p in names if p != "auto" and p not in EXECUTION_PROVIDERS]
+        if unknown:
+            known = ", ".join(EXECUTION_PROVIDERS)
+            raise ValueError(f"unknown execution provider {unknown[0]!r}; known: auto, {known}")
+        if "auto" in names and len(names) > 1:
+            raise ValueError("'auto' cannot be combined with explicit providers")
+        object.__setattr__(self, "providers", names)
+        if self.intra_op_threads < 0 or self.inter_op_threads < 0:
+            raise ValueError("thread counts must be >= 0 (0 = let ONNX Runtime decide)")
+        if self.trt_max_batch < 1:
+            raise ValueError("trt_max_batch must be >= 1")
+        if self.cudnn_conv_algo_search not in _CUDNN_SEARCH:
+            raise ValueError(f"cudnn_conv_algo_search must be one of {', '.join(_CUDNN_SEARCH)}")
+        if self.graph_optimization not in _GRAPH_OPTIMIZATION:
+            raise ValueError(f"graph_optimization must be one of {', '.join(_GRAPH_OPTIMIZATION)}")
+        if self.trt_cache_dir is not None:
+            object.__setattr__(self, "trt_cache_dir", Path(self.trt_cache_dir))
+
+
+@dataclass(frozen=True)
+class TrtProfile:
+    """A TensorRT optimisation profile for one dynamic-batch input of shape (batch, *dims).
+
+    Without it TensorRT rebuilds its engine every time a new batch size appears.
+    """
+
+    input_name: str
+    dims: tuple[int, ...]
+    max_batch: int
+    opt_batch: int = 1
+
+    def options(self) -> dict[str, str]:
+        def shape(batch: int) -> str:
+            return f"{self.input_name}:" + "x".join(str(d) for d in (batch, *self.dims))
+
+        return {
+            "trt_profile_min_shapes": shape(1),
+            "trt_profile_opt_shapes": shape(min(self.opt_batch, self.max_batch)),
+            "trt_profile_max_shapes": shape(self.max_batch),
+        }
+
+
+def short_name(execution_provider: str) -> str:
+    """'CUDAExecutionProvider' -> 'cuda'; unknown providers keep their full name."""
+    return _SHORT_NAMES.get(execution_provider, execution_provider)
+
+
+def provider_options(name: str, cfg: RuntimeConfig, trt_profile: TrtProfile | None = None) -> dict[str, str]:
+    """ONNX Runtime options for one provider (short name). Values are strings, as ORT documents."""
+    if name == "tensorrt":
+        opts = {
+            "device_id": str(cfg.device_id),
+            "trt_fp16_enable": str(cfg.trt_fp16),
+            "trt_max_workspace_size": str(cfg.trt_max_workspace_bytes),
+        }
+        if cfg.trt_cache_dir is not None:
+            cache = str(cfg.trt_cache_dir)
+            opts |= {
+                "trt_engine_cache_enable": "True",
+                "trt_engine_cache_path": cache,
+                "trt_timing_cache_enable": "True",
+                "trt_timing_cache_path": cache,
+            }
+        if trt_profile is not None:
+            opts |= trt_profile.options()
+        return opts
+    if name == "cuda":
+        return {
+            "device_id": str(cfg.device_id),
+            "cudnn_conv_algo_search": cfg.cudnn_conv_algo_search,
+            # Tensors of the next frame are copied on the stream the kernels run on: no sync gap.
+            "do_copy_in_default_stream": "True",
+            "arena_extend_strategy": "kSameAsRequested",
+        }
+    if name == "cpu":
+        return {}
+    raise ValueError(f"unknown execution provider {name!r}")
+
+
+def resolve_providers(cfg: RuntimeConfig, available: list[str] | None = None) -> list[str]:
+    """The short provider names to ask ONNX Runtime for, in order; CPU always last.
+
+    Providers this onnxruntime build does not have are dropped (`create_session` reports it).
+    """
+    available = ort.get_available_providers() if available is None else available
+    wanted = list(AUTO_ORDER) if cfg.providers == ("auto",) else list(cfg.providers)
+    chosen = [name for name in wanted if EXECUTION_PROVIDERS[name] in available]
+    if "cpu" not in chosen:
+        chosen.append("cpu")
+    return chosen
+
+
+def session_options(cfg: RuntimeConfig) -> ort.SessionOptions:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = cfg.intra_op_threads
+    opts.inter_op_num_threads = cfg.inter_op_threads
+    opts.graph_optimization_level = _GRAPH_OPTIMIZATION[cfg.graph_optimization]
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # ORT prints its own provider-fallback errors at WARNING; we report the outcome ourselves.
+    opts.log_severity_level = 3
+    return opts
+
+
+def create_session(
+    model: str | Path | bytes, cfg: RuntimeConfig, trt_profile: TrtProfile | None = None
+) -> tuple[ort.InferenceSession, str]:
+    """Build an inference session; returns (session, short name of the provider really in use).
+
+    model: a path to an .onnx/.dfm file or the serialized model bytes.
+    Raises whatever ONNX Runtime raises for an unreadable model (contract.py maps it to UserError).
+    """
+    names = resolve_providers(cfg)
+    if cfg.trt_cache_dir is not None and "tensorrt" in names:
+        cfg.trt_cache_dir.mkdir(parents=True, exist_ok=True)
+    providers = [(EXECUTION_PROVIDERS[n], provider_options(n, cfg, trt_profile)) for n in names]
+    source = model if isinstance(model, bytes) else str(model)
+    session = ort.InferenceSession(source, sess_options=session_options(cfg), providers=providers)
+    in_use = short_name(session.get_providers()[0])
+    requested = names[0] if cfg.providers == ("auto",) else cfg.providers[0]
+    if in_use != requested:
+        why = (
+            "the accelerator libraries or the device are missing"
+            if requested in names
+            else f"this onnxruntime build has only {', '.join(short_name(p) for p in ort.get_available_providers())}"
+        )
+        log.warning("asked for %s but running on %s: %s", requested, in_use, why)
+    else:
+        log.debug("session on %s", in_use)
+    return session, in_use
+
+
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The runtime flags every command that runs a model shares."""
+    g = parser.add_argument_group("inference runtime")
+    g.add_argument(
+        "--providers",
+        default="auto",
+        help="execution providers in order, comma separated: tensorrt,cuda,cpu or auto (default: auto)",
+    )
+    g.add_argument("--threads", type=int, default=0, help="intra-op threads (0 = ONNX Runtime default)")
+    g.add_argument("--device-id", type=int, default=0, help="GPU index for CUDA/TensorRT")
+    g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
+    g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
+
+
+def runtime_config_from_args(args: argparse.Namespace) -> RuntimeConfig:
+    """RuntimeConfig from the flags of `add_runtime_arguments`; bad values raise ValueError."""
+    return RuntimeConfig(
+        providers=tuple(p for p in args.providers.split(",") if p.strip()),
+        intra_op_threads=args.threads,
+        device_id=args.device_id,
+        trt_fp16=args.trt_fp16,
+        trt_cache_dir=args.trt_cache,
+    )

@@ -1,0 +1,253 @@
+"""engine.runtime: session factory, model contract validation and refusals, SwapModel I/O adaptation.
+
+The models here are small ONNX graphs the tests build with onnx.helper in the exact I/O layouts
+of a swapstream export (uint8 NHWC BGR + metadata) and of a DeepFaceLive .dfm (float NHWC
+in_face:0 -> out_face_mask:0, out_celeb_face:0, out_celeb_face_mask:0), fed real face crops.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+
+from engine.errors import UserError
+from engine.face.align import CONTRACT_VERSION
+from engine.face.template import TEMPLATE_ID
+from engine.runtime import RuntimeConfig, inspect_model, load_swap_model
+from engine.runtime import providers as providers_mod
+from engine.runtime.contract import ModelContract, TensorSpec
+from engine.runtime.providers import TrtProfile, create_session, provider_options, resolve_providers
+
+OPSET = [helper.make_opsetid("", 18)]
+CPU = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
+R = 64
+
+
+def real_faces(n: int, size: int = R) -> np.ndarray:
+    """uint8 (n, size, size, 3) BGR: crops of the astronaut photo's face at a few offsets."""
+    from skimage.data import astronaut
+
+    bgr = cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)
+    crops = [cv2.resize(bgr[20 + 6 * i : 220 + 6 * i, 140:340], (size, size)) for i in range(n)]
+    return np.stack(crops)
+
+
+def swapstream_contract(resolution: int = R, **changes) -> ModelContract:
+    c = ModelContract(
+        format="swapstream",
+        contract_version=CONTRACT_VERSION,
+        face_type="whole",
+        template_id=TEMPLATE_ID,
+        resolution=resolution,
+        input=TensorSpec("face"),
+        face_output=TensorSpec("swapped"),
+        mask_output=TensorSpec("mask", channels="A"),
+        direction="a2b",
+        preset="live",
+        arch="df",
+        iterations=12,
+        losses={"dssim": 0.25},
+        weights_sha256="ab" * 32,
+    )
+    return replace(c, **changes)
+
+
+def write_inverting_model(path: Path, metadata: dict[str, str] | None, resolution: int = R) -> Path:
+    """uint8 NHWC BGR in; out face = 255 - x (per channel, so BGR order is observable); mask = mean."""
+    x = helper.make_tensor_value_info("face", TensorProto.UINT8, ["N", resolution, resolution, 3])
+    face = helper.make_tensor_value_info("swapped", TensorProto.UINT8, ["N", resolution, resolution, 3])
+    mask = helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", resolution, resolution, 1])
+    c255 = helper.make_tensor("c255", TensorProto.FLOAT, [], [255.0])
+    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [3])
+    nodes = [
+        helper.make_node("Cast", ["face"], ["xf"], to=TensorProto.FLOAT),
+        helper.make_node("Sub", ["c255", "xf"], ["inv"]),
+        helper.make_node("Cast", ["inv"], ["swapped"], to=TensorProto.UINT8),
+        helper.make_node("ReduceMean", ["xf", "axes"], ["m"], keepdims=1),
+        helper.make_node("Cast", ["m"], ["mask"], to=TensorProto.UINT8),
+    ]
+    graph = helper.make_graph(nodes, "invert", [x], [face, mask], initializer=[c255, axes])
+    model = helper.make_model(graph, opset_imports=OPSET)
+    for k, v in (metadata or {}).items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def write_dfm(path: Path, resolution: int = R, batch: int | str = "N", morph: bool = False) -> Path:
+    """A DeepFaceLive-layout model: in_face:0 float32 NHWC BGR [0,1] -> celeb face = 1 - x.
+
+    out_celeb_face_mask:0 = mean over channels; out_face_mask:0 = constant 0.5 (or morph_value).
+    """
+    shape = [batch, resolution, resolution, 3]
+    inputs = [helper.make_tensor_value_info("in_face:0", TensorProto.FLOAT, shape)]
+    outputs = [
+        helper.make_tensor_value_info("out_face_mask:0", TensorProto.FLOAT, [batch, resolution, resolution, 1]),
+        helper.make_tensor_value_info("out_celeb_face:0", TensorProto.FLOAT, shape),
+        helper.make_tensor_value_info("out_celeb_face_mask:0", TensorProto.FLOAT, [batch, resolution, resolution, 1]),
+    ]
+    inits = [
+        helper.make_tensor("one", TensorProto.FLOAT, [], [1.0]),
+        helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
+        helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
+        helper.make_tensor("axes", TensorProto.INT64, [1], [3]),
+    ]
+    factor = "half"
+    if morph:
+        inputs.append(helper.make_tensor_value_info("morph_value:0", TensorProto.FLOAT, [1]))
+        factor = "morph_value:0"
+    nodes = [
+        helper.make_node("Sub", ["one", "in_face:0"], ["out_celeb_face:0"]),
+        helper.make_node("ReduceMean", ["in_face:0", "axes"], ["out_celeb_face_mask:0"], keepdims=1),
+        helper.make_node("Mul", ["out_celeb_face_mask:0", "zero"], ["zeros"]),
+        helper.make_node("Add", ["zeros", factor], ["out_face_mask:0"]),
+    ]
+    graph = helper.make_graph(nodes, "dfm", inputs, outputs, initializer=inits)
+    model = helper.make_model(graph, opset_imports=OPSET)
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+def test_swapstream_model_round_trip_on_real_faces(tmp_path):
+    path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
+    model = load_swap_model(path, CPU)
+    assert model.provider == "cpu"
+    assert model.contract == swapstream_contract()
+    faces = real_faces(3)
+    out, masks = model.swap(faces)
+    assert out.dtype == np.uint8 and out.shape == faces.shape
+    np.testing.assert_array_equal(out, 255 - faces)
+    assert masks.dtype == np.float32 and masks.shape == (3, R, R)
+    expected = faces.astype(np.float32).mean(axis=3).astype(np.uint8) / 255.0
+    np.testing.assert_allclose(masks, expected, atol=1e-6)
+    assert model.swap(faces[:0])[0].shape == (0, R, R, 3)
+    with pytest.raises(ValueError, match="uint8"):
+        model.swap(faces.astype(np.float32))
+
+
+def test_contract_metadata_round_trips_and_describes_as_json(tmp_path):
+    contract = swapstream_contract(precision="int8")
+    path = write_inverting_model(tmp_path / "m.onnx", contract.to_metadata())
+    assert inspect_model(path) == contract
+    described = json.loads(json.dumps(contract.describe()))
+    assert described["input"]["range"] == [0.0, 255.0] and described["losses"] == {"dssim": 0.25}
+
+
+def test_dfm_model_runs_through_the_same_call(tmp_path):
+    path = write_dfm(tmp_path / "celeb.dfm")
+    model = load_swap_model(path, CPU, face_type="whole")
+    assert model.contract.format == "dfm" and model.contract.face_type == "whole"
+    faces = real_faces(4)
+    out, masks = model.swap(faces)
+    # 1 - x in [0, 1] float, back to uint8 with rounding: exactly 255 - x.
+    np.testing.assert_array_equal(out, 255 - faces)
+    celeb_mask = faces.astype(np.float32).mean(axis=3) / 255.0
+    np.testing.assert_allclose(masks, celeb_mask * 0.5, atol=1e-5)
+
+
+def test_dfm_with_fixed_batch_and_morph_input(tmp_path):
+    path = write_dfm(tmp_path / "amp.dfm", batch=1, morph=True)
+    model = load_swap_model(path, CPU, face_type="full", dfm_morph=0.25)
+    faces = real_faces(3)
+    out, masks = model.swap(faces)  # fed one by one: the model's batch is fixed at 1
+    np.testing.assert_array_equal(out, 255 - faces)
+    np.testing.assert_allclose(masks, faces.astype(np.float32).mean(axis=3) / 255.0 * 0.25, atol=1e-5)
+
+
+def test_dfm_needs_a_face_type(tmp_path):
+    path = write_dfm(tmp_path / "celeb.dfm")
+    with pytest.raises(UserError, match=r"celeb\.dfm: .*face type"):
+        load_swap_model(path, CPU)
+    assert inspect_model(path).face_type == ""
+
+
+def _bad_meta(**changes: str) -> dict[str, str]:
+    meta = swapstream_contract().to_metadata()
+    meta.update({"swapstream." + k: v for k, v in changes.items()})
+    return meta
+
+
+@pytest.mark.parametrize(
+    ("metadata", "kwargs", "message"),
+    [
+        (None, {}, "without swapstream metadata"),
+        (_bad_meta(contract_version="99"), {}, "contract version 99 is unknown"),
+        (_bad_meta(template_id="other-template"), {}, "template 'other-template' is unknown"),
+        (_bad_meta(face_type="torso"), {}, "face type 'torso' is unknown"),
+        (_bad_meta(input='{"name": "face"}'), {}, "input spec is malformed"),
+        (_bad_meta(input=json.dumps({**TensorSpec("face").to_json(), "name": "x"})), {}, "no input 'x'"),
+        (_bad_meta(resolution="128"), {}, "contract says"),
+        (_bad_meta(), {"face_type": "full"}, "trained on 'whole' crops but 'full'"),
+        (_bad_meta(), {"max_resolution": 32}, "exceeds the maximum 32"),
+    ],
+)
+def test_refusals_name_the_file_and_the_problem(tmp_path, metadata, kwargs, message):
+    path = write_inverting_model(tmp_path / "bad.onnx", metadata)
+    with pytest.raises(UserError, match=message) as info:
+        load_swap_model(path, CPU, **kwargs)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_refuses_files_that_are_not_onnx(tmp_path):
+    text = tmp_path / "notes.onnx"
+    text.write_text("not a model")
+    with pytest.raises(UserError, match="not a loadable ONNX model"):
+        load_swap_model(text, CPU)
+    with pytest.raises(UserError, match="no such model file"):
+        load_swap_model(tmp_path / "missing.onnx", CPU)
+
+
+def test_cuda_requested_on_a_build_without_it_reports_cpu(tmp_path, caplog):
+    path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
+    with caplog.at_level(logging.WARNING, logger="engine.runtime.providers"):
+        model = load_swap_model(path, RuntimeConfig(providers=("cuda", "cpu")))
+    assert model.provider == "cpu"
+    assert "asked for cuda but running on cpu" in caplog.text
+
+
+def test_silent_onnxruntime_fallback_is_detected(tmp_path, caplog, monkeypatch):
+    """onnxruntime-gpu lists CUDA even without a GPU, then runs on CPU: get_providers() tells."""
+    path = write_inverting_model(tmp_path / "m.onnx", None)
+    real = providers_mod.ort.get_available_providers()
+    monkeypatch.setattr(providers_mod.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real])
+    cfg = RuntimeConfig(providers=("cuda",))
+    assert resolve_providers(cfg) == ["cuda", "cpu"]
+    with caplog.at_level(logging.WARNING, logger="engine.runtime.providers"), pytest.warns(UserWarning):
+        _session, in_use = create_session(path, cfg)
+    assert in_use == "cpu"
+    assert "libraries or the device are missing" in caplog.text
+
+
+def test_auto_resolves_to_what_the_build_offers():
+    cfg = RuntimeConfig()
+    assert resolve_providers(cfg, ["CPUExecutionProvider"]) == ["cpu"]
+    available = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert resolve_providers(cfg, available) == ["tensorrt", "cuda", "cpu"]
+    assert resolve_providers(RuntimeConfig(providers=("cuda",)), available) == ["cuda", "cpu"]
+
+
+def test_provider_options_and_config_validation(tmp_path):
+    cfg = RuntimeConfig(providers=("tensorrt", "cuda", "cpu"), trt_fp16=True, trt_cache_dir=tmp_path, device_id=1)
+    profile = TrtProfile("face", (128, 128, 3), max_batch=8, opt_batch=4)
+    trt = provider_options("tensorrt", cfg, profile)
+    assert trt["trt_fp16_enable"] == "True" and trt["device_id"] == "1"
+    assert trt["trt_engine_cache_enable"] == "True" and trt["trt_engine_cache_path"] == str(tmp_path)
+    assert trt["trt_timing_cache_enable"] == "True"
+    assert trt["trt_profile_max_shapes"] == "face:8x128x128x3"
+    assert trt["trt_profile_opt_shapes"] == "face:4x128x128x3"
+    assert "trt_engine_cache_enable" not in provider_options("tensorrt", RuntimeConfig())
+    assert provider_options("cuda", cfg)["cudnn_conv_algo_search"] == "EXHAUSTIVE"
+    assert RuntimeConfig(providers=("CUDA", " cpu")).providers == ("cuda", "cpu")
+    for bad in ({"providers": ("rocm",)}, {"providers": ("auto", "cpu")}, {"intra_op_threads": -1}):
+        with pytest.raises(ValueError):
+            RuntimeConfig(**bad)
