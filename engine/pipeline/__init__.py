@@ -1,0 +1,1 @@
+"""The engine loop: packets, links, threads, policies and metrics (see runner.py)."""

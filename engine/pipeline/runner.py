@@ -1,0 +1,256 @@
+"""Run Source -> Stages -> Sink with one thread per part and bounded links between them.
+
+Two policies (DESIGN.md, "The engine loop"):
+- live: the source writes into a newest-only slot (stale frames dropped and counted), every
+  later link holds `queue_depth` (1-2) packets, so latency stays bounded;
+- offline: every link blocks when full, nothing is dropped, and because each part is one
+  thread reading one FIFO, output order equals input order. Stages with batch_size > 1 take
+  whatever is already waiting (up to their batch size) so inference batches across frames.
+A failure in any thread is stored, stops every thread, discards the output and is re-raised on
+the caller's thread by `join()`; `stop()` (Ctrl-C) stops everything but keeps what was written.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from engine.pipeline.channels import Channel, LatestSlot, Stopped
+from engine.pipeline.metrics import PipelineStats
+from engine.pipeline.packets import Control, FramePacket
+from engine.stages.base import Sink, Source, SourceInfo, Stage
+
+log = logging.getLogger(__name__)
+
+JOIN_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class PipelinePolicy:
+    """live: newest-only source; queue_depth: capacity of every other link."""
+
+    live: bool
+    queue_depth: int
+
+
+class Pipeline:
+    """Threads for one source, its stages and one sink. Use `run()`, or start/wait/stop/join."""
+
+    def __init__(
+        self,
+        source: Source,
+        stages: Sequence[Stage],
+        sink: Sink,
+        policy: PipelinePolicy,
+        *,
+        stats: PipelineStats | None = None,
+        on_output: Callable[[FramePacket], None] | None = None,
+    ):
+        self.source, self.stages, self.sink, self.policy = source, list(stages), sink, policy
+        self.stats = stats or PipelineStats()
+        self._on_output = on_output
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._opened: list = []
+        self._joined = False
+        self.info: SourceInfo | None = None
+        first: Channel | LatestSlot = LatestSlot(self._stop) if policy.live else Channel(policy.queue_depth, self._stop)
+        self.links: list[Channel | LatestSlot] = [first] + [
+            Channel(policy.queue_depth, self._stop) for _ in self.stages
+        ]
+
+    # -- life cycle -------------------------------------------------------------------------
+    def setup(self) -> SourceInfo:
+        """Open every part on the calling thread, so bad input fails here, before any thread runs."""
+        try:
+            self.info = self.source.setup()
+            self._opened.append(self.source)
+            for st in self.stages:
+                st.setup()
+                self._opened.append(st)
+            self.sink.setup(self.info)
+            self._opened.append(self.sink)
+        except BaseException:
+            self.close_all(complete=False)
+            raise
+        return self.info
+
+    def start(self) -> None:
+        if self.info is None:
+            self.setup()
+        self.stats.start()
+        self._spawn("capture", self._capture_loop)
+        for i, st in enumerate(self.stages):
+            self._spawn(st.name, self._stage_loop, st, self.links[i], self.links[i + 1])
+        self._spawn("sink", self._sink_loop, self.links[-1])
+
+    def stop(self) -> None:
+        """Ask every thread to stop; what the sink already wrote is kept (Ctrl-C)."""
+        self._stop.set()
+        self._finished.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """True once the stream ended, failed or was stopped."""
+        return self._finished.wait(timeout)
+
+    @property
+    def failed(self) -> bool:
+        return self._error is not None
+
+    def join(self) -> None:
+        """Wait for all threads, close every part, re-raise a worker's exception here."""
+        if self._joined:
+            return
+        self._joined = True
+        if not self._finished.is_set() or self._error is not None:
+            self._stop.set()
+        deadline = time.monotonic() + JOIN_TIMEOUT_S
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                log.warning("pipeline thread %s did not stop within %.0f s", t.name, JOIN_TIMEOUT_S)
+        close_error = self.close_all(complete=self._error is None)
+        if self._error is not None:
+            raise self._error
+        if close_error is not None:
+            raise close_error
+
+    def run(self, tick: Callable[[PipelineStats], None] | None = None, tick_s: float = 1.0) -> PipelineStats:
+        """setup + start + wait (calling `tick` every tick_s) + join. Ctrl-C finalizes, then re-raises."""
+        self.start()
+        try:
+            while not self.wait(tick_s):
+                if tick is not None:
+                    tick(self.stats)
+        except KeyboardInterrupt:
+            self.stop()
+            self.join()
+            raise
+        self.join()
+        return self.stats
+
+    @property
+    def alive_threads(self) -> list[str]:
+        return [t.name for t in self._threads if t.is_alive()]
+
+    # -- workers ------------------------------------------------------------------------------
+    def _spawn(self, name: str, fn, *args) -> None:
+        t = threading.Thread(target=self._guard, args=(fn, *args), name=f"swapstream-{name}", daemon=True)
+        self._threads.append(t)
+        t.start()
+
+    def _guard(self, fn, *args) -> None:
+        try:
+            fn(*args)
+        except Stopped:
+            pass
+        except BaseException as e:
+            with self._error_lock:
+                if self._error is None:
+                    self._error = e
+            self._stop.set()
+            self._finished.set()
+
+    def _capture_loop(self) -> None:
+        out = self.links[0]
+        for packet in self.source.frames(self._stop):
+            if isinstance(out, LatestSlot):
+                if out.put(packet):
+                    self.stats.record_drop()
+            else:
+                out.put(packet)
+            if "capture" in packet.timings:
+                self.stats.record_stage("capture", packet.timings["capture"])
+        if not self._stop.is_set():
+            out.put(Control.END)
+
+    def _stage_loop(self, stage: Stage, inp: Channel | LatestSlot, out: Channel) -> None:
+        while True:
+            item = inp.get()
+            if item is Control.END:
+                out.put(Control.END)
+                return
+            batch = [item]
+            ended = False
+            while len(batch) < stage.batch_size:
+                more = inp.get_nowait()
+                if more is None:
+                    break
+                if more is Control.END:
+                    ended = True
+                    break
+                batch.append(more)
+            t0 = time.perf_counter()
+            done = stage.process_batch(batch)
+            share = (time.perf_counter() - t0) / len(batch)
+            for p in done:
+                p.timings[stage.name] = share
+                self.stats.record_stage(stage.name, share)
+                out.put(p)
+            if ended:
+                out.put(Control.END)
+                return
+
+    def _sink_loop(self, inp: Channel) -> None:
+        while True:
+            item = inp.get()
+            if item is Control.END:
+                self.sink.end()
+                self._finished.set()
+                return
+            t0 = time.perf_counter()
+            self.sink.write(item)
+            item.timings[self.sink.name] = time.perf_counter() - t0
+            self.stats.record_stage(self.sink.name, item.timings[self.sink.name])
+            self.stats.record_output(item.t_capture, len(item.faces))
+            if self._on_output is not None:
+                self._on_output(item)
+
+    def close_all(self, complete: bool) -> BaseException | None:
+        """Close what setup opened, in reverse order; returns the first failure (all are closed)."""
+        first: BaseException | None = None
+        for part in reversed(self._opened):
+            try:
+                if part is self.sink:
+                    part.close(complete=complete)
+                else:
+                    part.close()
+            except Exception as e:
+                log.debug("closing %s failed", type(part).__name__, exc_info=True)
+                first = first or e
+        self._opened.clear()
+        return first
+
+
+def run_sequential(source: Source, stages: Sequence[Stage], sink: Sink, stats: PipelineStats | None = None):
+    """The same parts in one plain loop on the calling thread (the baseline the benchmark compares)."""
+    stats = stats or PipelineStats()
+    pipe = Pipeline(source, stages, sink, PipelinePolicy(live=False, queue_depth=1), stats=stats)
+    pipe.setup()
+    stop = threading.Event()
+    stats.start()
+    ok = False
+    try:
+        for packet in source.frames(stop):
+            for st in stages:
+                t0 = time.perf_counter()
+                (packet,) = st.process_batch([packet])
+                packet.timings[st.name] = time.perf_counter() - t0
+                stats.record_stage(st.name, packet.timings[st.name])
+            t0 = time.perf_counter()
+            sink.write(packet)
+            stats.record_stage(sink.name, time.perf_counter() - t0)
+            stats.record_output(packet.t_capture, len(packet.faces))
+        sink.end()
+        ok = True
+    finally:
+        close_error = pipe.close_all(complete=ok)
+    if close_error is not None:
+        raise close_error
+    return stats

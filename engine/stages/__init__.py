@@ -1,0 +1,1 @@
+"""The parts of the engine loop: capture, detect/track, align, infer, color, blend, sinks."""

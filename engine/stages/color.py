@@ -1,0 +1,34 @@
+"""Colour: match the swapped face's colours to the original face under the mask.
+
+The kernels live in engine.image.color (rct = Reinhard in LAB, lct, masked histogram match,
+...). This stage only applies the chosen mode to every face of a packet.
+"""
+
+from __future__ import annotations
+
+from engine.pipeline.packets import FramePacket
+from engine.stages.base import Stage
+
+
+class ColorStage(Stage):
+    """mode: one of engine.image.color.COLOR_MODES ('none' passes faces through)."""
+
+    name = "color"
+
+    def __init__(self, mode: str):
+        self.mode = mode
+        self._transfer = None
+
+    def setup(self) -> None:
+        from engine.image.color import COLOR_MODES, transfer_color
+
+        if self.mode not in COLOR_MODES:
+            raise ValueError(f"colour mode must be one of {', '.join(COLOR_MODES)}, got {self.mode!r}")
+        self._transfer = transfer_color
+
+    def process(self, packet: FramePacket) -> FramePacket:
+        if self.mode == "none":
+            return packet
+        for slot in packet.faces:
+            slot.swapped = self._transfer(slot.swapped, slot.crop, slot.mask, self.mode)
+        return packet

@@ -1,0 +1,247 @@
+"""File sinks: an encoded video (PyAV) with the input's audio, and a lossless image sequence.
+
+Both write under a temporary name in the destination folder and rename on success, so a
+failure never leaves a half-written file under the final name (an interrupted run still
+finalizes what it has: a valid, shorter output). Videos carry a container metadata label saying
+they contain synthetically swapped faces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+
+from engine.errors import user_error
+from engine.pipeline.packets import FramePacket
+from engine.stages.base import Sink, SourceInfo
+
+log = logging.getLogger(__name__)
+
+SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"
+# Codecs whose quality is a CRF and that take x264-style presets.
+_CRF_CODECS = ("libx264", "libx265")
+_LOSSLESS_PIX_FMT = {"ffv1": "bgr0"}  # RGB-exact: no colour-space conversion, no chroma subsampling
+LIVE_TIME_BASE = Fraction(1, 1000)
+
+
+@dataclass(frozen=True)
+class EncoderConfig:
+    """codec: libx264 (default), libx265, ffv1 (lossless, use .mkv), ...; crf/preset for x264/x265;
+    pix_fmt: '' picks yuv420p for x264/x265 and bgr0 for ffv1; label: the synthetic-media
+    comment written into the container ('' disables it); copy_audio: remux the input's audio."""
+
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "veryfast"
+    pix_fmt: str = ""
+    label: str = SYNTHETIC_LABEL
+    copy_audio: bool = True
+
+
+def check_output_path(path: Path, inputs: tuple[Path, ...] = ()) -> None:
+    """Fail early (before any work) when `path` cannot be written as an output."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise user_error(path, f"cannot write: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise user_error(path, f"cannot write: folder {parent} is not writable")
+    if path.is_dir():
+        raise user_error(path, "is a folder, expected a video file name")
+    for inp in inputs:
+        if path.exists() and inp.exists() and path.resolve() == inp.resolve():
+            raise user_error(path, "output would overwrite the input")
+
+
+class _AudioCopy:
+    """Remuxes the input's first audio stream into the output, interleaved with the video."""
+
+    def __init__(self, src_path: str, out_container):
+        import av
+
+        self._in = av.open(src_path)
+        self._in_stream = self._in.streams.audio[0]
+        self._out = out_container
+        self._out_stream = out_container.add_stream_from_template(self._in_stream)
+        self._packets = self._in.demux(self._in_stream)
+        self._pending = None
+        self._done = False
+
+    def mux_until(self, seconds: float | None) -> None:
+        """Write audio packets whose start is before `seconds` (None: all that remain)."""
+        tb = self._in_stream.time_base
+        while not self._done:
+            pkt = self._pending or next(self._packets, None)
+            self._pending = None
+            if pkt is None:
+                self._done = True
+                return
+            if pkt.dts is None:  # the demuxer's final flush packet
+                continue
+            if seconds is not None and pkt.pts is not None and float(pkt.pts * tb) >= seconds:
+                self._pending = pkt
+                return
+            pkt.stream = self._out_stream
+            self._out.mux(pkt)
+
+    def close(self) -> None:
+        self._in.close()
+
+
+class VideoFileSink(Sink):
+    """Encodes frames in order with their input pts (or capture times for cameras)."""
+
+    name = "write"
+
+    def __init__(self, path: str | Path, cfg: EncoderConfig, audio_from: str | Path | None = None):
+        self.path = Path(path)
+        self.cfg = cfg
+        self.audio_from = str(audio_from) if audio_from else None
+        self._tmp: Path | None = None
+        self._out = self._stream = self._audio = None
+        self._t0: float | None = None
+        self._last_pts: int | None = None
+        self._last_end_s = 0.0
+        self.frames_written = 0
+
+    def setup(self, info: SourceInfo) -> None:
+        import av
+
+        check_output_path(self.path, (Path(self.audio_from),) if self.audio_from else ())
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.stem}.", suffix=f".partial{self.path.suffix}", dir=self.path.parent
+        )
+        os.close(fd)
+        self._tmp = Path(tmp)
+        c = self.cfg
+        try:
+            self._out = av.open(str(self._tmp), "w")
+        except (av.error.FFmpegError, ValueError) as e:
+            self._discard()
+            raise user_error(self.path, f"cannot write a video with this file extension ({e})") from None
+        self._time_base = info.time_base or LIVE_TIME_BASE
+        self._fps = info.fps or 30.0
+        try:
+            stream = self._out.add_stream(c.codec, rate=Fraction(self._fps).limit_denominator(1001))
+        except (av.error.FFmpegError, ValueError) as e:
+            self._discard()
+            raise user_error(self.path, f"codec {c.codec!r} is not available ({e})") from None
+        stream.width, stream.height = info.width, info.height
+        pix_fmt = c.pix_fmt or _LOSSLESS_PIX_FMT.get(c.codec, "yuv420p")
+        if pix_fmt == "yuv420p" and (info.width % 2 or info.height % 2):
+            pix_fmt = "yuv444p"  # 4:2:0 needs even sizes
+        stream.pix_fmt = pix_fmt
+        stream.time_base = self._time_base
+        stream.codec_context.time_base = self._time_base
+        if c.codec in _CRF_CODECS:
+            stream.options = {"crf": str(c.crf), "preset": c.preset}
+        self._stream = stream
+        if c.label:
+            self._out.metadata["comment"] = c.label
+            self._out.metadata["description"] = c.label
+        if c.copy_audio and self.audio_from:
+            with av.open(self.audio_from) as probe:
+                has_audio = bool(probe.streams.audio)
+            if has_audio:
+                self._audio = _AudioCopy(self.audio_from, self._out)
+        self._size = (info.width, info.height)
+
+    def write(self, packet: FramePacket) -> None:
+        import av
+
+        h, w = packet.frame.shape[:2]
+        if (w, h) != self._size:
+            raise user_error(self.path, f"frame {packet.seq} is {w}x{h}, the video is {self._size[0]}x{self._size[1]}")
+        if packet.pts is not None and packet.time_base == self._time_base:
+            pts = packet.pts
+        else:
+            # Cameras: presentation time = capture time, so the recording keeps real timing.
+            self._t0 = packet.t_capture if self._t0 is None else self._t0
+            pts = round((packet.t_capture - self._t0) / self._time_base)
+        if self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        frame = av.VideoFrame.from_ndarray(packet.frame, format="bgr24")
+        frame.pts = pts
+        frame.time_base = self._time_base
+        for p in self._stream.encode(frame):
+            self._out.mux(p)
+        self._last_end_s = float(pts * self._time_base) + 1.0 / self._fps
+        if self._audio is not None:
+            self._audio.mux_until(self._last_end_s)
+        self.frames_written += 1
+
+    def end(self) -> None:
+        if self._audio is not None:
+            self._audio.mux_until(None)
+
+    def close(self, complete: bool) -> None:
+        if self._out is None:
+            return
+        try:
+            if complete:
+                for p in self._stream.encode(None):  # flush: without it the last frames are lost
+                    self._out.mux(p)
+                if self._audio is not None:
+                    self._audio.mux_until(self._last_end_s)
+            self._out.close()
+        except BaseException:
+            complete = False
+            raise
+        finally:
+            self._out = None
+            if self._audio is not None:
+                self._audio.close()
+            if complete:
+                os.replace(self._tmp, self.path)
+                log.info("wrote %s (%d frames)", self.path, self.frames_written)
+            else:
+                self._discard()
+
+    def _discard(self) -> None:
+        if self._tmp is not None:
+            self._tmp.unlink(missing_ok=True)
+            self._tmp = None
+
+
+class ImageSequenceSink(Sink):
+    """Lossless PNG frames 000000.png, 000001.png, ... in a new folder (renamed in when complete)."""
+
+    name = "write"
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._tmp: Path | None = None
+        self._index = 0
+
+    def setup(self, info: SourceInfo) -> None:
+        parent = self.path.parent
+        if not parent.is_dir() or not os.access(parent, os.W_OK):
+            raise user_error(self.path, f"cannot write: folder {parent} does not exist or is not writable")
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise user_error(self.path, "exists and is not an empty folder")
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".partial", dir=parent))
+
+    def write(self, packet: FramePacket) -> None:
+        dest = self._tmp / f"{self._index:06d}.png"
+        # Fastest PNG level: the point of this sink is exactness, not size.
+        if not cv2.imwrite(str(dest), packet.frame, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise user_error(dest, "cannot write image")
+        self._index += 1
+
+    def close(self, complete: bool) -> None:
+        if self._tmp is None:
+            return
+        tmp, self._tmp = self._tmp, None
+        if complete:
+            if self.path.exists():
+                self.path.rmdir()  # checked empty in setup
+            os.replace(tmp, self.path)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
