@@ -1,0 +1,99 @@
+"""Training checkpoints: one `checkpoint.pt` per run dir, written atomically, loaded with weights_only=True.
+
+The dict holds only plain types and tensors, so `torch.load(weights_only=True)` can read it:
+  "format": "swapstream-checkpoint", "version": 1,
+  "model_config": ModelConfig.to_dict(), "train_config": TrainConfig.to_dict(), "preset": str,
+  "model": state_dict, "optimizer": state_dict, "iteration": int,
+  "losses": {name: float} (latest smoothed), "rng": {"torch": ByteTensor, "numpy": dict},
+  plus optional entries (discriminator, faceset paths, validation history).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.errors import user_error
+
+CHECKPOINT_NAME = "checkpoint.pt"
+FORMAT = "swapstream-checkpoint"
+VERSION = 1
+REQUIRED_KEYS = {
+    "model_config": dict,
+    "train_config": dict,
+    "preset": str,
+    "model": dict,
+    "optimizer": dict,
+    "iteration": int,
+    "losses": dict,
+    "rng": dict,
+}
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
+    """Write `state` to `path` atomically: temp file in the same dir, fsync, os.replace, fsync the dir.
+
+    A crash or Ctrl-C mid-write leaves the previous checkpoint intact.
+    """
+    path = Path(path)
+    missing = [k for k in REQUIRED_KEYS if k not in state]
+    if missing:
+        raise ValueError(f"checkpoint state lacks {missing}")
+    state = {"format": FORMAT, "version": VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load and validate a checkpoint on the CPU. UserError naming the file if missing, corrupt or foreign."""
+    path = Path(path)
+    if not path.is_file():
+        raise user_error(path, "no such checkpoint")
+    # torch.save writes a zip archive; a truncated or overwritten file fails here with a clear reason.
+    if not zipfile.is_zipfile(path):
+        raise user_error(path, "corrupt checkpoint (not a complete torch zip archive)")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise user_error(path, f"corrupt or unreadable checkpoint ({first_line})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise user_error(path, "not a swapstream training checkpoint")
+    if state.get("version") != VERSION:
+        raise user_error(path, f"checkpoint version {state.get('version')!r} is not supported (expected {VERSION})")
+    for key, kind in REQUIRED_KEYS.items():
+        if not isinstance(state.get(key), kind) or (kind is int and isinstance(state.get(key), bool)):
+            raise user_error(path, f"checkpoint entry {key!r} is missing or not a {kind.__name__}")
+    if state["iteration"] < 0:
+        raise user_error(path, f"checkpoint iteration {state['iteration']} is negative")
+    return state
+
+
+def find_checkpoint(run_dir: str | Path) -> Path:
+    """RUN_DIR/checkpoint.pt, or UserError when the run dir or its checkpoint is missing."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise user_error(run_dir, "no such run directory")
+    path = run_dir / CHECKPOINT_NAME
+    if not path.is_file():
+        raise user_error(run_dir, f"no {CHECKPOINT_NAME} in this run directory (train first)")
+    return path
