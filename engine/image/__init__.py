@@ -1,0 +1,16 @@
+"""Per-pixel image kernels of the engine: colour transfer (color.py) and blending (blend.py).
+
+The hot loops are Numba kernels compiled with cache=True and nogil=True, so the engine's stage
+threads run them in parallel; each kernel keeps a NumPy/OpenCV reference `<name>_numpy` that
+the tests compare it with. Call `warmup()` once before the first frame.
+"""
+
+from __future__ import annotations
+
+
+def warmup() -> None:
+    """Compile (or load from Numba's cache) every kernel of color.py and blend.py."""
+    from engine.image import blend, color
+
+    color.warmup()
+    blend.warmup()

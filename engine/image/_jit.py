@@ -1,0 +1,32 @@
+"""The one Numba decorator of engine/image.
+
+Kernels are compiled with cache=True, so a process loads them from disk instead of spending
+~1 s per kernel on the first frame. Numba stores its cache next to the source file, or in the
+user-wide cache (~/.cache/numba) when the package folder is read-only, or in NUMBA_CACHE_DIR
+when that is set (the documented way to choose it, e.g. for a read-only install with no
+writable home). When no location at all is writable, Numba refuses cache=True at decoration
+time; the kernels then compile without a cache (slower first frame) instead of failing import.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from numba import njit
+
+log = logging.getLogger(__name__)
+
+
+def kernel(func: Callable) -> Callable:
+    """njit(cache=True, nogil=True, fastmath=False) with a no-cache fallback (see module doc)."""
+    try:
+        return njit(cache=True, nogil=True)(func)
+    except RuntimeError as e:  # numba: "cannot cache function ...: no locator available"
+        log.warning("numba cache unavailable for %s (%s); set NUMBA_CACHE_DIR to a writable folder", func.__name__, e)
+        return njit(cache=False, nogil=True)(func)
+
+
+def inline(func: Callable) -> Callable:
+    """A helper called from kernels: compiled into its callers, never called from Python."""
+    return njit(inline="always", nogil=True)(func)

@@ -1,0 +1,185 @@
+"""Soft face masks and pasting a face crop back into the frame over its region of interest.
+
+Frames and crops are uint8 BGR; masks float32 in [0, 1]; matrices (2, 3) float64 frame->crop
+as engine.face.align.alignment_matrix returns them. Only the face's region of interest (ROI) is
+read or written, and a pixel whose warped alpha is 0 is never written: everything outside the
+warped support of the mask stays bit-exact.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from engine.image._jit import kernel
+
+BLEND_MODES = ("feather", "poisson")
+# Alpha values this close to 0 or 1 are snapped to it: they change the result by < 0.5 grey
+# level, and snapping keeps "untouched" pixels exactly untouched.
+ALPHA_SNAP = 1.0 / 512.0
+
+
+def feather_mask(mask: np.ndarray, erode_px: int, blur_px: int) -> np.ndarray:
+    """float32 (R, R) soft mask in [0, 1]: mask eroded by erode_px, then blurred over blur_px.
+
+    mask: float32 in [0, 1] or uint8 0/255, (R, R). A negative erode_px dilates instead. The
+    blur is Gaussian with sigma = blur_px / 3 truncated at blur_px, so the soft edge spans
+    blur_px on each side of the eroded outline; choose erode_px >= blur_px to keep the feather
+    inside the original mask. Beyond the crop border the mask counts as 0, so a mask touching
+    the border fades out instead of leaving a seam. Values < ALPHA_SNAP are exactly 0 and
+    values > 1 - ALPHA_SNAP exactly 1.
+    """
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be 2-D (R, R), got {mask.shape}")
+    soft = mask.astype(np.float32) * np.float32(1 / 255) if mask.dtype == np.uint8 else mask.astype(np.float32)
+    if erode_px:
+        k = 2 * abs(erode_px) + 1
+        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        op = cv2.erode if erode_px > 0 else cv2.dilate
+        soft = op(soft, element, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    if blur_px > 0:
+        k = 2 * blur_px + 1
+        soft = cv2.GaussianBlur(soft, (k, k), blur_px / 3.0, borderType=cv2.BORDER_CONSTANT)
+    soft[soft < ALPHA_SNAP] = 0.0
+    soft[soft > 1.0 - ALPHA_SNAP] = 1.0
+    return soft
+
+
+@kernel
+def _composite_kernel(frame, face, alpha):
+    for y in range(frame.shape[0]):
+        for x in range(frame.shape[1]):
+            a = alpha[y, x]
+            if a <= 0.0:
+                continue
+            if a >= 1.0:
+                for c in range(3):
+                    frame[y, x, c] = face[y, x, c]
+                continue
+            for c in range(3):
+                f = np.float32(frame[y, x, c])
+                frame[y, x, c] = np.uint8(f + (np.float32(face[y, x, c]) - f) * a + np.float32(0.5))
+
+
+def composite(frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> None:
+    """In place: frame = round(frame * (1 - alpha) + face * alpha); alpha 0 leaves a pixel untouched.
+
+    frame: uint8 (h, w, 3), may be a strided view (the ROI of a bigger frame); face: uint8
+    (h, w, 3); alpha: float32 (h, w) in [0, 1].
+    """
+    _composite_kernel(frame, face, alpha)
+
+
+def composite_numpy(frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> None:
+    """Reference for composite (same float32 arithmetic)."""
+    a = alpha[..., None]
+    f = frame.astype(np.float32)
+    blended = (f + (face.astype(np.float32) - f) * a + np.float32(0.5)).astype(np.uint8)
+    np.copyto(frame, blended, where=a > 0)
+
+
+def face_roi(mask_crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): frame box, clipped to the frame, holding every pixel the mask's support reaches.
+
+    Bilinear sampling reaches one crop pixel beyond the support, so the support's box is grown
+    by one crop pixel before it is mapped into the frame. Empty (x0 == x1) when nothing shows.
+    """
+    x, y, w, h = cv2.boundingRect((mask_crop > 0).view(np.uint8))
+    if w == 0 or h == 0:
+        return 0, 0, 0, 0
+    corners = np.array([[x - 1, y - 1], [x + w, y - 1], [x - 1, y + h], [x + w, y + h]], np.float64)
+    inverse = cv2.invertAffineTransform(matrix)
+    pts = corners @ inverse[:, :2].T + inverse[:, 2]
+    fh, fw = frame_shape[:2]
+    x0 = min(max(math.floor(pts[:, 0].min()) - 1, 0), fw)
+    y0 = min(max(math.floor(pts[:, 1].min()) - 1, 0), fh)
+    x1 = max(min(math.ceil(pts[:, 0].max()) + 2, fw), x0)
+    y1 = max(min(math.ceil(pts[:, 1].max()) + 2, fh), y0)
+    if x1 == x0 or y1 == y0:
+        return 0, 0, 0, 0
+    return x0, y0, x1, y1
+
+
+def warp_to_roi(
+    face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray, roi: tuple[int, int, int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The crop and its mask resampled onto the ROI's frame pixels: uint8 (h, w, 3), float32 (h, w).
+
+    The frame->crop matrix shifted to the ROI origin is used directly as the destination->source
+    map (WARP_INVERSE_MAP), so no inverse is computed and the placement is exactly the inverse of
+    the alignment. Alpha is 0 wherever the sample falls outside the mask's support or the crop.
+    """
+    x0, y0, x1, y1 = roi
+    shifted = np.array(matrix, np.float64)
+    shifted[:, 2] += shifted[:, :2] @ (x0, y0)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    size = (x1 - x0, y1 - y0)
+    face = cv2.warpAffine(face_crop, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(mask_crop, shifted, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return face, alpha
+
+
+def poisson_face(roi_frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """uint8 (h, w, 3): face gradient-domain cloned into roi_frame (cv2.seamlessClone, NORMAL_CLONE).
+
+    The clone's colours follow the frame along the border of the mask support (alpha > 0); it
+    solves only inside the support's bounding box. paste_face still composites the result with
+    alpha, so Poisson changes pixels inside the mask's support only. Tens of ms: offline only.
+    """
+    support = (alpha > 0).astype(np.uint8) * 255
+    # seamlessClone needs a zero ring around the support inside the image.
+    support[0, :] = support[-1, :] = 0
+    support[:, 0] = support[:, -1] = 0
+    x, y, w, h = cv2.boundingRect(support)
+    if w < 3 or h < 3:
+        return face
+    # seamlessClone places the support's box centred at this point: its own centre, so no shift.
+    centre = (x + w // 2, y + h // 2)
+    return cv2.seamlessClone(face, np.ascontiguousarray(roi_frame), support, centre, cv2.NORMAL_CLONE)
+
+
+def paste_face(
+    frame: np.ndarray, face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray, mode: str = "feather"
+) -> tuple[int, int, int, int]:
+    """Composite an aligned face crop back into frame, IN PLACE, over the face's ROI only.
+
+    frame: uint8 (H, W, 3) BGR; face_crop: uint8 (R, R, 3) BGR (swapped, colour-corrected);
+    mask_crop: float32 (R, R) in [0, 1], already feathered; matrix: (2, 3) float64 frame->crop.
+    mode 'feather': alpha composite; 'poisson': seamlessClone first (see poisson_face), then the
+    same alpha composite. Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
+    (x0, y0, x1, y1) in frame pixels (x1 == x0 when the face is entirely outside the frame).
+    """
+    if mode not in BLEND_MODES:
+        raise ValueError(f"unknown blend mode {mode!r}; known: {', '.join(BLEND_MODES)}")
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be uint8 (H, W, 3), got {frame.dtype} {frame.shape}")
+    size = face_crop.shape[:2]
+    if face_crop.dtype != np.uint8 or face_crop.shape != (*size, 3) or mask_crop.shape != size:
+        shapes = f"{face_crop.dtype} {face_crop.shape}, {mask_crop.shape}"
+        raise ValueError(f"face_crop uint8 (R, R, 3) and mask_crop (R, R) expected, got {shapes}")
+    mask_crop = np.ascontiguousarray(mask_crop, np.float32)
+    roi = face_roi(mask_crop, matrix, frame.shape)
+    x0, y0, x1, y1 = roi
+    if x1 == x0:
+        return roi
+    face, alpha = warp_to_roi(np.ascontiguousarray(face_crop), mask_crop, matrix, roi)
+    roi_frame = frame[y0:y1, x0:x1]
+    if mode == "poisson":
+        face = poisson_face(roi_frame, face, alpha)
+    composite(roi_frame, face, alpha)
+    return roi
+
+
+def warmup() -> None:
+    """Compile the composite kernel (or load it from the cache) for the array layouts it meets.
+
+    A ROI is a strided view of the frame (Numba layout 'A'), unless it spans the whole frame
+    (layout 'C'); both are compiled so neither costs the first frame a compilation.
+    """
+    frame = np.zeros((8, 8, 3), np.uint8)
+    face = np.full((8, 8, 3), 200, np.uint8)
+    alpha = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
+    composite(frame, face, alpha)
+    composite(frame[1:5, 1:5], np.ascontiguousarray(face[:4, :4]), np.ascontiguousarray(alpha[:4, :4]))

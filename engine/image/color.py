@@ -1,0 +1,338 @@
+"""Colour transfer of a swapped face crop toward the original crop, inside the face mask.
+
+All images are uint8 (H, W, 3) BGR aligned crops of the same geometry; masks are float32
+(H, W) in [0, 1] and statistics are taken where mask > MASK_CUTOFF. The transfer is computed
+from the masked statistics but applied to the whole crop (a per-pixel map of colour, not of
+position): paste_face only uses the crop where its own feathered mask is > 0, so what happens
+outside the face never reaches the frame.
+
+Modes (DeepFaceLab/DeepFaceLive semantics, with true masked statistics instead of DFL's
+zero-filled background):
+- none: src unchanged (the same array is returned).
+- rct: Reinhard et al. 2001; per-channel mean and std in CIE Lab moved to target's.
+- lct: linear colour transfer (DFL's 'pca' variant): match the mean and the 3x3 covariance in
+  BGR with x' = sqrt(C_t) sqrt(C_s)^-1 (x - m_s) + m_t.
+- mkl: Monge-Kantorovitch linear transfer (Pitie & Kokaram 2007), the optimal-transport map
+  between the two Gaussians; like lct but with the least colour shift.
+- hist: per-channel histogram matching of the masked pixels.
+
+Each Numba kernel `<name>` has an equivalent `<name>_numpy` (NumPy/OpenCV) used by the tests.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from engine.image._jit import kernel
+from engine.image.lab import bgr_to_lab, lab_tables, lab_to_bgr
+
+COLOR_MODES = ("none", "rct", "lct", "mkl", "hist")
+MASK_CUTOFF = 0.5
+# Fewer masked pixels than this give statistics too noisy to trust: src is returned unchanged.
+MIN_PIXELS = 64
+# Floor on a source standard deviation (Lab units / grey levels) so a flat channel cannot
+# blow the scale up to a huge gain.
+MIN_STD = 0.5
+_TABLES = lab_tables()
+
+
+# --- Lab mean / std inside the mask (rct statistics) -------------------------------------
+
+
+@kernel
+def _lab_moments_kernel(img, mask, cutoff, linear, cube_root):
+    total = np.zeros(3)
+    squares = np.zeros(3)
+    n = 0
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            if mask[y, x] > cutoff:
+                lab = bgr_to_lab(img[y, x, 0], img[y, x, 1], img[y, x, 2], linear, cube_root)
+                for c in range(3):
+                    total[c] += lab[c]
+                    squares[c] += lab[c] * lab[c]
+                n += 1
+    mean = total / max(n, 1)
+    std = np.sqrt(np.maximum(squares / max(n, 1) - mean * mean, 0.0))
+    return n, mean, std
+
+
+def lab_moments(img: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, mean, std) of img's Lab values where mask > MASK_CUTOFF; mean/std float64 (3,)."""
+    t = _TABLES
+    return _lab_moments_kernel(img, mask, MASK_CUTOFF, t.linear, t.cube_root)
+
+
+def _to_lab_numpy(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img.astype(np.float32) * np.float32(1 / 255), cv2.COLOR_BGR2Lab)
+
+
+def lab_moments_numpy(img: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Reference for lab_moments, with OpenCV's float Lab."""
+    px = _to_lab_numpy(img)[mask > MASK_CUTOFF].astype(np.float64)
+    if len(px) == 0:
+        return 0, np.zeros(3), np.zeros(3)
+    return len(px), px.mean(0), px.std(0)
+
+
+# --- per-channel affine map in Lab (rct application) -------------------------------------
+
+
+@kernel
+def _lab_affine_kernel(img, scale, offset, tables):
+    linear, cube_root, encode = tables
+    out = np.empty_like(img)
+    lo = (0.0, -127.0, -127.0)
+    hi = (100.0, 127.0, 127.0)
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            lab = bgr_to_lab(img[y, x, 0], img[y, x, 1], img[y, x, 2], linear, cube_root)
+            lum = min(max(lab[0] * scale[0] + offset[0], lo[0]), hi[0])
+            a = min(max(lab[1] * scale[1] + offset[1], lo[1]), hi[1])
+            b = min(max(lab[2] * scale[2] + offset[2], lo[2]), hi[2])
+            bgr = lab_to_bgr(lum, a, b, encode)
+            for c in range(3):
+                out[y, x, c] = np.uint8(min(max(bgr[c] + 0.5, 0.0), 255.0))
+    return out
+
+
+def lab_affine(img: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) BGR: Lab channel c mapped to clip(L_c * scale[c] + offset[c]), back to BGR."""
+    t = _TABLES
+    return _lab_affine_kernel(img, scale, offset, (t.linear, t.cube_root, t.encode))
+
+
+def lab_affine_numpy(img: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """Reference for lab_affine, with OpenCV's float Lab."""
+    lab = _to_lab_numpy(img) * scale.astype(np.float32) + offset.astype(np.float32)
+    np.clip(lab, (0.0, -127.0, -127.0), (100.0, 127.0, 127.0), out=lab)
+    bgr = cv2.cvtColor(lab.astype(np.float32), cv2.COLOR_Lab2BGR)
+    return np.clip(bgr * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+# --- BGR mean / covariance inside the mask (lct, mkl statistics) -------------------------
+
+
+@kernel
+def _moments_kernel(img, mask, cutoff):
+    total = np.zeros(3)
+    products = np.zeros((3, 3))
+    n = 0
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            if mask[y, x] > cutoff:
+                for i in range(3):
+                    v = float(img[y, x, i])
+                    total[i] += v
+                    for j in range(i, 3):
+                        products[i, j] += v * float(img[y, x, j])
+                n += 1
+    mean = total / max(n, 1)
+    cov = np.empty((3, 3))
+    for i in range(3):
+        for j in range(i, 3):
+            cov[i, j] = products[i, j] / max(n, 1) - mean[i] * mean[j]
+            cov[j, i] = cov[i, j]
+    return n, mean, cov
+
+
+def masked_moments(img: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """(count, mean float64 (3,), covariance float64 (3, 3)) of BGR values where mask > cutoff."""
+    return _moments_kernel(img, mask, MASK_CUTOFF)
+
+
+def masked_moments_numpy(img: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    px = img[mask > MASK_CUTOFF].astype(np.float64)
+    if len(px) == 0:
+        return 0, np.zeros(3), np.zeros((3, 3))
+    return len(px), px.mean(0), np.cov(px.T, bias=True)
+
+
+# --- 3x3 affine colour map in BGR (lct, mkl application) ---------------------------------
+
+
+@kernel
+def _affine_kernel(img, matrix, offset):
+    out = np.empty_like(img)
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            b = float(img[y, x, 0])
+            g = float(img[y, x, 1])
+            r = float(img[y, x, 2])
+            for c in range(3):
+                v = matrix[c, 0] * b + matrix[c, 1] * g + matrix[c, 2] * r + offset[c] + 0.5
+                out[y, x, c] = np.uint8(min(max(v, 0.0), 255.0))
+    return out
+
+
+def affine_bgr(img: np.ndarray, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3): each pixel x -> round(clip(matrix @ x + offset)); matrix (3, 3) float64."""
+    return _affine_kernel(img, matrix, offset)
+
+
+def affine_bgr_numpy(img: np.ndarray, matrix: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    v = img.astype(np.float64) @ matrix.T + offset + 0.5
+    return np.clip(v, 0, 255).astype(np.uint8)
+
+
+# --- masked histograms and per-channel lookup (hist) -------------------------------------
+
+
+@kernel
+def _histograms_kernel(img, mask, cutoff):
+    hist = np.zeros((3, 256), np.int64)
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            if mask[y, x] > cutoff:
+                for c in range(3):
+                    hist[c, img[y, x, c]] += 1
+    return hist
+
+
+def masked_histograms(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """int64 (3, 256): per-channel histograms of img where mask > MASK_CUTOFF."""
+    return _histograms_kernel(img, mask, MASK_CUTOFF)
+
+
+def masked_histograms_numpy(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    px = img[mask > MASK_CUTOFF]
+    return np.stack([np.bincount(px[:, c], minlength=256) for c in range(3)]).astype(np.int64)
+
+
+@kernel
+def _luts_kernel(img, luts):
+    out = np.empty_like(img)
+    for y in range(img.shape[0]):
+        for x in range(img.shape[1]):
+            for c in range(3):
+                out[y, x, c] = luts[c, img[y, x, c]]
+    return out
+
+
+def apply_luts(img: np.ndarray, luts: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3): channel c of every pixel mapped through luts[c] (uint8 (3, 256))."""
+    return _luts_kernel(img, luts)
+
+
+def apply_luts_numpy(img: np.ndarray, luts: np.ndarray) -> np.ndarray:
+    return np.stack([luts[c][img[..., c]] for c in range(3)], axis=-1)
+
+
+# --- the modes -----------------------------------------------------------------------------
+
+
+def _sqrtm(cov: np.ndarray) -> np.ndarray:
+    vals, vecs = np.linalg.eigh(cov)
+    return (vecs * np.sqrt(np.maximum(vals, 0.0))) @ vecs.T
+
+
+def lct_matrix(cov_src: np.ndarray, cov_target: np.ndarray) -> np.ndarray:
+    """DFL's linear_color_transfer 'pca': sqrt(C_t) @ inv(sqrt(C_s)), with DFL's eps (in 0-255 units)."""
+    eps = 1e-5 * 255.0**2 * np.eye(3)
+    return _sqrtm(cov_target + eps) @ np.linalg.inv(_sqrtm(cov_src + eps))
+
+
+def mkl_matrix(cov_src: np.ndarray, cov_target: np.ndarray) -> np.ndarray:
+    """DFL's color_transfer_mkl: the linear map T with T C_s T = C_t closest to identity."""
+    eps = np.finfo(np.float64).eps
+    vals_a, vecs_a = np.linalg.eigh(cov_src)
+    da = np.sqrt(np.maximum(vals_a, eps))
+    c = (da[:, None] * vecs_a.T) @ cov_target @ (vecs_a * da)
+    vals_c, vecs_c = np.linalg.eigh(c)
+    dc = np.sqrt(np.maximum(vals_c, eps))
+    inner = (vecs_c * dc) @ vecs_c.T
+    return (vecs_a / da) @ inner @ (vecs_a / da).T
+
+
+def hist_luts(hist_src: np.ndarray, hist_target: np.ndarray) -> np.ndarray:
+    """uint8 (3, 256) maps taking each src level to the target level of equal (mid-bin) CDF."""
+    levels = np.arange(256, dtype=np.float64)
+    luts = np.empty((3, 256), np.uint8)
+    for c in range(3):
+        cdf_s = (np.cumsum(hist_src[c]) - 0.5 * hist_src[c]) / hist_src[c].sum()
+        present = hist_target[c] > 0
+        cdf_t = ((np.cumsum(hist_target[c]) - 0.5 * hist_target[c]) / hist_target[c].sum())[present]
+        luts[c] = np.clip(np.round(np.interp(cdf_s, cdf_t, levels[present])), 0, 255)
+    return luts
+
+
+def _validate(src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str):
+    if mode not in COLOR_MODES:
+        raise ValueError(f"unknown colour mode {mode!r}; known: {', '.join(COLOR_MODES)}")
+    if src.dtype != np.uint8 or src.ndim != 3 or src.shape[2] != 3:
+        raise ValueError(f"src must be uint8 (H, W, 3), got {src.dtype} {src.shape}")
+    if target.shape != src.shape or target.dtype != np.uint8:
+        raise ValueError(f"target must be uint8 {src.shape}, got {target.dtype} {target.shape}")
+    if mask.shape != src.shape[:2]:
+        raise ValueError(f"mask must be {src.shape[:2]}, got {mask.shape}")
+    mask = mask.astype(np.float32) * np.float32(1 / 255) if mask.dtype == np.uint8 else mask
+    return np.ascontiguousarray(src), np.ascontiguousarray(target), np.ascontiguousarray(mask, np.float32)
+
+
+def _rct(src, target, mask, use_numba: bool) -> np.ndarray:
+    moments = lab_moments if use_numba else lab_moments_numpy
+    n_s, mean_s, std_s = moments(src, mask)
+    n_t, mean_t, std_t = moments(target, mask)
+    if min(n_s, n_t) < MIN_PIXELS:
+        return src
+    scale = std_t / np.maximum(std_s, MIN_STD)
+    apply = lab_affine if use_numba else lab_affine_numpy
+    return apply(src, scale, mean_t - mean_s * scale)
+
+
+def _linear(src, target, mask, use_numba: bool, matrix_of) -> np.ndarray:
+    moments = masked_moments if use_numba else masked_moments_numpy
+    n_s, mean_s, cov_s = moments(src, mask)
+    n_t, mean_t, cov_t = moments(target, mask)
+    if min(n_s, n_t) < MIN_PIXELS:
+        return src
+    matrix = matrix_of(cov_s, cov_t)
+    apply = affine_bgr if use_numba else affine_bgr_numpy
+    return apply(src, matrix, mean_t - matrix @ mean_s)
+
+
+def _hist(src, target, mask, use_numba: bool) -> np.ndarray:
+    histograms = masked_histograms if use_numba else masked_histograms_numpy
+    hist_s, hist_t = histograms(src, mask), histograms(target, mask)
+    if min(hist_s[0].sum(), hist_t[0].sum()) < MIN_PIXELS:
+        return src
+    return (apply_luts if use_numba else apply_luts_numpy)(src, hist_luts(hist_s, hist_t))
+
+
+def _transfer(src, target, mask, mode, use_numba: bool) -> np.ndarray:
+    if mode == "none":
+        return src
+    src, target, mask = _validate(src, target, mask, mode)
+    if mode == "rct":
+        return _rct(src, target, mask, use_numba)
+    if mode == "lct":
+        return _linear(src, target, mask, use_numba, lct_matrix)
+    if mode == "mkl":
+        return _linear(src, target, mask, use_numba, mkl_matrix)
+    return _hist(src, target, mask, use_numba)
+
+
+def transfer_color(src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """src (the swapped crop) recoloured so its statistics inside the mask match target's.
+
+    src, target: uint8 (H, W, 3) BGR aligned crops of the same face geometry; mask: float32
+    (H, W) in [0, 1] (uint8 0/255 accepted), statistics where mask > 0.5. Returns uint8
+    (H, W, 3) BGR, recoloured over the whole crop (see the module doc). Returns src itself
+    for mode 'none' and when the mask holds fewer than MIN_PIXELS pixels.
+    """
+    return _transfer(src, target, mask, mode, use_numba=True)
+
+
+def transfer_color_numpy(src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+    """transfer_color with every kernel replaced by its NumPy/OpenCV reference."""
+    return _transfer(src, target, mask, mode, use_numba=False)
+
+
+def warmup() -> None:
+    """Compile every colour kernel (or load it from the cache) on tiny arrays."""
+    rng = np.random.default_rng(0)
+    img = rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)
+    mask = np.ones((12, 12), np.float32)
+    for mode in COLOR_MODES:
+        transfer_color(img, img[::-1].copy(), mask, mode)
