@@ -11,7 +11,7 @@ import av
 import numpy as np
 
 from engine.face.landmarks import FaceMesh
-from engine.face.template import ALIGN_PAIRS, ALIGN_MIDLINE
+from engine.face.template import ALIGN_MIDLINE, ALIGN_PAIRS
 
 idx = [i for p in ALIGN_PAIRS for i in p] + list(ALIGN_MIDLINE)
 shapes = []

@@ -106,6 +106,16 @@ def scale_of(m: np.ndarray) -> float:
 
 
 __all__ = [
-    "CONTRACT_VERSION", "FACE_TYPES", "TEMPLATE_ID", "FaceType", "alignment_matrix", "face_type",
-    "invert", "scale_of", "template_points", "transform_points", "umeyama", "warp_face",
+    "CONTRACT_VERSION",
+    "FACE_TYPES",
+    "TEMPLATE_ID",
+    "FaceType",
+    "alignment_matrix",
+    "face_type",
+    "invert",
+    "scale_of",
+    "template_points",
+    "transform_points",
+    "umeyama",
+    "warp_face",
 ]

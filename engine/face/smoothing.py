@@ -37,9 +37,10 @@ class OneEuroFilter:
         dt = t - self._t
         dx = (x - self._x) / dt
         self._dx = self._dx + _alpha(self.d_cutoff, dt) * (dx - self._dx)
-        cutoff = self.min_cutoff + self.beta * np.abs(self._dx)
-        tau = 1.0 / (2.0 * math.pi * cutoff)
-        a = 1.0 / (1.0 + tau / dt)
+        # One cutoff for the whole array, from its mean speed: per-element cutoffs would give
+        # each point its own lag and bend a rigid shape (a face) out of shape while it moves.
+        speed = float(np.sqrt(np.mean(self._dx**2)))
+        a = _alpha(self.min_cutoff + self.beta * speed, dt)
         self._x = self._x + a * (x - self._x)
         self._t = t
         return self._x.copy()
@@ -50,11 +51,16 @@ class LandmarkSmoother:
 
     def __init__(self, min_cutoff: float = 1.0, beta: float = 5.0):
         self._filter = OneEuroFilter(min_cutoff, beta)
+        self._scale: float | None = None
 
     def reset(self) -> None:
         self._filter.reset()
+        self._scale = None
 
     def __call__(self, landmarks: np.ndarray, t: float) -> np.ndarray:
         lm = np.asarray(landmarks, np.float64)
-        scale = max(float(np.linalg.norm(lm[10, :2] - lm[152, :2])), 1.0)
-        return (self._filter(lm / scale, t) * scale).astype(np.float32)
+        if self._scale is None:
+            # Fixed for the track's life: a per-frame scale would carry its own jitter into
+            # every coordinate when the filtered values are scaled back.
+            self._scale = max(float(np.linalg.norm(lm[10, :2] - lm[152, :2])), 1.0)
+        return (self._filter(lm / self._scale, t) * self._scale).astype(np.float32)

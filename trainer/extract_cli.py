@@ -1,0 +1,60 @@
+"""Extract aligned faces of ONE person from videos, photos or folders of photos into a faceset.
+
+Re-running on the same inputs adds nothing; an interrupted run keeps what it saved and carries
+on where it stopped. Faces that are too small, too turned, blurred or near-duplicates of the
+previous frame are rejected and counted. A contact sheet (contact_sheet.png) shows a sample.
+
+examples:
+  swapstream extract me.mp4 -o faces_me
+  swapstream extract photos/ clip1.mp4 clip2.mp4 -o faces_me --every 2 --size 256
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.face.align import FACE_TYPES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, image files or folders of images")
+    p.add_argument("-o", "--output", required=True, metavar="FACESET", help="faceset folder (created or appended to)")
+    p.add_argument("--face-type", default="whole", choices=list(FACE_TYPES), help="crop coverage (default: whole)")
+    p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels (default: 256)")
+    p.add_argument("--every", type=int, default=1, metavar="N", help="use every Nth video frame (default: 1)")
+    p.add_argument("--min-face", type=float, default=64, metavar="PX", help="minimum face height (default: 64)")
+    p.add_argument("--max-yaw", type=float, default=65, metavar="DEG", help="maximum head turn (default: 65)")
+    p.add_argument("--faces", default="largest", choices=["largest", "all"], help="which faces per frame")
+    p.add_argument("--min-sharpness", type=float, default=15.0, help="blur threshold (variance of Laplacian)")
+    p.add_argument("--no-smooth", dest="smooth", action="store_false", help="no One-Euro landmark smoothing")
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.errors import UserError
+    from trainer.contact_sheet import write_contact_sheet
+    from trainer.extract import ExtractConfig, extract
+
+    try:
+        cfg = ExtractConfig(
+            face_type=args.face_type,
+            size=args.size,
+            every=args.every,
+            min_face=args.min_face,
+            max_yaw=args.max_yaw,
+            faces=args.faces,
+            min_sharpness=args.min_sharpness,
+            smooth=args.smooth,
+        )
+    except ValueError as e:
+        raise UserError(f"bad option: {e}") from None
+    fs, s = extract(args.inputs, args.output, cfg)
+    write_contact_sheet(fs)
+    rejected = ", ".join(f"{v} {k}" for k, v in s.rejected.most_common()) or "none"
+    skipped = f" {s.frames_skipped} frames were already done by an earlier run and skipped." if s.frames_skipped else ""
+    missing = f" No face at all in: {', '.join(s.sources_without_face)}." if s.sources_without_face else ""
+    print(
+        f"Read {s.frames_read} frames in {s.seconds:.1f} s ({s.frames_read / max(s.seconds, 1e-9):.1f} fps) and kept "
+        f"{s.faces_kept} faces; rejected: {rejected}.{skipped}{missing} The faceset {fs.path} now holds {len(fs)} "
+        f"{fs.face_type} faces at {fs.size} px; look at {fs.path / 'contact_sheet.png'} before training."
+    )
+    return 0

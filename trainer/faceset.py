@@ -1,0 +1,219 @@
+"""The faceset: a self-describing, versioned directory of aligned faces (no pickle anywhere).
+
+    FACESET/faceset.json   manifest: format, version, contract (face type, size, template id),
+                           per-source progress and per-face records (see FaceRecord)
+    FACESET/faces/*.jpg    aligned crops, BGR, size x size
+    FACESET/masks/*.png    uint8 0/255 face masks, size x size
+    FACESET/contact_sheet.png
+
+Image files are written before the manifest names them and the manifest is replaced
+atomically, so a crash at any point leaves a faceset that opens and lists only complete faces.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.errors import user_error
+from engine.face.align import CONTRACT_VERSION, FACE_TYPES, TEMPLATE_ID
+
+FORMAT = "swapstream-faceset"
+VERSION = 1
+MANIFEST = "faceset.json"
+
+
+@dataclass
+class FaceRecord:
+    """One aligned face. landmarks: float32 (478, 2) in crop pixels; matrix: (2, 3) frame->crop."""
+
+    file: str
+    mask: str
+    source: str
+    frame: int
+    landmarks: np.ndarray
+    matrix: np.ndarray
+    yaw: float
+    pitch: float
+    roll: float
+    sharpness: float
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["landmarks"] = np.round(self.landmarks[:, :2].astype(np.float64), 2).tolist()
+        d["matrix"] = np.round(np.asarray(self.matrix, np.float64), 6).tolist()
+        for k in ("yaw", "pitch", "roll", "sharpness"):
+            d[k] = round(float(d[k]), 2)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> FaceRecord:
+        return cls(
+            file=str(d["file"]),
+            mask=str(d["mask"]),
+            source=str(d["source"]),
+            frame=int(d["frame"]),
+            landmarks=np.asarray(d["landmarks"], np.float32).reshape(478, 2),
+            matrix=np.asarray(d["matrix"], np.float64).reshape(2, 3),
+            yaw=float(d["yaw"]),
+            pitch=float(d["pitch"]),
+            roll=float(d["roll"]),
+            sharpness=float(d["sharpness"]),
+        )
+
+
+@dataclass
+class SourceProgress:
+    """How far extraction got in one input file (so re-runs skip what is done)."""
+
+    path: str
+    frames_done: int = 0
+    complete: bool = False
+    faces_found: int = 0
+
+
+@dataclass
+class Faceset:
+    path: Path
+    face_type: str
+    size: int
+    template: str = TEMPLATE_ID
+    contract: int = CONTRACT_VERSION
+    sources: dict[str, SourceProgress] = field(default_factory=dict)
+    faces: list[FaceRecord] = field(default_factory=list)
+    rejected: dict[str, int] = field(default_factory=dict)
+
+    # -- opening ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | Path) -> Faceset:
+        """Open an existing faceset; UserError naming the path when it is missing or invalid."""
+        path = Path(path)
+        manifest = path / MANIFEST
+        if not path.exists():
+            raise user_error(path, "no such faceset")
+        if not manifest.is_file():
+            raise user_error(path, f"not a faceset (no {MANIFEST}; make one with `swapstream extract`)")
+        try:
+            d = json.loads(manifest.read_text())
+        except (OSError, ValueError) as e:
+            raise user_error(manifest, f"unreadable manifest: {e}") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise user_error(manifest, f"not a {FORMAT} manifest")
+        if d.get("version") != VERSION:
+            raise user_error(manifest, f"faceset version {d.get('version')} is not supported (this is {VERSION})")
+        if d.get("template") != TEMPLATE_ID or d.get("contract") != CONTRACT_VERSION:
+            raise user_error(
+                manifest,
+                f"made with alignment template {d.get('template')} v{d.get('contract')}, "
+                f"this swapstream uses {TEMPLATE_ID} v{CONTRACT_VERSION}: re-extract it",
+            )
+        if d.get("face_type") not in FACE_TYPES:
+            raise user_error(manifest, f"unknown face type {d.get('face_type')!r}")
+        try:
+            return cls(
+                path=path,
+                face_type=d["face_type"],
+                size=int(d["size"]),
+                sources={k: SourceProgress(**v) for k, v in d.get("sources", {}).items()},
+                faces=[FaceRecord.from_json(f) for f in d.get("faces", [])],
+                rejected={str(k): int(v) for k, v in d.get("rejected", {}).items()},
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise user_error(manifest, f"malformed manifest: {e!r}") from None
+
+    @classmethod
+    def open_or_create(cls, path: str | Path, face_type: str, size: int) -> Faceset:
+        """Open PATH for appending, or start a new faceset there. The contract must match."""
+        path = Path(path)
+        if (path / MANIFEST).exists():
+            fs = cls.open(path)
+            if (fs.face_type, fs.size) != (face_type, size):
+                raise user_error(
+                    path,
+                    f"holds {fs.face_type} faces at {fs.size} px; cannot append {face_type} at {size} px",
+                )
+            return fs
+        if path.exists() and not path.is_dir():
+            raise user_error(path, "exists and is not a directory")
+        try:
+            for sub in ("faces", "masks"):
+                (path / sub).mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+                pass
+        except OSError as e:
+            raise user_error(path, f"cannot write here: {e.strerror or e}") from None
+        fs = cls(path=path, face_type=face_type, size=size)
+        fs.save()
+        return fs
+
+    # -- reading ---------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.faces)
+
+    def image(self, i: int) -> np.ndarray:
+        """Aligned face i: uint8 (size, size, 3) BGR."""
+        return self._read(self.faces[i].file, cv2.IMREAD_COLOR)
+
+    def mask(self, i: int) -> np.ndarray:
+        """Mask of face i: uint8 (size, size), 255 inside the face."""
+        return self._read(self.faces[i].mask, cv2.IMREAD_GRAYSCALE)
+
+    def _read(self, rel: str, flags: int) -> np.ndarray:
+        img = cv2.imread(str(self.path / rel), flags)
+        if img is None or img.shape[:2] != (self.size, self.size):
+            raise user_error(self.path / rel, "missing or unreadable faceset image")
+        return img
+
+    # -- writing ---------------------------------------------------------------------------
+    def write_face(self, record: FaceRecord, image: np.ndarray, mask: np.ndarray) -> None:
+        """Write a face's files. The manifest lists it only at the next save()."""
+        ok = cv2.imwrite(str(self.path / record.file), image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+        ok = ok and cv2.imwrite(str(self.path / record.mask), mask)
+        if not ok:
+            raise user_error(self.path / record.file, "could not write image (disk full or not writable?)")
+        self.faces.append(record)
+
+    def to_json(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "face_type": self.face_type,
+            "size": self.size,
+            "template": self.template,
+            "contract": self.contract,
+            "count": len(self.faces),
+            "sources": {k: asdict(v) for k, v in self.sources.items()},
+            "rejected": self.rejected,
+            "faces": [f.to_json() for f in self.faces],
+        }
+
+    def save(self) -> None:
+        """Atomically replace the manifest (temp file, fsync, rename)."""
+        atomic_write_text(self.path / MANIFEST, json.dumps(self.to_json(), separators=(",", ":")))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_image(path: Path, image: np.ndarray) -> None:
+    """cv2.imwrite to a temp name in the same folder, then rename over PATH."""
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    if not cv2.imwrite(str(tmp), image):
+        raise user_error(path, "could not write image")
+    os.replace(tmp, path)
