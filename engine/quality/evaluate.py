@@ -1,0 +1,224 @@
+"""The evaluation loop: read both videos in step, measure each sampled frame, summarise."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import user_error
+from engine.face.landmarks import Face, FaceMesh
+from engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
+from engine.quality.identity import IdentityJudge, IdentityResult, JudgeMissing, judge_identity
+from engine.quality.identity_faceset import IdentityFaceset
+from engine.quality.pixels import (
+    BackgroundResult,
+    StabilityResult,
+    changed_share,
+    face_region,
+    mean_change,
+    summarize_background,
+    summarize_stability,
+)
+from engine.quality.video import PairedVideos
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to compare and how. every: measure one frame in N (stability still uses the frame
+    just before each measured one); background_threshold: a pixel counts as changed when a
+    channel differs by more than this many levels (room for codec noise); hull_growth: the face
+    hull is dilated by this share of the face height before 'outside' is taken (the blend feather)."""
+
+    driving: Path
+    swapped: Path
+    identity: Path
+    every: int = 1
+    max_identity_faces: int = 100
+    background_threshold: int = 12
+    hull_growth: float = 0.15
+    progress: bool = True
+
+
+@dataclass
+class Curves:
+    """Per measured frame series for the plot and the JSON (NaN where a face was missing)."""
+
+    frame: list[int] = field(default_factory=list)
+    distance_to_target: list[float] = field(default_factory=list)
+    distance_to_driving: list[float] = field(default_factory=list)
+    mouth_driving: list[float] = field(default_factory=list)
+    mouth_swapped: list[float] = field(default_factory=list)
+    eyes_driving: list[float] = field(default_factory=list)
+    eyes_swapped: list[float] = field(default_factory=list)
+    pose_error_deg: list[float] = field(default_factory=list)
+    change_driving: list[float] = field(default_factory=list)
+    change_swapped: list[float] = field(default_factory=list)
+    background_changed: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    config: EvalConfig
+    frames: int
+    frames_measured: int
+    driving_faces: int
+    swapped_faces: int
+    swapped_faces_lost: int  # measured frames with a driving face but none found in the swapped one
+    identity: IdentityResult | None
+    identity_skipped: str | None
+    expression: ExpressionResult | None
+    stability: StabilityResult
+    background: BackgroundResult
+    curves: Curves
+
+
+def _largest(faces: list[Face]) -> Face | None:
+    return max(faces, key=lambda f: f.area, default=None)
+
+
+class _FrameMeasures:
+    """Accumulates the per-frame measurements of one evaluation."""
+
+    def __init__(self, config: EvalConfig, judge: IdentityJudge | None):
+        self.config = config
+        self.judge = judge
+        self.curves = Curves()
+        self.expr_driving: list[ExpressionSample] = []
+        self.expr_swapped: list[ExpressionSample] = []
+        self.driving_embeddings: list[np.ndarray] = []
+        self.swapped_embeddings: list[np.ndarray] = []
+        self.swapped_rows: list[int] = []  # curve row of each swapped embedding
+        self.change_driving: list[float] = []
+        self.change_swapped: list[float] = []
+        self.bg_shares: list[float] = []
+        self.bg_diffs: list[float] = []
+        self.driving_faces = self.swapped_faces = self.lost = 0
+
+    def add(
+        self,
+        index: int,
+        drv: np.ndarray,
+        swp: np.ndarray,
+        previous: tuple[np.ndarray, np.ndarray] | None,
+        *,
+        face_d: Face | None,
+        face_s: Face | None,
+    ) -> None:
+        """Measure one frame pair; previous is the pair just before it (None for the first frame)."""
+        c, nan = self.curves, float("nan")
+        c.frame.append(index)
+        self.driving_faces += face_d is not None
+        self.swapped_faces += face_s is not None
+        self.lost += face_d is not None and face_s is None
+
+        change_d = change_s = nan
+        if face_d is not None:
+            region = face_region(face_d.landmarks, drv.shape)
+            outside = ~face_region(face_d.landmarks, drv.shape, self.config.hull_growth)
+            if previous is not None:
+                change_d = mean_change(previous[0], drv, region)
+                change_s = mean_change(previous[1], swp, region)
+                self.change_driving.append(change_d)
+                self.change_swapped.append(change_s)
+        else:
+            outside = np.ones(drv.shape[:2], bool)
+        c.change_driving.append(change_d)
+        c.change_swapped.append(change_s)
+        share, diff = changed_share(drv, swp, outside, self.config.background_threshold)
+        self.bg_shares.append(share)
+        self.bg_diffs.append(diff)
+        c.background_changed.append(share)
+
+        if face_d is not None and face_s is not None:
+            ed, es = expression_of(face_d.landmarks), expression_of(face_s.landmarks)
+            self.expr_driving.append(ed)
+            self.expr_swapped.append(es)
+            pose_err = np.mean(np.abs(np.subtract([ed.yaw, ed.pitch, ed.roll], [es.yaw, es.pitch, es.roll])))
+            row = (ed.mouth, es.mouth, ed.eyes, es.eyes, float(pose_err))
+        else:
+            row = (nan,) * 5
+        for series, value in zip(
+            (c.mouth_driving, c.mouth_swapped, c.eyes_driving, c.eyes_swapped, c.pose_error_deg), row, strict=True
+        ):
+            series.append(value)
+
+        if self.judge is not None:
+            if face_d is not None:
+                self.driving_embeddings.append(self.judge.embed(drv, face_d.points))
+            if face_s is not None:
+                self.swapped_embeddings.append(self.judge.embed(swp, face_s.points))
+                self.swapped_rows.append(len(c.frame) - 1)
+        c.distance_to_target.append(nan)
+        c.distance_to_driving.append(nan)
+
+
+def evaluate(config: EvalConfig) -> EvalReport:
+    """Measure a swapped video against its driving video and the target identity's faceset."""
+    from tqdm import tqdm
+
+    if config.every < 1:
+        raise user_error("--every", f"must be >= 1, got {config.every}")
+    faceset = IdentityFaceset.open(config.identity)
+    judge, skipped, target = None, None, None
+    with PairedVideos(config.driving, config.swapped) as videos:
+        try:
+            judge = IdentityJudge()
+        except JudgeMissing as e:
+            skipped = str(e)
+            log.warning("identity skipped: %s", skipped)
+        if judge is not None:
+            target = judge.embed_faceset(faceset, config.max_identity_faces)
+        measures = _FrameMeasures(config, judge)
+        mesh = FaceMesh(static=True, max_faces=2)
+        previous = None
+        frames = 0
+        try:
+            bar = tqdm(videos, total=videos.total, unit="frame", desc="eval", disable=not config.progress)
+            for index, drv, swp in bar:
+                frames += 1
+                if index % config.every == 0:
+                    face_d = _largest(mesh.process(drv))
+                    face_s = _largest(mesh.process(swp))
+                    measures.add(index, drv, swp, previous, face_d=face_d, face_s=face_s)
+                previous = (drv, swp)
+        finally:
+            mesh.close()
+    if frames == 0:
+        raise user_error(config.driving, "has no frames")
+
+    identity = None
+    if judge is not None and target is not None:
+        if not measures.driving_embeddings:
+            skipped = "no face found in the driving video"
+        elif not measures.swapped_embeddings:
+            skipped = "no face found in the swapped video"
+        else:
+            identity, to_t, to_d = judge_identity(
+                target, np.stack(measures.driving_embeddings), np.stack(measures.swapped_embeddings)
+            )
+            for row, dt, dd in zip(measures.swapped_rows, to_t, to_d, strict=True):
+                measures.curves.distance_to_target[row] = float(dt)
+                measures.curves.distance_to_driving[row] = float(dd)
+
+    expression = compare_expressions(measures.expr_driving, measures.expr_swapped) if measures.expr_driving else None
+    return EvalReport(
+        config=config,
+        frames=frames,
+        frames_measured=len(measures.curves.frame),
+        driving_faces=measures.driving_faces,
+        swapped_faces=measures.swapped_faces,
+        swapped_faces_lost=measures.lost,
+        identity=identity,
+        identity_skipped=skipped if identity is None else None,
+        expression=expression,
+        stability=summarize_stability(measures.change_driving, measures.change_swapped),
+        background=summarize_background(
+            measures.bg_shares, measures.bg_diffs, config.background_threshold, config.hull_growth
+        ),
+        curves=measures.curves,
+    )

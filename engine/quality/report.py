@@ -1,0 +1,146 @@
+"""An EvalReport as a table for people, JSON for machines and a PNG of the per-frame curves.
+
+Files are written to a temporary name in the destination folder and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from engine.quality.evaluate import EvalReport
+
+REPORT_FORMAT = "swapstream-eval"
+REPORT_VERSION = 1
+
+
+def _clean(value: object) -> object:
+    """JSON-safe copy: Paths as strings, NaN as null."""
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def to_dict(report: EvalReport) -> dict:
+    d = asdict(report)
+    d["config"].pop("progress")
+    return _clean({"format": REPORT_FORMAT, "version": REPORT_VERSION, **d})
+
+
+def _num(value: float | None, fmt: str = ".3f") -> str:
+    return "n/a" if value is None else format(value, fmt)
+
+
+def format_table(report: EvalReport) -> str:
+    """The human summary: one metric per line, grouped, with the caveats next to the figures."""
+    rows: list[tuple[str, str]] = [
+        ("frames (measured)", f"{report.frames} ({report.frames_measured}, every {report.config.every})"),
+        ("faces driving / swapped", f"{report.driving_faces} / {report.swapped_faces}"),
+        ("swapped face lost", str(report.swapped_faces_lost)),
+    ]
+    idt = report.identity
+    if idt is None:
+        rows.append(("identity", f"skipped: {report.identity_skipped}"))
+    else:
+        verdict = "trusted" if idt.trusted else "NOT trusted: the judge barely tells these two people apart"
+        rows += [
+            ("identity: nearer target", f"{idt.share_nearer_target:.1%} of {idt.frames_judged} frames"),
+            (
+                "identity: distance to target / driving",
+                f"{idt.mean_distance_to_target:.3f} / {idt.mean_distance_to_driving:.3f}",
+            ),
+            ("judge: identity distance", f"{idt.identity_distance:.3f}"),
+            ("judge: spread target / driving", f"{idt.target_spread:.3f} / {idt.driving_spread:.3f}"),
+            ("judge: separation", f"{idt.separation:.2f} ({verdict})"),
+        ]
+    ex = report.expression
+    if ex is None:
+        rows.append(("expression", "skipped: no frame with a face in both videos"))
+    else:
+        rows += [
+            ("expression: mouth / eye correlation", f"{_num(ex.mouth_correlation)} / {_num(ex.eye_correlation)}"),
+            (
+                "pose error yaw / pitch / roll (deg)",
+                f"{ex.yaw_error_deg:.2f} / {ex.pitch_error_deg:.2f} / {ex.roll_error_deg:.2f}",
+            ),
+        ]
+    st, bg = report.stability, report.background
+    rows += [
+        ("face change driving / swapped", f"{st.driving_change:.2f} / {st.swapped_change:.2f} levels per frame"),
+        ("flicker ratio", _num(st.flicker_ratio, ".2f")),
+        (
+            "background changed",
+            f"{bg.changed_share:.2%} mean, {bg.max_changed_share:.2%} max (> {bg.threshold} levels; "
+            f"mean |diff| {bg.mean_abs_diff:.2f})",
+        ),
+    ]
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _atomic_target(path: Path) -> tuple[int, Path]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    return fd, Path(tmp)
+
+
+def write_json(report: EvalReport, path: Path) -> None:
+    fd, tmp = _atomic_target(path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(to_dict(report), f, indent=1)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_plot(report: EvalReport, path: Path) -> None:
+    """PNG with one panel per metric, x = frame index."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    c = report.curves
+    fig = Figure(figsize=(10, 12), layout="constrained")
+    axes = fig.subplots(5, 1, sharex=True)
+    panels = (
+        ("identity distance (dlib)", (("to target", c.distance_to_target), ("to driving", c.distance_to_driving))),
+        ("mouth opening", (("driving", c.mouth_driving), ("swapped", c.mouth_swapped))),
+        ("eye opening", (("driving", c.eyes_driving), ("swapped", c.eyes_swapped))),
+        ("face change per frame", (("driving", c.change_driving), ("swapped", c.change_swapped))),
+        (
+            "pose error (deg) / background changed (%)",
+            (
+                ("pose error", c.pose_error_deg),
+                ("background changed %", [100 * v for v in c.background_changed]),
+            ),
+        ),
+    )
+    for ax, (title, series) in zip(axes, panels, strict=True):
+        for label, values in series:
+            ax.plot(c.frame, values, label=label, linewidth=1)
+        ax.set_title(title, fontsize=10)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("frame")
+    if report.identity is None:
+        axes[0].text(0.5, 0.5, f"identity skipped: {report.identity_skipped}", ha="center", transform=axes[0].transAxes)
+    fig.suptitle(f"swapstream eval: {report.config.swapped.name} vs {report.config.driving.name}")
+    fd, tmp = _atomic_target(path)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, format="png", dpi=80)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
