@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def kernel(func: Callable) -> Callable:
     """njit(cache=True, nogil=True, fastmath=False) with a no-cache fallback (see module doc)."""
     try:
-        return njit(cache=True, nogil=True)(func)
+        return njit(cache=True, nogil=True, fastmath=True)(func)
     except RuntimeError as e:  # numba: "cannot cache function ...: no locator available"
         log.warning("numba cache unavailable for %s (%s); set NUMBA_CACHE_DIR to a writable folder", func.__name__, e)
         return njit(cache=False, nogil=True)(func)
@@ -29,4 +29,4 @@ def kernel(func: Callable) -> Callable:
 
 def inline(func: Callable) -> Callable:
     """A helper called from kernels: compiled into its callers, never called from Python."""
-    return njit(inline="always", nogil=True)(func)
+    return njit(inline="always", nogil=True, fastmath=True)(func)

@@ -42,17 +42,21 @@ _TABLES = lab_tables()
 
 @kernel
 def _lab_moments_kernel(img, mask, cutoff, linear, cube_root):
+    px = img.reshape(-1, 3)
+    weights = mask.reshape(-1)
     total = np.zeros(3)
     squares = np.zeros(3)
     n = 0
-    for y in range(img.shape[0]):
-        for x in range(img.shape[1]):
-            if mask[y, x] > cutoff:
-                lab = bgr_to_lab(img[y, x, 0], img[y, x, 1], img[y, x, 2], linear, cube_root)
-                for c in range(3):
-                    total[c] += lab[c]
-                    squares[c] += lab[c] * lab[c]
-                n += 1
+    for i in range(px.shape[0]):
+        if weights[i] > cutoff:
+            lum, a, b = bgr_to_lab(px[i, 0], px[i, 1], px[i, 2], linear, cube_root)
+            total[0] += lum
+            total[1] += a
+            total[2] += b
+            squares[0] += lum * lum
+            squares[1] += a * a
+            squares[2] += b * b
+            n += 1
     mean = total / max(n, 1)
     std = np.sqrt(np.maximum(squares / max(n, 1) - mean * mean, 0.0))
     return n, mean, std
@@ -82,19 +86,18 @@ def lab_moments_numpy(img: np.ndarray, mask: np.ndarray) -> tuple[int, np.ndarra
 @kernel
 def _lab_affine_kernel(img, scale, offset, tables):
     linear, cube_root, encode = tables
-    out = np.empty_like(img)
-    lo = (0.0, -127.0, -127.0)
-    hi = (100.0, 127.0, 127.0)
-    for y in range(img.shape[0]):
-        for x in range(img.shape[1]):
-            lab = bgr_to_lab(img[y, x, 0], img[y, x, 1], img[y, x, 2], linear, cube_root)
-            lum = min(max(lab[0] * scale[0] + offset[0], lo[0]), hi[0])
-            a = min(max(lab[1] * scale[1] + offset[1], lo[1]), hi[1])
-            b = min(max(lab[2] * scale[2] + offset[2], lo[2]), hi[2])
-            bgr = lab_to_bgr(lum, a, b, encode)
-            for c in range(3):
-                out[y, x, c] = np.uint8(min(max(bgr[c] + 0.5, 0.0), 255.0))
-    return out
+    px = img.reshape(-1, 3)
+    out = np.empty_like(px)
+    s0, s1, s2 = np.float32(scale[0]), np.float32(scale[1]), np.float32(scale[2])
+    o0, o1, o2 = np.float32(offset[0]), np.float32(offset[1]), np.float32(offset[2])
+    for i in range(px.shape[0]):
+        lum, a, b = bgr_to_lab(px[i, 0], px[i, 1], px[i, 2], linear, cube_root)
+        # DFL's rct clips to these ranges too.
+        lum = min(max(lum * s0 + o0, np.float32(0.0)), np.float32(100.0))
+        a = min(max(a * s1 + o1, np.float32(-127.0)), np.float32(127.0))
+        b = min(max(b * s2 + o2, np.float32(-127.0)), np.float32(127.0))
+        out[i, 0], out[i, 1], out[i, 2] = lab_to_bgr(lum, a, b, encode)
+    return out.reshape(img.shape)
 
 
 def lab_affine(img: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
