@@ -29,7 +29,7 @@ class SwapConfig:
     color: str = "rct"
     mask: str = "both"
     blend: str = "feather"
-    erode: float = 0.02
+    erode: float = 0.05
     blur: float = 0.05
 
     def __post_init__(self) -> None:

@@ -201,7 +201,6 @@ class Pipeline:
         while True:
             item = inp.get()
             if item is Control.END:
-                self.sink.end()
                 self._finished.set()
                 return
             t0 = time.perf_counter()
@@ -247,7 +246,6 @@ def run_sequential(source: Source, stages: Sequence[Stage], sink: Sink, stats: P
             sink.write(packet)
             stats.record_stage(sink.name, time.perf_counter() - t0)
             stats.record_output(packet.t_capture, len(packet.faces))
-        sink.end()
         ok = True
     finally:
         close_error = pipe.close_all(complete=ok)

@@ -82,9 +82,6 @@ class Sink:
     def write(self, packet: FramePacket) -> None:
         raise NotImplementedError
 
-    def end(self) -> None:
-        """The source ended normally (not stopped): write whatever trails the last frame."""
-
     def close(self, complete: bool) -> None:
         """Finish the output. complete=False (a failure) discards a file output instead of
         leaving a half-written file under the final name. Safe to call twice."""

@@ -22,7 +22,7 @@ class BlendConfig:
     any resolution get the same look."""
 
     mode: str = "feather"
-    erode: float = 0.02
+    erode: float = 0.05
     blur: float = 0.05
 
     def __post_init__(self) -> None:

@@ -20,11 +20,12 @@ class ColorStage(Stage):
         self._transfer = None
 
     def setup(self) -> None:
-        from engine.image.color import COLOR_MODES, transfer_color
+        from engine.image import color
 
-        if self.mode not in COLOR_MODES:
-            raise ValueError(f"colour mode must be one of {', '.join(COLOR_MODES)}, got {self.mode!r}")
-        self._transfer = transfer_color
+        if self.mode not in color.COLOR_MODES:
+            raise ValueError(f"colour mode must be one of {', '.join(color.COLOR_MODES)}, got {self.mode!r}")
+        color.warmup()  # compile (or load cached) Numba kernels before the first frame
+        self._transfer = color.transfer_color
 
     def process(self, packet: FramePacket) -> FramePacket:
         if self.mode == "none":

@@ -73,8 +73,8 @@ class _AudioCopy:
         self._pending = None
         self._done = False
 
-    def mux_until(self, seconds: float | None) -> None:
-        """Write audio packets whose start is before `seconds` (None: all that remain)."""
+    def mux_until(self, seconds: float) -> None:
+        """Write the audio packets that start before `seconds`."""
         tb = self._in_stream.time_base
         while not self._done:
             pkt = self._pending or next(self._packets, None)
@@ -84,7 +84,7 @@ class _AudioCopy:
                 return
             if pkt.dts is None:  # the demuxer's final flush packet
                 continue
-            if seconds is not None and pkt.pts is not None and float(pkt.pts * tb) >= seconds:
+            if pkt.pts is not None and float(pkt.pts * tb) >= seconds:
                 self._pending = pkt
                 return
             pkt.stream = self._out_stream
@@ -174,12 +174,8 @@ class VideoFileSink(Sink):
             self._out.mux(p)
         self._last_end_s = float(pts * self._time_base) + 1.0 / self._fps
         if self._audio is not None:
-            self._audio.mux_until(self._last_end_s)
+            self._audio.mux_until(self._last_end_s - 1.0 / self._fps)
         self.frames_written += 1
-
-    def end(self) -> None:
-        if self._audio is not None:
-            self._audio.mux_until(None)
 
     def close(self, complete: bool) -> None:
         if self._out is None:
@@ -189,6 +185,8 @@ class VideoFileSink(Sink):
                 for p in self._stream.encode(None):  # flush: without it the last frames are lost
                     self._out.mux(p)
                 if self._audio is not None:
+                    # Audio is cut at the end of the last video frame (ffmpeg's -shortest), so a
+                    # --max-frames or interrupted run keeps picture and sound the same length.
                     self._audio.mux_until(self._last_end_s)
             self._out.close()
         except BaseException:

@@ -133,10 +133,6 @@ class TeeSink(Sink):
         for s in self.sinks:
             s.write(packet)
 
-    def end(self) -> None:
-        for s in self.sinks:
-            s.end()
-
     def close(self, complete: bool) -> None:
         first: BaseException | None = None
         for s in reversed(self._opened):
