@@ -26,7 +26,7 @@ COMMANDS = {
     "export": ("export.cli", "export a trained run to a self-describing ONNX model (fp32/fp16/int8/TensorRT)"),
     "convert": ("engine.cli.convert", "swap faces in a video file offline: every frame, in order, audio kept"),
     "live": ("engine.cli.live", "swap faces live from a camera or file into a virtual camera, preview or recording"),
-    "bench": ("engine.cli.bench", "measure per-stage latency and throughput of the engine"),
+    "bench": ("swapstream.bench", "measure per-stage latency and throughput of the engine"),
     "eval": ("engine.cli.evaluate", "measure identity, expression and stability of a converted video"),
     "info": ("swapstream.info", "describe a faceset, a training run or a model"),
     "demo": ("swapstream.demo", "the whole chain on public-domain faces that ship with the dependencies"),
