@@ -86,3 +86,42 @@ def lab_to_bgr(lum, a, b, encode):
     bl = f32(0.055648) * x - f32(0.204043) * y + f32(1.057311) * z
     n = encode.shape[0] - 1
     return encode[_index(bl, n)], encode[_index(g, n)], encode[_index(r, n)]
+
+
+# --- exact float64 references (the tests compare the kernels with these) ---------------------
+# OpenCV's own float conversion is itself approximate (spline tables; measured up to 0.4 L*a*b*
+# and 2 grey levels off this exact math on saturated darks), so the references use NumPy.
+
+_XYZ_FROM_RGB = np.array(
+    [[0.412453, 0.357580, 0.180423], [0.212671, 0.715160, 0.072169], [0.019334, 0.119193, 0.950227]]
+)
+_RGB_FROM_XYZ = np.array(
+    [[3.240479, -1.53715, -0.498535], [-0.969256, 1.875991, 0.041556], [0.055648, -0.204043, 1.057311]]
+)
+_WHITE = np.array([0.950456, 1.0, 1.088754])
+
+
+def bgr_to_lab_numpy(img: np.ndarray) -> np.ndarray:
+    """float64 (..., 3) L*a*b* of uint8 (..., 3) BGR, exact (no tables)."""
+    c = img[..., ::-1] / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _XYZ_FROM_RGB.T / _WHITE
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16.0 / 116.0)
+    lum = np.where(xyz[..., 1] > 0.008856, 116.0 * f[..., 1] - 16.0, 903.3 * xyz[..., 1])
+    return np.stack([lum, 500.0 * (f[..., 0] - f[..., 1]), 200.0 * (f[..., 1] - f[..., 2])], axis=-1)
+
+
+def lab_to_bgr_numpy(lab: np.ndarray) -> np.ndarray:
+    """uint8 (..., 3) BGR of float (..., 3) L*a*b*, exact, out-of-gamut colours clipped."""
+    lum, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    dark = lum <= 7.9996
+    fy = np.where(dark, 7.787 * lum / 903.3 + 16.0 / 116.0, (lum + 16.0) / 116.0)
+    y = np.where(dark, lum / 903.3, fy**3)
+
+    def f_inverse(f):
+        return np.where(f > 0.206893, f**3, (f - 16.0 / 116.0) / 7.787)
+
+    xyz = np.stack([f_inverse(fy + a / 500.0) * _WHITE[0], y, f_inverse(fy - b / 200.0) * _WHITE[2]], axis=-1)
+    rgb = np.clip(xyz @ _RGB_FROM_XYZ.T, 0.0, 1.0)
+    encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * rgb ** (1 / 2.4) - 0.055)
+    return np.clip(np.round(encoded * 255.0), 0, 255).astype(np.uint8)[..., ::-1]
