@@ -1,0 +1,189 @@
+"""`swapstream convert` end to end on a real clip with the colour-inverting contract model.
+
+The clip: the first 40 frames of d18.mp4 with frame 15 replaced by a black frame (no face),
+and d18's audio cut to the same length. Converted losslessly (FFV1), the output must have
+every frame, in order, bit-exact outside the blend mask, changed inside the face, the black
+frame untouched, the audio present with the input's duration, and the synthetic-media label.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from conftest import media
+from test_pipeline_models import write_invert_model
+
+from engine.face.align import invert, warp_face
+from swapstream.cli import main
+
+N_FRAMES = 40
+BLACK_AT = 15
+RES = 96
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [np.ascontiguousarray(f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
+
+
+def audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        s = c.streams.audio[0]
+        end = max(p.pts + p.duration for p in c.demux(s) if p.pts is not None)
+        return float(end * s.time_base)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """40 frames of d18 (frame 15 black) + its audio for the same 1.33 s, H.264 in MP4."""
+    src = media("d18.mp4")
+    out = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        vin, ain = inp.streams.video[0], inp.streams.audio[0]
+        v = dst.add_stream("libx264", rate=30)
+        v.width, v.height, v.pix_fmt = vin.width, vin.height, "yuv420p"
+        v.options = {"crf": "12"}
+        a = dst.add_stream_from_template(ain)
+        for i, frame in enumerate(inp.decode(vin)):
+            if i == N_FRAMES:
+                break
+            img = frame.to_ndarray(format="bgr24")
+            if i == BLACK_AT:
+                img = np.zeros_like(img)
+            f = av.VideoFrame.from_ndarray(img, format="bgr24")
+            f.pts, f.time_base = i, Fraction(1, 30)
+            for p in v.encode(f):
+                dst.mux(p)
+        for p in v.encode(None):
+            dst.mux(p)
+        inp.seek(0)
+        for p in inp.demux(ain):
+            if p.pts is not None and p.pts * ain.time_base < Fraction(N_FRAMES, 30):
+                p.stream = a
+                dst.mux(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return write_invert_model(tmp_path_factory.mktemp("model") / "invert.onnx", RES)
+
+
+@pytest.fixture(scope="module")
+def converted(clip, model, tmp_path_factory):
+    """Run the pipeline once through the library (to see each face's matrix and blend mask)."""
+    from engine.config import load_engine_config
+    from engine.pipeline.build import swap_stages
+    from engine.pipeline.runner import Pipeline, PipelinePolicy
+    from engine.runtime.model import load_swap_model
+    from engine.runtime.providers import RuntimeConfig
+    from engine.stages.capture import VideoFileSource
+    from engine.stages.sink_file import VideoFileSink
+    from engine.stages.sink_live import TeeSink
+
+    class FaceRecorder(VideoFileSink.__mro__[1]):  # a plain Sink
+        def __init__(self):
+            self.faces = []
+
+        def write(self, packet):
+            self.faces.append([(s.matrix.copy(), s.mask.copy(), s.hull.copy()) for s in packet.faces])
+
+    out = tmp_path_factory.mktemp("out") / "swapped.mkv"
+    # No colour transfer here: inside the face every pixel is then exactly 255 - input.
+    cfg = load_engine_config().replace(output={"codec": "ffv1"}, swap={"color": "none"})
+    swap_model = load_swap_model(model, RuntimeConfig(providers=("cpu",)))
+    recorder = FaceRecorder()
+    pipe = Pipeline(
+        VideoFileSource(clip),
+        swap_stages(swap_model, cfg, offline=True),
+        TeeSink([VideoFileSink(out, cfg.output, audio_from=clip), recorder]),
+        PipelinePolicy(live=False, queue_depth=4),
+    )
+    stats = pipe.run()
+    return out, recorder.faces, stats
+
+
+def test_every_frame_in_order_and_untouched_outside_the_mask(clip, converted):
+    out, faces, stats = converted
+    src, dst = decode(clip), decode(out)
+    assert len(dst) == len(src) == N_FRAMES
+    assert stats.frames == N_FRAMES and stats.frames_without_face == 1
+    for i, (a, b, fs) in enumerate(zip(src, dst, faces, strict=True)):
+        h, w = a.shape[:2]
+        support = np.zeros((h, w), np.uint8)
+        inside = np.zeros((h, w), bool)
+        expected = a.astype(np.float32)
+        for m, mask, hull in fs:
+            inv = invert(m)
+            alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None]
+            support |= (alpha[..., 0] > 0).astype(np.uint8)
+            inside |= cv2.warpAffine(hull, inv, (w, h), flags=cv2.INTER_NEAREST) > 0
+            swapped = cv2.warpAffine(255 - warp_face(a, m, RES), inv, (w, h), flags=cv2.INTER_LINEAR)
+            expected = expected * (1 - alpha) + swapped.astype(np.float32) * alpha
+        outside = cv2.dilate(support, np.ones((5, 5), np.uint8)) == 0
+        assert np.array_equal(a[outside], b[outside]), f"frame {i}: pixels outside the blend mask changed"
+        if fs:
+            # Inside: the alpha blend of the inverted crop, placed with the inverse alignment.
+            close = np.abs(expected - b).max(axis=2) <= 4
+            assert close[inside].mean() > 0.98, f"frame {i}: the face was not swapped as expected"
+            assert (np.abs(a.astype(int) - b).max(axis=2)[inside] > 16).mean() > 0.5, f"frame {i}: face unchanged"
+
+
+def test_frame_without_a_face_is_bit_exact(clip, converted):
+    out, faces, _ = converted
+    assert faces[BLACK_AT] == []
+    assert np.array_equal(decode(clip)[BLACK_AT], decode(out)[BLACK_AT])
+    assert all(len(f) == 1 for i, f in enumerate(faces) if i != BLACK_AT)
+
+
+def test_audio_copied_with_same_duration_and_label(clip, converted):
+    out, _, _ = converted
+    assert abs(audio_seconds(out) - audio_seconds(clip)) < 0.03
+    with av.open(str(out)) as c:
+        assert "synthetic" in c.metadata.get("COMMENT", c.metadata.get("comment", "")).lower()
+        assert c.streams.video[0].codec_context.name == "ffv1"
+    assert not list(out.parent.glob(".*partial*")), "temporary file left behind"
+
+
+def test_cli_convert_mp4_summary(clip, model, tmp_path, capsys):
+    out = tmp_path / "out.mp4"
+    code = main(["convert", str(clip), "-m", str(model), "-o", str(out), "--max-frames", "17", "--color", "lct"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "17 frames, 16 faces swapped, 1 frames without a face" in err
+    assert len(decode(out)) == 17
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].codec_context.name == "h264" and c.streams.audio
+        assert "synthetic" in c.metadata.get("comment", "").lower()
+    assert abs(audio_seconds(out) - 17 / 30) < 0.05
+
+
+def one_line_error(capsys, argv, expected_code=2) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == expected_code, err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_bad_inputs_fail_with_one_line(clip, model, tmp_path, capsys):
+    out = str(tmp_path / "o.mp4")
+    missing = str(tmp_path / "nope.mp4")
+    assert "no such file" in one_line_error(capsys, ["convert", missing, "-m", str(model), "-o", out])
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"not a video at all" * 100)
+    assert "junk.mp4" in one_line_error(capsys, ["convert", str(junk), "-m", str(model), "-o", out])
+    bad_model = write_invert_model(tmp_path / "other.onnx", RES, template_id="someone-elses-template")
+    err = one_line_error(capsys, ["convert", str(clip), "-m", str(bad_model), "-o", out])
+    assert "other.onnx" in err and "template" in err
+    err = one_line_error(capsys, ["convert", str(clip), "-m", str(model), "-o", str(tmp_path / "no" / "dir.mp4")])
+    assert "does not exist" in err
+    assert "overwrite the input" in one_line_error(capsys, ["convert", str(clip), "-m", str(model), "-o", str(clip)])
+    assert "FFV1" in one_line_error(capsys, ["convert", str(clip), "-m", str(model), "-o", out, "--lossless"])
+    assert "--color" in one_line_error(capsys, ["convert", str(clip), "-m", str(model), "-o", out, "--color", "x"])
+    assert not (tmp_path / "o.mp4").exists() and not list(tmp_path.glob(".*partial*"))

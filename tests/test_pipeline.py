@@ -1,0 +1,223 @@
+"""The threaded pipeline's policies, with synthetic parts (no model, no MediaPipe): fast.
+
+Offline: order kept, nothing dropped, batches formed. Live: stale frames dropped and counted,
+links never grow, latency bounded, stop() ends every thread within a second. Faults: a worker's
+exception reaches the caller and the sink discards its output; Ctrl-C keeps it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.pipeline.channels import Channel, LatestSlot, Stopped
+from engine.pipeline.metrics import PipelineStats, percentiles
+from engine.pipeline.packets import Control, FramePacket
+from engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
+from engine.stages.base import Sink, Source, SourceInfo, Stage
+
+
+class CountingSource(Source):
+    """n frames whose first pixel holds seq % 256; period_s > 0 emulates a camera rate."""
+
+    def __init__(self, n: int, period_s: float = 0.0, size: int = 8):
+        self.n, self.period_s, self.size = n, period_s, size
+
+    def setup(self) -> SourceInfo:
+        return SourceInfo("counting", self.size, self.size, 30.0, self.n)
+
+    def frames(self, stop):
+        for seq in range(self.n):
+            if self.period_s and stop.wait(self.period_s):
+                return
+            frame = np.zeros((self.size, self.size, 3), np.uint8)
+            frame[0, 0, 0] = seq % 256
+            yield FramePacket(seq, time.perf_counter(), frame)
+
+
+class SleepStage(Stage):
+    """Sleeps a random 0..max_s per call (out-of-step threads would reorder frames if they could)."""
+
+    def __init__(self, name: str, max_s: float, batch_size: int = 1, fail_at: int | None = None):
+        self.name, self.max_s, self.batch_size, self.fail_at = name, max_s, batch_size, fail_at
+        self.rng = np.random.default_rng(1)
+        self.batches: list[int] = []
+
+    def process_batch(self, packets):
+        self.batches.append(len(packets))
+        if self.fail_at is not None and any(p.seq == self.fail_at for p in packets):
+            raise RuntimeError(f"boom at {self.fail_at}")
+        time.sleep(self.rng.uniform(0, self.max_s))
+        return packets
+
+
+class RecordingSink(Sink):
+    def __init__(self):
+        self.seqs: list[int] = []
+        self.pixels: list[int] = []
+        self.closed_with: bool | None = None
+
+    def write(self, packet):
+        self.seqs.append(packet.seq)
+        self.pixels.append(int(packet.frame[0, 0, 0]))
+
+    def close(self, complete):
+        self.closed_with = complete
+
+
+def no_worker_threads() -> bool:
+    return not [t for t in threading.enumerate() if t.name.startswith("swapstream-") and t.is_alive()]
+
+
+def test_offline_keeps_order_drops_nothing_and_batches():
+    infer = SleepStage("infer", 0.004, batch_size=4)
+    sink = RecordingSink()
+    pipe = Pipeline(
+        CountingSource(120),
+        [SleepStage("detect", 0.003), infer, SleepStage("blend", 0.001)],
+        sink,
+        PipelinePolicy(live=False, queue_depth=4),
+    )
+    stats = pipe.run()
+    assert sink.seqs == list(range(120))
+    assert sink.pixels == [s % 256 for s in range(120)]
+    assert stats.dropped == 0 and stats.frames == 120
+    assert sum(infer.batches) == 120 and max(infer.batches) > 1, "the infer stage never received a batch"
+    assert max(link.max_seen for link in pipe.links) <= 4
+    assert sink.closed_with is True
+    assert {"detect", "infer", "blend", "sink"} <= set(stats.snapshot().stage_ms)
+    assert no_worker_threads()
+
+
+def test_live_drops_stale_frames_and_keeps_latency_bounded():
+    # Source at ~500 fps, processing at ~50 fps: without dropping, latency would grow without bound.
+    sink = RecordingSink()
+    stage_s = 0.02
+    pipe = Pipeline(
+        CountingSource(10_000, period_s=0.002),
+        [SleepStage("detect", 0.0), FixedSleep("infer", stage_s)],
+        sink,
+        PipelinePolicy(live=True, queue_depth=1),
+    )
+    pipe.start()
+    assert not pipe.wait(1.5)
+    t0 = time.perf_counter()
+    pipe.stop()
+    pipe.join()
+    assert time.perf_counter() - t0 < 1.0, "threads took more than a second to stop"
+    assert no_worker_threads()
+    snap = pipe.stats.snapshot()
+    assert snap.dropped > 100, snap
+    assert sink.seqs == sorted(sink.seqs) and len(sink.seqs) >= 20
+    assert max(link.max_seen for link in pipe.links) <= 1
+    # Latency: the frame in flight + one waiting per link, each at most one stage time.
+    assert snap.latency_ms["p99"] < 1000 * stage_s * 6, snap.latency_ms
+    assert sink.closed_with is True
+
+
+class FixedSleep(Stage):
+    def __init__(self, name: str, seconds: float):
+        self.name, self.seconds = name, seconds
+
+    def process(self, packet):
+        time.sleep(self.seconds)
+        return packet
+
+
+def test_worker_exception_reaches_caller_and_discards_output():
+    sink = RecordingSink()
+    pipe = Pipeline(
+        CountingSource(200),
+        [SleepStage("detect", 0.001, fail_at=37)],
+        sink,
+        PipelinePolicy(live=False, queue_depth=2),
+    )
+    with pytest.raises(RuntimeError, match="boom at 37"):
+        pipe.run()
+    assert sink.closed_with is False
+    assert pipe.failed and no_worker_threads()
+    assert all(s < 37 for s in sink.seqs)
+
+
+def test_interrupt_finalizes_and_reraises():
+    sink = RecordingSink()
+    pipe = Pipeline(CountingSource(10_000, period_s=0.001), [FixedSleep("x", 0.002)], sink, PipelinePolicy(False, 2))
+    calls = []
+
+    def tick(stats):
+        calls.append(stats.frames)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        pipe.run(tick, tick_s=0.2)
+    assert sink.closed_with is True, "Ctrl-C must keep (finalize) what was written"
+    assert calls and no_worker_threads()
+    assert sink.seqs == list(range(len(sink.seqs)))
+
+
+def test_setup_failure_closes_what_was_opened():
+    class BadStage(Stage):
+        name = "bad"
+
+        def setup(self):
+            raise ValueError("no model")
+
+    sink = RecordingSink()
+    closed = []
+
+    class Src(CountingSource):
+        def close(self):
+            closed.append("source")
+
+    pipe = Pipeline(Src(5), [BadStage()], sink, PipelinePolicy(False, 2))
+    with pytest.raises(ValueError, match="no model"):
+        pipe.run()
+    assert closed == ["source"] and sink.closed_with is None and no_worker_threads()
+
+
+def test_sequential_runner_matches_pipeline():
+    sink = RecordingSink()
+    stats = run_sequential(CountingSource(30), [SleepStage("a", 0.0), SleepStage("b", 0.0, batch_size=4)], sink)
+    assert sink.seqs == list(range(30)) and stats.frames == 30 and sink.closed_with is True
+
+
+def test_latest_slot_keeps_newest_and_end():
+    stop = threading.Event()
+    slot = LatestSlot(stop)
+    assert slot.put(1) is False
+    assert slot.put(2) is True and slot.dropped == 1
+    slot.put(Control.END)
+    assert slot.put(3) is False, "nothing is accepted after END"
+    assert slot.get() == 2
+    assert slot.get() is Control.END
+    stop.set()
+    with pytest.raises(Stopped):
+        LatestSlot(stop).get()
+
+
+def test_channel_put_blocks_until_stopped():
+    stop = threading.Event()
+    ch = Channel(1, stop)
+    ch.put("a")
+    threading.Timer(0.1, stop.set).start()
+    t0 = time.perf_counter()
+    with pytest.raises(Stopped):
+        ch.put("b")
+    assert time.perf_counter() - t0 < 0.5
+
+
+def test_percentiles_and_snapshot():
+    p = percentiles([0.001 * i for i in range(1, 101)])
+    assert p["p50"] == pytest.approx(50.5) and p["p99"] == pytest.approx(99.01)
+    assert np.isnan(percentiles([])["p95"])
+    stats = PipelineStats(provider="cpu")
+    stats.start()
+    stats.record_output(time.perf_counter() - 0.01, 1)
+    stats.record_output(time.perf_counter() - 0.02, 0)
+    stats.record_drop(3)
+    d = stats.as_dict()
+    assert (d["frames"], d["faces_swapped"], d["frames_without_face"], d["dropped"]) == (2, 1, 1, 3)
+    assert 9 < d["latency_ms"]["p50"] < 30 and d["provider"] == "cpu"
