@@ -22,6 +22,9 @@ EMBEDDING_DIM = 128
 # ~1.08x the mesh width (~0.9x its height), centred on the mesh's bounding box.
 BOX_PER_MESH_WIDTH = 1.08
 BOX_PER_MESH_HEIGHT = 0.90
+# dlib's own same-person tolerance (pairwise; a face is nearer than that to its person's mean).
+# "Nearer the target than the driver" alone would also count a face that looks like nobody.
+SAME_PERSON_DISTANCE = 0.6
 # A judge whose two identity clouds are not clearly apart cannot say whose face it sees.
 TRUSTED_SEPARATION = 1.5
 
@@ -90,6 +93,7 @@ class IdentityResult:
 
     frames_judged: int
     share_nearer_target: float
+    share_recognised_as_target: float  # distance to the target mean below SAME_PERSON_DISTANCE
     mean_distance_to_target: float
     mean_distance_to_driving: float
     identity_distance: float  # between the target's and the driving person's mean embeddings
@@ -120,6 +124,7 @@ def judge_identity(
     result = IdentityResult(
         frames_judged=len(swapped),
         share_nearer_target=float((to_target < to_driving).mean()),
+        share_recognised_as_target=float((to_target < SAME_PERSON_DISTANCE).mean()),
         mean_distance_to_target=float(to_target.mean()),
         mean_distance_to_driving=float(to_driving.mean()),
         identity_distance=between,

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from engine.quality.evaluate import EvalReport
+from engine.quality.identity import SAME_PERSON_DISTANCE
 
 REPORT_FORMAT = "swapstream-eval"
 REPORT_VERSION = 1
@@ -54,7 +55,11 @@ def format_table(report: EvalReport) -> str:
     else:
         verdict = "trusted" if idt.trusted else "NOT trusted: the judge barely tells these two people apart"
         rows += [
-            ("identity: nearer target", f"{idt.share_nearer_target:.1%} of {idt.frames_judged} frames"),
+            ("identity: nearer target than driver", f"{idt.share_nearer_target:.1%} of {idt.frames_judged} frames"),
+            (
+                "identity: recognised as target",
+                f"{idt.share_recognised_as_target:.1%} (distance to target < {SAME_PERSON_DISTANCE})",
+            ),
             (
                 "identity: distance to target / driving",
                 f"{idt.mean_distance_to_target:.3f} / {idt.mean_distance_to_driving:.3f}",
@@ -112,20 +117,15 @@ def write_plot(report: EvalReport, path: Path) -> None:
     from matplotlib.figure import Figure
 
     c = report.curves
-    fig = Figure(figsize=(10, 12), layout="constrained")
-    axes = fig.subplots(5, 1, sharex=True)
+    fig = Figure(figsize=(10, 14), layout="constrained")
+    axes = fig.subplots(6, 1, sharex=True)
     panels = (
         ("identity distance (dlib)", (("to target", c.distance_to_target), ("to driving", c.distance_to_driving))),
-        ("mouth opening", (("driving", c.mouth_driving), ("swapped", c.mouth_swapped))),
-        ("eye opening", (("driving", c.eyes_driving), ("swapped", c.eyes_swapped))),
-        ("face change per frame", (("driving", c.change_driving), ("swapped", c.change_swapped))),
-        (
-            "pose error (deg) / background changed (%)",
-            (
-                ("pose error", c.pose_error_deg),
-                ("background changed %", [100 * v for v in c.background_changed]),
-            ),
-        ),
+        ("mouth opening (eye-corner distances)", (("driving", c.mouth_driving), ("swapped", c.mouth_swapped))),
+        ("eye opening (eye-corner distances)", (("driving", c.eyes_driving), ("swapped", c.eyes_swapped))),
+        ("head-pose error (deg, mean of yaw/pitch/roll)", (("swapped vs driving", c.pose_error_deg),)),
+        ("face change per frame (levels)", (("driving", c.change_driving), ("swapped", c.change_swapped))),
+        ("background pixels changed (%)", (("swapped vs driving", [100 * v for v in c.background_changed]),)),
     )
     for ax, (title, series) in zip(axes, panels, strict=True):
         for label, values in series:
