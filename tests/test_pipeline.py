@@ -175,7 +175,7 @@ def test_setup_failure_closes_what_was_opened():
     pipe = Pipeline(Src(5), [BadStage()], sink, PipelinePolicy(False, 2))
     with pytest.raises(ValueError, match="no model"):
         pipe.run()
-    assert closed == ["source"] and sink.closed_with is None and no_worker_threads()
+    assert closed == ["source"] and sink.closed_with is False and no_worker_threads()
 
 
 def test_sequential_runner_matches_pipeline():

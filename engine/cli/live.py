@@ -58,7 +58,6 @@ def build_sink(args: argparse.Namespace, cfg):
         encoder = dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False)
         sinks.append(VideoFileSink(args.record, encoder))
     if not sinks:
-        print("live: no output chosen (--vcam, --preview, --record): measuring only", file=sys.stderr)
         return NullSink()
     return sinks[0] if len(sinks) == 1 else TeeSink(sinks)
 
@@ -91,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     )
     info = pipe.setup()
     print(f"live: {info.name} {info.width}x{info.height} @ {info.fps:.0f} fps on {model.provider}", file=sys.stderr)
+    if not (args.vcam or args.preview or args.record):
+        print("live: no output chosen (--vcam, --preview, --record): measuring only", file=sys.stderr)
     t_end = time.monotonic() + args.duration if args.duration else None
 
     def tick(s: PipelineStats) -> None:

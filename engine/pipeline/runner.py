@@ -71,11 +71,13 @@ class Pipeline:
         try:
             self.info = self.source.setup()
             self._opened.append(self.source)
+            # The sink before the stages: a missing virtual camera or an unwritable output fails
+            # in milliseconds instead of after the detector and the kernels have loaded.
+            self.sink.setup(self.info)
+            self._opened.append(self.sink)
             for st in self.stages:
                 st.setup()
                 self._opened.append(st)
-            self.sink.setup(self.info)
-            self._opened.append(self.sink)
         except BaseException:
             self.close_all(complete=False)
             raise
