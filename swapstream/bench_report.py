@@ -1,0 +1,206 @@
+"""What `swapstream bench` reports: the machine it ran on, a text table, JSON and a PNG.
+
+The result dict is built by swapstream.bench.measure; times are milliseconds, rates frames/s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+# Stages in the order a frame meets them; the sink ('sink' live, 'write' convert) comes last.
+STAGE_ORDER = ("capture", "detect", "align", "infer", "color", "blend")
+
+
+def _cpuinfo() -> tuple[str, int, set[str]]:
+    """(model name, physical cores, flags) from /proc/cpuinfo; ('', 0, set()) where it is absent."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor(), 0, set()
+    name, cores, flags, phys = "", set(), set(), "0"
+    for line in text.splitlines():
+        key, _, value = (part.strip() for part in line.partition(":"))
+        if key == "model name" and not name:
+            name = value
+        elif key == "physical id":
+            phys = value
+        elif key == "core id":
+            cores.add((phys, value))
+        elif key == "flags" and not flags:
+            flags = set(value.split())
+    return name, len(cores), flags
+
+
+def _gpu_names() -> list[str]:
+    """NVIDIA GPU names from nvidia-smi, [] when there is none (the only GPUs the runtime uses)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return []
+    try:
+        query = [exe, "--query-gpu=name", "--format=csv,noheader"]
+        out = subprocess.run(query, capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.stdout.splitlines() if line.strip()] if out.returncode == 0 else []
+
+
+def machine_info(runtime_cfg, model) -> dict:
+    """CPU, cores, GPU and the thread counts of every library that runs a part of the engine."""
+    import cv2
+    import numba
+    import onnxruntime as ort
+
+    name, physical, flags = _cpuinfo()
+    physical = physical or os.cpu_count() or 1
+    opts = model.session.get_session_options()
+    # ONNX Runtime's 0 means one intra-op thread per physical core; inter-op threads only run
+    # when execution mode is parallel, which engine/runtime/providers.py never sets.
+    intra = opts.intra_op_num_threads or physical
+    return {
+        "cpu": name,
+        "cpu_features": sorted(flags & {"avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_int8", "amx_bf16"}),
+        "logical_cores": os.cpu_count(),
+        "usable_cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "physical_cores": physical,
+        "gpu": ", ".join(_gpu_names()) or None,
+        "threads": {
+            "onnxruntime_intra_op": intra,
+            "onnxruntime_intra_op_requested": runtime_cfg.intra_op_threads,
+            "onnxruntime_inter_op": opts.inter_op_num_threads,
+            "onnxruntime_execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
+            "numba": numba.get_num_threads(),
+            "numba_layer": numba.config.THREADING_LAYER,
+            "opencv": cv2.getNumThreads(),
+        },
+        "versions": {"python": platform.python_version(), "onnxruntime": ort.__version__, "numba": numba.__version__},
+    }
+
+
+def ordered_stages(stage_ms: dict) -> list[str]:
+    known = [s for s in STAGE_ORDER if s in stage_ms]
+    return known + [s for s in stage_ms if s not in STAGE_ORDER]
+
+
+def _ms(v) -> str:
+    return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:6.1f}"
+
+
+def format_table(r: dict) -> str:
+    """The human summary: what ran where, per-stage p50/p95/p99, fps, latency, drops, speed-up."""
+    src, m, mach, run, thr = r["source"], r["model"], r["machine"], r["run"], r["throughput"]
+    t = mach["threads"]
+    lines = [
+        f"swapstream bench: {r['mode']} mode, {src['width']}x{src['height']} @ {src['fps']:.0f} fps "
+        f"({src.get('original', src['path'])}), {run['source_frames']} frames "
+        f"(+{r['warmup_frames']} warm-up, not counted)",
+        f"model: {m['path']} ({m['format']} {m['arch'] or '-'} preset {m['preset'] or '-'}, {m['precision']}, "
+        f"{m['face_type']} {m['resolution']} px)",
+        f"weights: {m['weights']}",
+        f"machine: {mach['cpu'] or 'unknown CPU'}, {mach['usable_cores']} usable / {mach['physical_cores']} physical "
+        f"cores, GPU {mach['gpu'] or 'none'}; provider {m['provider']}",
+        f"threads: onnxruntime intra-op {t['onnxruntime_intra_op']} (asked {t['onnxruntime_intra_op_requested']}, "
+        f"0 = default), inter-op {t['onnxruntime_inter_op']} ({t['onnxruntime_execution_mode']}), "
+        f"numba {t['numba']} ({t['numba_layer']}), opencv {t['opencv']}",
+        "",
+        f"{'stage':<9} {'p50':>6} {'p95':>6} {'p99':>6}  ms   | sequential p50",
+    ]
+    seq_stages = thr["sequential"]["stage_ms"]
+    for name in ordered_stages(run["stage_ms"]):
+        v = run["stage_ms"][name]
+        seq = seq_stages.get(name, {}).get("p50")
+        lines.append(f"{name:<9} {_ms(v['p50'])} {_ms(v['p95'])} {_ms(v['p99'])}       | {_ms(seq)}")
+    lat = run["latency_ms"]
+    headline = "live, paced at the clip's rate" if r["mode"] == "live" else "convert, unpaced"
+    lines += [
+        "",
+        f"end to end ({headline}): {run['fps']:.1f} fps, {run['faces_swapped']} faces swapped, "
+        f"{run['frames_without_face']} frames without a face, {run['dropped']} frames dropped",
+        f"glass-to-glass latency ms: p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  p99 {lat['p99']:.1f}  "
+        f"mean {lat['mean']:.1f}  max {lat['max']:.1f}",
+        f"throughput, unpaced, same components: pipelined {thr['pipelined_fps']:.1f} fps vs sequential loop "
+        f"{thr['sequential_fps']:.1f} fps = {thr['speedup']:.2f}x",
+    ]
+    return "\n".join(lines)
+
+
+def _json_safe(value):
+    """NaN/inf -> None so the file is strict JSON (other tools reject NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _atomic_target(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(tmp)
+
+
+def write_json(result: dict, path: Path) -> None:
+    tmp = _atomic_target(path)
+    try:
+        tmp.write_text(json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_plot(result: dict, path: Path) -> None:
+    """PNG: per-stage p50 stacked bars for each run, and the glass-to-glass latency histogram."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    thr = result["throughput"]
+    runs = [("sequential", thr["sequential"]), ("pipelined", thr["pipelined"])]
+    if result["mode"] == "live":
+        runs.append(("live (paced)", result["run"]))
+    stages = ordered_stages(result["run"]["stage_ms"])
+    fig, (bars, hist) = plt.subplots(1, 2, figsize=(12, 4.5))
+    left = [0.0] * len(runs)
+    cmap = plt.get_cmap("tab10")
+    for k, name in enumerate(stages):
+        widths = [r["stage_ms"].get(name, {}).get("p50") or 0.0 for _, r in runs]
+        widths = [0.0 if math.isnan(w) else w for w in widths]
+        bars.barh([n for n, _ in runs], widths, left=left, color=cmap(k % 10), label=name)
+        left = [a + b for a, b in zip(left, widths, strict=True)]
+    bars.set_xlabel("ms per frame (p50 per stage, stacked)")
+    bars.set_title("per-stage time")
+    bars.legend(loc="lower right", fontsize=8)
+    samples = result["run"]["latency_samples_ms"]
+    if samples:
+        hist.hist(samples, bins=min(50, max(10, len(samples) // 5)), color="tab:blue")
+        for q, style in (("p50", "-"), ("p95", "--"), ("p99", ":")):
+            v = result["run"]["latency_ms"][q]
+            hist.axvline(v, color="k", linestyle=style, label=f"{q} {v:.1f} ms")
+        hist.legend(fontsize=8)
+    hist.set_xlabel("glass-to-glass latency (ms)")
+    hist.set_ylabel("frames")
+    src, m = result["source"], result["model"]
+    hist.set_title(f"{result['mode']}: {result['run']['fps']:.1f} fps, {result['run']['dropped']} dropped")
+    fig.suptitle(
+        f"swapstream bench: {src['width']}x{src['height']}, {m['arch'] or m['format']} {m['precision']} "
+        f"{m['resolution']} px on {m['provider']}",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    tmp = _atomic_target(path)
+    try:
+        fig.savefig(tmp, format="png", dpi=100)
+        tmp.replace(path)
+    finally:
+        plt.close(fig)
+        tmp.unlink(missing_ok=True)
