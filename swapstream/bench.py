@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", type=Path, default=None, help="video file (default: a rendered 640x480 clip)")
     parser.add_argument("--mode", choices=("live", "convert"), default="live", help="engine policy (default live)")
     parser.add_argument("--frames", type=int, default=DEFAULT_CLIP_FRAMES, help="frames measured per run")
+    parser.add_argument(
+        "--warmup", type=int, default=WARMUP_FRAMES, help=f"frames run first and not counted (default {WARMUP_FRAMES})"
+    )
     parser.add_argument("--size", default=None, metavar="WxH", help="rescale the source frames, e.g. 1280x720")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT", help="write the results as JSON")
     parser.add_argument("--plot", type=Path, default=None, metavar="OUT.png", help="write per-stage and latency plots")
@@ -303,8 +306,9 @@ def measure(model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime
         sink = _CaptureTimedSink(_sink(mode, out_dir, name, cfg), s)
         return run_sequential(VideoFileSource(clip, max_frames=n), stages(), sink, s)
 
-    print(f"bench: warm-up, {warmup} frames", file=sys.stderr)
-    sequential_run(warmup, "warmup")
+    if warmup:
+        print(f"bench: warm-up, {warmup} frames", file=sys.stderr)
+        sequential_run(warmup, "warmup")
     print(f"bench: sequential loop, {frames} frames", file=sys.stderr)
     sequential = sequential_run(frames, "sequential")
     print(f"bench: pipelined, unpaced, {frames} frames", file=sys.stderr)
@@ -352,6 +356,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.frames < 2:
         raise UserError(f"--frames {args.frames}: need at least 2 frames")
+    if args.warmup < 0:
+        raise UserError(f"--warmup {args.warmup}: must be >= 0")
     size = parse_size(args.size)
     cache = cache_root(args.cache_dir)
     try:
@@ -359,9 +365,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UserError(f"--providers/--threads: {e}") from None
     cfg = engine_config_from_args(args)
-    measured_frames = args.frames + WARMUP_FRAMES
+    measured_frames = args.frames + args.warmup
     if args.source is None:
-        source_path = default_clip(cache, max(DEFAULT_CLIP_FRAMES, measured_frames))
+        source_path = default_clip(cache, measured_frames)
     else:
         if not args.source.is_file():
             raise UserError(f"{args.source}: no such file")
@@ -375,7 +381,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_swap_model(model_path, runtime_cfg, face_type=args.face_type)
     with tempfile.TemporaryDirectory(prefix="swapstream-bench-") as tmp:
         result = measure(
-            model, cfg, source_path, args.mode, args.frames, WARMUP_FRAMES, runtime_cfg, Path(tmp), weights_note
+            model, cfg, source_path, args.mode, args.frames, args.warmup, runtime_cfg, Path(tmp), weights_note
         )
     result["source"]["default"] = args.source is None
     result["source"]["original"] = str(args.source) if args.source else "astronaut driving clip (rendered)"
