@@ -116,6 +116,8 @@ def format_table(r: dict) -> str:
         v = run["stage_ms"][name]
         seq = seq_stages.get(name, {}).get("p50")
         lines.append(f"{name:<9} {_ms(v['p50'])} {_ms(v['p95'])} {_ms(v['p99'])}       | {_ms(seq)}")
+    if r["mode"] == "live":
+        lines.append("(live capture time includes waiting for each frame's due time: the source is paced)")
     lat = run["latency_ms"]
     headline = "live, paced at the clip's rate" if r["mode"] == "live" else "convert, unpaced"
     lines += [
@@ -179,7 +181,7 @@ def write_plot(result: dict, path: Path) -> None:
         left = [a + b for a, b in zip(left, widths, strict=True)]
     bars.set_xlabel("ms per frame (p50 per stage, stacked)")
     bars.set_title("per-stage time")
-    bars.legend(loc="lower right", fontsize=8)
+    bars.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     samples = result["run"]["latency_samples_ms"]
     if samples:
         hist.hist(samples, bins=min(50, max(10, len(samples) // 5)), color="tab:blue")
