@@ -101,6 +101,13 @@ def default_model(preset: str, precision: str, cache: Path) -> tuple[Path, str |
     key = _short_hash(CACHE_VERSION, CONTRACT_VERSION, TEMPLATE_ID, sorted(model_cfg.to_dict().items()), precision)
     path = cache / f"untrained_{Path(preset).stem}_{precision}_{key}.onnx"
     if not path.is_file():
+        try:
+            import torch  # noqa: F401  (the exporter needs it; say so before any work)
+        except ModuleNotFoundError:
+            raise UserError(
+                "bench without -m builds its default model with PyTorch, which is not installed: "
+                "pass -m MODEL.onnx, or pip install -e '.[train]'"
+            ) from None
         print(f"bench: exporting an untrained {preset} model ({precision}) to {path} (once)", file=sys.stderr)
         export_untrained(model_cfg, Path(preset).stem, precision, path)
     return path, UNTRAINED_NOTE
@@ -372,7 +379,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.source.is_file():
             raise UserError(f"{args.source}: no such file")
         source_path = args.source
-    if size is not None:
+    if size is not None and not (args.source is None and size == DEFAULT_CLIP_SIZE):
         source_path = resized_clip(source_path, size, measured_frames, cache)
     weights_note = None
     model_path = args.model
