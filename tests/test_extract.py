@@ -12,7 +12,7 @@ import pytest
 
 from engine.face.align import face_type, invert, template_points, transform_points
 from swapstream.cli import main
-from tests.conftest import media
+from conftest import media
 from trainer.extract import ExtractConfig, extract
 from trainer.faceset import Faceset
 from trainer.faceset_info import describe
