@@ -172,7 +172,7 @@ def evaluate(config: EvalConfig) -> EvalReport:
             skipped = str(e)
             log.warning("identity skipped: %s", skipped)
         if judge is not None:
-            target = judge.embed_faceset(faceset, config.max_identity_faces)
+            target = judge.embed_faceset(faceset, config.max_identity_faces, config.progress)
         measures = _FrameMeasures(config, judge)
         mesh = FaceMesh(static=True, max_faces=2)
         previous = None

@@ -71,7 +71,7 @@ class IdentityJudge:
         shape = self._shape(rgb, rect)
         return np.asarray(self._net.compute_face_descriptor(rgb, shape), np.float32)
 
-    def embed_faceset(self, faceset: IdentityFaceset, max_faces: int) -> np.ndarray:
+    def embed_faceset(self, faceset: IdentityFaceset, max_faces: int, progress: bool = False) -> np.ndarray:
         """(K, 128) embeddings of up to max_faces crops spread evenly over the faceset.
 
         The crops are tight (a 'whole' crop ends at the hairline); dlib's chip reaches a little
@@ -80,8 +80,10 @@ class IdentityJudge:
         n = len(faceset)
         picks = np.unique(np.linspace(0, n - 1, min(n, max_faces)).round().astype(int))
         pad = faceset.size // 4
+        from tqdm import tqdm
+
         out = []
-        for i in picks:
+        for i in tqdm(picks, desc="identity faces", unit="face", disable=not progress):
             crop = cv2.copyMakeBorder(faceset.image(int(i)), pad, pad, pad, pad, cv2.BORDER_REPLICATE)
             out.append(self.embed(crop, faceset.faces[int(i)].landmarks + pad))
         return np.stack(out)
