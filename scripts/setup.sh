@@ -31,6 +31,9 @@ else
   "${PIP[@]}" uninstall -y onnxruntime-gpu >/dev/null 2>&1 || true
   "${PIP[@]}" install -e ".[cpu,train,dev]"
 fi
+# The identity judge of `swapstream eval`: dlib wheel (no compiling) + its model files.
+"${PIP[@]}" install "dlib-bin>=20.0.1"
+"${PIP[@]}" install --no-deps "face-recognition-models==0.3.0"
 # Importing is the real check (numpy<2 for mediapipe, one cv2, one onnxruntime).
 "$VENV/bin/python" -c "import mediapipe, cv2, onnxruntime, numba, av, torch; print('environment ok:', onnxruntime.get_available_providers())" >&2
 rm -f "$VENV"/.swapstream-setup-*
