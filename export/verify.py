@@ -19,7 +19,8 @@ from export.graph import FACE_OUTPUT, INPUT_NAME, MASK_OUTPUT
 
 FP32_TOLERANCE = 1e-4
 MIN_SSIM = 0.98
-VERIFY_RUNTIME = RuntimeConfig(providers=("cpu",))
+# One thread: verification batches are small, and extra threads only contend with the exporter.
+VERIFY_RUNTIME = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
 
 
 @dataclass(frozen=True)
