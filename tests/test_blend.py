@@ -158,3 +158,19 @@ def test_warmup_and_gil_release():
     warmup()
     assert blend._composite_kernel.targetoptions["nogil"] is True
     assert len(blend._composite_kernel.signatures) >= 2  # contiguous and strided frame ROIs
+
+
+def test_composite_bgra_kernel_matches_numpy_and_keeps_alpha_zero_exact(faces):
+    frame, m, crop, mask = faces[0]
+    soft = blend.feather_mask(mask, 8, 8)
+    x0, y0, x1, y1 = roi = blend.face_roi(soft, m, frame.shape)
+    bgra = cv2.merge((*cv2.split(255 - crop), cv2.convertScaleAbs(soft, alpha=255.0)))
+    warped = cv2.warpAffine(bgra, blend._roi_matrix(m, roi), (x1 - x0, y1 - y0), flags=cv2.WARP_INVERSE_MAP)
+    a, b = frame.copy(), frame.copy()
+    blend.composite_bgra(a[y0:y1, x0:x1], warped)  # a strided view, as paste_face passes it
+    blend.composite_bgra_numpy(b[y0:y1, x0:x1], warped)
+    np.testing.assert_array_equal(a, b)
+    untouched = np.zeros(frame.shape[:2], bool)
+    untouched[y0:y1, x0:x1] = warped[..., 3] == 0
+    np.testing.assert_array_equal(a[untouched], frame[untouched])
+    assert (a != frame).any()

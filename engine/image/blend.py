@@ -80,16 +80,22 @@ def composite_numpy(frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> N
     np.copyto(frame, blended, where=a > 0)
 
 
+def support_box(mask_crop: np.ndarray) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): bounding box in crop pixels of mask_crop > 0, half-open; x1 == x0 when empty."""
+    x, y, w, h = cv2.boundingRect((mask_crop > 0).view(np.uint8))
+    return (0, 0, 0, 0) if w == 0 or h == 0 else (x, y, x + w, y + h)
+
+
 def face_roi(mask_crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """(x0, y0, x1, y1): frame box, clipped to the frame, holding every pixel the mask's support reaches.
 
     Bilinear sampling reaches one crop pixel beyond the support, so the support's box is grown
     by one crop pixel before it is mapped into the frame. Empty (x0 == x1) when nothing shows.
     """
-    x, y, w, h = cv2.boundingRect((mask_crop > 0).view(np.uint8))
-    if w == 0 or h == 0:
+    bx0, by0, bx1, by1 = support_box(mask_crop)
+    if bx1 == bx0:
         return 0, 0, 0, 0
-    corners = np.array([[x - 1, y - 1], [x + w, y - 1], [x - 1, y + h], [x + w, y + h]], np.float64)
+    corners = np.array([[bx0 - 1, by0 - 1], [bx1, by0 - 1], [bx0 - 1, by1], [bx1, by1]], np.float64)
     inverse = cv2.invertAffineTransform(matrix)
     pts = corners @ inverse[:, :2].T + inverse[:, 2]
     fh, fw = frame_shape[:2]
@@ -112,13 +118,64 @@ def warp_to_roi(
     the alignment. Alpha is 0 wherever the sample falls outside the mask's support or the crop.
     """
     x0, y0, x1, y1 = roi
-    shifted = np.array(matrix, np.float64)
-    shifted[:, 2] += shifted[:, :2] @ (x0, y0)
+    shifted = _roi_matrix(matrix, roi)
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     size = (x1 - x0, y1 - y0)
     face = cv2.warpAffine(face_crop, shifted, size, flags=flags, borderMode=cv2.BORDER_REPLICATE)
     alpha = cv2.warpAffine(mask_crop, shifted, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     return face, alpha
+
+
+def _roi_matrix(matrix: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
+    """The frame->crop matrix with the ROI's origin as frame pixel (0, 0): float64 (2, 3)."""
+    shifted = np.array(matrix, np.float64)
+    shifted[:, 2] += shifted[:, :2] @ (roi[0], roi[1])
+    return shifted
+
+
+@kernel
+def _composite_bgra_kernel(frame, face):
+    for y in range(frame.shape[0]):
+        for x in range(frame.shape[1]):
+            a = np.int32(face[y, x, 3])
+            # Integer and branch-free (vectorisable): alpha 0 gives back f exactly, 255 gives s.
+            for c in range(3):
+                f = np.int32(frame[y, x, c])
+                s = np.int32(face[y, x, c])
+                frame[y, x, c] = np.uint8((f * (255 - a) + s * a + 127) // 255)
+
+
+def composite_bgra(frame: np.ndarray, face: np.ndarray) -> None:
+    """In place: frame = round((frame * (255 - A) + face * A) / 255), A = face's alpha channel.
+
+    frame: uint8 (h, w, 3), may be a strided view; face: uint8 (h, w, 4) BGRA. A == 0 leaves
+    the pixel exactly as it was.
+    """
+    _composite_bgra_kernel(frame, face)
+
+
+def composite_bgra_numpy(frame: np.ndarray, face: np.ndarray) -> None:
+    """Reference for composite_bgra."""
+    a = face[..., 3:].astype(np.int32)
+    frame[:] = ((frame.astype(np.int32) * (255 - a) + face[..., :3].astype(np.int32) * a + 127) // 255).astype(np.uint8)
+
+
+def warp_composite(roi_frame: np.ndarray, face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray) -> None:
+    """In place: the crop resampled onto roi_frame (bilinear) and alpha-composited with its mask.
+
+    roi_frame: uint8 (h, w, 3), may be a strided view of the frame; face_crop: uint8 (R, R, 3);
+    mask_crop: float32 (R, R) in [0, 1]; matrix: float64 (2, 3) roi_frame pixel -> crop pixel.
+    The mask rides along as the alpha channel of one BGRA warp (one OpenCV pass instead of a
+    face warp and a float alpha warp), so alpha is quantised to 1/255: < 0.5 grey level. Alpha
+    is 0 beyond the crop and wherever the bilinear taps hold no mask > 1/510; such pixels keep
+    their exact value.
+    """
+    alpha = cv2.convertScaleAbs(mask_crop, alpha=255.0)  # rounds and saturates to uint8
+    bgra = cv2.merge((*cv2.split(face_crop), alpha))
+    size = roi_frame.shape[1::-1]
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    warped = cv2.warpAffine(bgra, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    _composite_bgra_kernel(roi_frame, warped)
 
 
 def poisson_face(roi_frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -164,11 +221,13 @@ def paste_face(
     x0, y0, x1, y1 = roi
     if x1 == x0:
         return roi
-    face, alpha = warp_to_roi(np.ascontiguousarray(face_crop), mask_crop, matrix, roi)
     roi_frame = frame[y0:y1, x0:x1]
+    face_crop = np.ascontiguousarray(face_crop)
     if mode == "poisson":
-        face = poisson_face(roi_frame, face, alpha)
-    composite(roi_frame, face, alpha)
+        face, alpha = warp_to_roi(face_crop, mask_crop, matrix, roi)
+        composite(roi_frame, poisson_face(roi_frame, face, alpha), alpha)
+    else:
+        warp_composite(roi_frame, face_crop, mask_crop, _roi_matrix(matrix, roi))
     return roi
 
 
@@ -183,3 +242,6 @@ def warmup() -> None:
     alpha = np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)
     composite(frame, face, alpha)
     composite(frame[1:5, 1:5], np.ascontiguousarray(face[:4, :4]), np.ascontiguousarray(alpha[:4, :4]))
+    bgra = np.dstack([face, (alpha * 255).astype(np.uint8)])
+    composite_bgra(frame, bgra)
+    composite_bgra(frame[1:5, 1:5], np.ascontiguousarray(bgra[:4, :4]))
