@@ -21,24 +21,45 @@ BLEND_MODES = ("feather", "poisson")
 ALPHA_SNAP = 1.0 / 512.0
 
 
+def _octagon_morphology(mask: np.ndarray, radius: int, erode: bool) -> np.ndarray:
+    """uint8 mask eroded (or dilated) by a regular octagon of inradius `radius` px.
+
+    A disc element is not separable and costs O(radius^2) per pixel (measured 2.2 ms for
+    radius 13 on a 256 px float mask); an octagon is a square (separable, O(1) per pixel in
+    OpenCV) followed by `steps` 3x3 crosses (a diamond), ~0.2 ms, and lies within 8% of the
+    disc: it reaches radius along the axes and the diagonals, 1.08 radius in between.
+    """
+    side = round((math.sqrt(2.0) - 1.0) * radius)  # square half-side; the diamond adds the rest
+    steps = radius - side
+    op = cv2.erode if erode else cv2.dilate
+    border = {"borderType": cv2.BORDER_CONSTANT, "borderValue": 0}
+    out = op(mask, np.ones((2 * side + 1, 2 * side + 1), np.uint8), **border) if side else mask
+    if steps:
+        out = op(out, cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3)), iterations=steps, **border)
+    return out
+
+
 def feather_mask(mask: np.ndarray, erode_px: int, blur_px: int) -> np.ndarray:
     """float32 (R, R) soft mask in [0, 1]: mask eroded by erode_px, then blurred over blur_px.
 
     mask: float32 in [0, 1] or uint8 0/255, (R, R). A negative erode_px dilates instead. The
-    blur is Gaussian with sigma = blur_px / 3 truncated at blur_px, so the soft edge spans
-    blur_px on each side of the eroded outline; choose erode_px >= blur_px to keep the feather
-    inside the original mask. Beyond the crop border the mask counts as 0, so a mask touching
-    the border fades out instead of leaving a seam. Values < ALPHA_SNAP are exactly 0 and
-    values > 1 - ALPHA_SNAP exactly 1.
+    erosion uses an octagon of inradius erode_px (see _octagon_morphology) on the mask
+    quantised to uint8 (1/255 steps, the precision paste_face's alpha has anyway). The blur
+    is Gaussian with sigma = blur_px / 3 truncated at blur_px, so the soft edge spans blur_px
+    on each side of the eroded outline; choose erode_px >= blur_px to keep the feather inside
+    the original mask. Beyond the crop border the mask counts as 0, so a mask touching the
+    border fades out instead of leaving a seam. Values < ALPHA_SNAP are exactly 0 and values
+    > 1 - ALPHA_SNAP exactly 1.
     """
     if mask.ndim != 2:
         raise ValueError(f"mask must be 2-D (R, R), got {mask.shape}")
-    soft = mask.astype(np.float32) * np.float32(1 / 255) if mask.dtype == np.uint8 else mask.astype(np.float32)
     if erode_px:
-        k = 2 * abs(erode_px) + 1
-        element = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-        op = cv2.erode if erode_px > 0 else cv2.dilate
-        soft = op(soft, element, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        quantised = mask if mask.dtype == np.uint8 else cv2.convertScaleAbs(mask.astype(np.float32), alpha=255.0)
+        soft = _octagon_morphology(quantised, abs(erode_px), erode_px > 0).astype(np.float32) * np.float32(1 / 255)
+    elif mask.dtype == np.uint8:
+        soft = mask.astype(np.float32) * np.float32(1 / 255)
+    else:
+        soft = mask.astype(np.float32)
     if blur_px > 0:
         k = 2 * blur_px + 1
         soft = cv2.GaussianBlur(soft, (k, k), blur_px / 3.0, borderType=cv2.BORDER_CONSTANT)
