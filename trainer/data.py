@@ -1,0 +1,285 @@
+"""Training data: faces of one identity in memory, DeepFaceLab-style augmentation, batches from a thread.
+
+Every array here is NHWC uint8 BGR (images), uint8 0/255 (masks) or uint8 0/1 (eye and mouth
+regions) at the model resolution. A batch for iteration i is a pure function of (seed, i), so a
+resumed run sees exactly the batches an uninterrupted one would, however far the loader had
+prefetched when the checkpoint was written.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.errors import user_error
+from trainer.faceset import Faceset
+
+# MediaPipe FaceMesh contours (478-point topology) of the regions weighted up in the loss.
+LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+RIGHT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+YAW_BIN_DEGREES = 10.0
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    random_warp: bool
+    random_flip: bool
+    affine_scale: float
+    affine_rotation: float  # degrees
+    affine_shift: float  # share of the resolution
+    color_jitter: float
+
+
+@dataclass
+class IdentityFaces:
+    """All faces of one identity resized to the model resolution.
+
+    images (N, R, R, 3) uint8 BGR; masks (N, R, R) uint8 0/255; regions (N, R, R) uint8 1 inside
+    eyes and mouth; yaw (N,) degrees; names: file of each face in its faceset.
+    """
+
+    images: np.ndarray
+    masks: np.ndarray
+    regions: np.ndarray
+    yaw: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, idx: np.ndarray) -> IdentityFaces:
+        return IdentityFaces(
+            self.images[idx], self.masks[idx], self.regions[idx], self.yaw[idx], [self.names[i] for i in idx]
+        )
+
+
+def open_faceset(path: str | Path, face_type: str) -> Faceset:
+    """Open a faceset for training; UserError if missing, empty or of another face type."""
+    fs = Faceset.open(path)
+    if len(fs) == 0:
+        raise user_error(path, "faceset is empty (no faces extracted)")
+    if fs.face_type != face_type:
+        raise user_error(path, f"holds {fs.face_type!r} faces but the preset trains on {face_type!r}")
+    return fs
+
+
+def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (size, size), 1 inside the (slightly dilated) eyes and mouth. landmarks: (478, 2) crop px."""
+    out = np.zeros((size, size), np.uint8)
+    for contour in (LEFT_EYE, RIGHT_EYE, LIPS):
+        pts = np.round(landmarks[list(contour)]).astype(np.int32)
+        cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+    k = max(3, size // 24) | 1  # a margin so eyelids and lip edges count too
+    return cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+
+
+def load_faces(fs: Faceset, resolution: int) -> IdentityFaces:
+    """Read every face of a faceset into memory at `resolution` (INTER_AREA down, CUBIC up)."""
+    n = len(fs)
+    images = np.empty((n, resolution, resolution, 3), np.uint8)
+    masks = np.empty((n, resolution, resolution), np.uint8)
+    regions = np.empty((n, resolution, resolution), np.uint8)
+    interp = cv2.INTER_AREA if fs.size >= resolution else cv2.INTER_CUBIC
+    scale = resolution / fs.size
+    for i, rec in enumerate(fs.faces):
+        images[i] = cv2.resize(fs.image(i), (resolution, resolution), interpolation=interp)
+        masks[i] = cv2.resize(fs.mask(i), (resolution, resolution), interpolation=cv2.INTER_LINEAR)
+        regions[i] = region_map(rec.landmarks[:, :2] * scale, resolution)
+    yaw = np.array([r.yaw for r in fs.faces], np.float32)
+    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces])
+
+
+def split_validation(faces: IdentityFaces, count: int) -> tuple[IdentityFaces, IdentityFaces]:
+    """(train, validation): `count` faces evenly spaced through the faceset are held out.
+
+    Evenly spaced (not random) so they cover the whole clip and stay fixed across runs and resumes.
+    At least 4 faces always remain for training.
+    """
+    count = min(count, max(0, len(faces) - 4))
+    if count == 0:
+        return faces, faces.subset(np.arange(min(len(faces), 1)))
+    held = np.unique(np.linspace(0, len(faces) - 1, count + 2)[1:-1].round().astype(int))
+    keep = np.setdiff1d(np.arange(len(faces)), held)
+    return faces.subset(keep), faces.subset(held)
+
+
+def yaw_balanced_weights(yaw: np.ndarray) -> np.ndarray:
+    """Sampling probabilities uniform over 10-degree yaw bins, uniform within a bin.
+
+    A clip where the person looks ahead 90% of the time would otherwise starve profile views.
+    """
+    bins = np.floor(yaw / YAW_BIN_DEGREES).astype(np.int64)
+    _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
+    w = 1.0 / counts[inverse]
+    return w / w.sum()
+
+
+def _affine(rng: np.random.Generator, size: int, cfg: AugmentConfig) -> np.ndarray:
+    """(2, 3) random similarity about the crop centre: output pixel <- source pixel."""
+    angle = rng.uniform(-cfg.affine_rotation, cfg.affine_rotation)
+    scale = 1.0 + rng.uniform(-cfg.affine_scale, cfg.affine_scale)
+    m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
+    m[:, 2] += rng.uniform(-cfg.affine_shift, cfg.affine_shift, 2) * size
+    return m
+
+
+def _warp_offsets(rng: np.random.Generator, size: int) -> np.ndarray:
+    """(2, size, size) float32 smooth random displacement in px, zero at the border (DFL's random warp)."""
+    cells = 5
+    grid = rng.normal(0.0, size * 0.024, (2, cells, cells)).astype(np.float32)
+    grid[:, [0, -1], :] = 0
+    grid[:, :, [0, -1]] = 0
+    return np.stack([cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC) for g in grid])
+
+
+def augment_one(
+    rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, region: np.ndarray, cfg: AugmentConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One training sample: (input, target, target_mask, target_region), all (R, R[, 3]) uint8.
+
+    The random affine and flip apply to input and target alike; the random warp distorts only the
+    input, so the model must learn the face rather than copy pixels, and the target stays sharp.
+    """
+    size = image.shape[0]
+    m = _affine(rng, size, cfg)
+    border = cv2.BORDER_REFLECT101
+    target = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+    t_mask = cv2.warpAffine(mask, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    t_region = cv2.warpAffine(region, m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
+    if cfg.random_warp:
+        # One remap from the source: output px -> warped px -> inverse affine -> source px.
+        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+        off = _warp_offsets(rng, size)
+        wx, wy = xs + off[0], ys + off[1]
+        inv = cv2.invertAffineTransform(m).astype(np.float32)
+        map_x = inv[0, 0] * wx + inv[0, 1] * wy + inv[0, 2]
+        map_y = inv[1, 0] * wx + inv[1, 1] * wy + inv[1, 2]
+        inp = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=border)
+    else:
+        inp = target.copy()
+    if cfg.random_flip and rng.random() < 0.5:
+        inp, target, t_mask, t_region = (a[:, ::-1] for a in (inp, target, t_mask, t_region))
+    if cfg.color_jitter > 0:
+        gain = 1.0 + rng.uniform(-cfg.color_jitter, cfg.color_jitter, 3)  # per channel: colour cast
+        bias = rng.uniform(-cfg.color_jitter, cfg.color_jitter) * 255  # shared: brightness
+        inp, target = (np.clip(a.astype(np.float32) * gain + bias, 0, 255).astype(np.uint8) for a in (inp, target))
+    return inp, target, t_mask, t_region
+
+
+def reinhard_transfer(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Colour transfer (rct): each BGR uint8 image's LAB mean/std moved to the matching reference image's."""
+    out = np.empty_like(images)
+    for i, (img, ref) in enumerate(zip(images, reference, strict=True)):
+        src = cv2.cvtColor(img.astype(np.float32) / 255, cv2.COLOR_BGR2LAB)
+        dst = cv2.cvtColor(ref.astype(np.float32) / 255, cv2.COLOR_BGR2LAB)
+        s_mean, s_std = src.mean((0, 1)), src.std((0, 1)) + 1e-6
+        d_mean, d_std = dst.mean((0, 1)), dst.std((0, 1))
+        lab = (src - s_mean) * (d_std / s_std) + d_mean
+        lab[..., 0] = np.clip(lab[..., 0], 0, 100)
+        bgr = cv2.cvtColor(lab, cv2.COLOR_LAB2BGR)
+        out[i] = np.clip(bgr * 255 + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+@dataclass
+class Batch:
+    """One training batch of both identities. *_input/*_target (N, R, R, 3) uint8 BGR; *_mask (N, R, R) 0/255;
+    *_region (N, R, R) 0/1. `iteration` is the step it was made for."""
+
+    iteration: int
+    a_input: np.ndarray
+    a_target: np.ndarray
+    a_mask: np.ndarray
+    a_region: np.ndarray
+    b_input: np.ndarray
+    b_target: np.ndarray
+    b_mask: np.ndarray
+    b_region: np.ndarray
+
+
+def make_batch(
+    iteration: int,
+    seed: int,
+    faces_a: IdentityFaces,
+    faces_b: IdentityFaces,
+    batch_size: int,
+    cfg: AugmentConfig,
+    yaw_balance: bool,
+    color_transfer: bool,
+) -> Batch:
+    """The batch of `iteration`: deterministic in (seed, iteration)."""
+    rng = np.random.default_rng([seed, iteration])
+    parts = {}
+    picks = {}
+    for name, faces in (("a", faces_a), ("b", faces_b)):
+        p = yaw_balanced_weights(faces.yaw) if yaw_balance else None
+        idx = rng.choice(len(faces), batch_size, p=p)
+        picks[name] = idx
+        samples = [augment_one(rng, faces.images[i], faces.masks[i], faces.regions[i], cfg) for i in idx]
+        parts[name] = [np.stack(s) for s in zip(*samples, strict=True)]
+    if color_transfer:
+        # A's samples take the colour statistics of random B faces, so the decoder of B never
+        # has to learn A's lighting (DeepFaceLab's ct_mode=rct).
+        ref = faces_b.images[rng.choice(len(faces_b), batch_size)]
+        parts["a"][0] = reinhard_transfer(parts["a"][0], ref)
+        parts["a"][1] = reinhard_transfer(parts["a"][1], ref)
+    return Batch(iteration, *parts["a"], *parts["b"])
+
+
+class BatchLoader:
+    """Background threads producing the batches of iterations start, start+1, ... in order.
+
+    Worker k makes iterations start+k, start+k+W, ... into its own bounded queue; `get` reads the
+    queues round-robin, so order is fixed whatever the thread timing. OpenCV and NumPy release the
+    GIL, so one or two workers keep up with a CPU training step at 64-128 px.
+    """
+
+    def __init__(self, start: int, make, workers: int = 1, depth: int = 3):
+        self._make = make
+        self._stop = threading.Event()
+        self._queues = [queue.Queue(maxsize=depth) for _ in range(max(1, workers))]
+        self._start = start
+        self._next = start
+        self._threads = [
+            threading.Thread(target=self._work, args=(k, start), daemon=True, name=f"batch-loader-{k}")
+            for k in range(len(self._queues))
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _work(self, k: int, start: int) -> None:
+        q = self._queues[k]
+        it = start + k
+        while not self._stop.is_set():
+            try:
+                item = self._make(it)
+            except Exception as e:  # handed to the main thread, which re-raises it
+                item = e
+            while not self._stop.is_set():
+                try:
+                    q.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if isinstance(item, Exception):
+                return
+            it += len(self._queues)
+
+    def get(self, timeout: float = 120.0) -> Batch:
+        q = self._queues[(self._next - self._start) % len(self._queues)]
+        item = q.get(timeout=timeout)
+        if isinstance(item, Exception):
+            raise item
+        self._next += 1
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=5)

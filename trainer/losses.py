@@ -1,0 +1,59 @@
+"""Training losses: masked DSSIM (kornia's SSIM) + masked MSE with eyes/mouth priority, mask MSE, patch GAN.
+
+All inputs float32 NCHW: faces (N, 3, R, R) in [0, 1], masks and regions (N, 1, R, R) in [0, 1].
+Computed in fp32 outside autocast: SSIM's variance terms lose too much in bf16.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from kornia.losses import ssim_loss
+from kornia.metrics import ssim
+
+
+def ssim_window(resolution: int) -> int:
+    """Odd SSIM window about 1/11.6 of the face, as DeepFaceLab uses (11 px at 128)."""
+    return max(3, int(resolution / 11.6)) | 1
+
+
+def face_loss(
+    pred: torch.Tensor,
+    target: torch.Tensor,
+    mask: torch.Tensor,
+    region: torch.Tensor,
+    dssim_weight: float,
+    mse_weight: float,
+    eyes_mouth_weight: float,
+) -> torch.Tensor:
+    """Scalar: DSSIM (two scales from 256 px) + MSE of the masked face, eyes and mouth weighted up."""
+    weight = 1.0 + (eyes_mouth_weight - 1.0) * region
+    pred_m, target_m = pred * mask, target * mask
+    res = pred.shape[-1]
+    dssim = (ssim_loss(pred_m, target_m, ssim_window(res), reduction="none") * weight).mean()
+    if res >= 256:
+        # A second, coarser scale keeps large structures (face outline, hair) in view at high resolution.
+        half_p, half_t = F.avg_pool2d(pred_m, 2), F.avg_pool2d(target_m, 2)
+        dssim = 0.5 * dssim + 0.5 * ssim_loss(half_p, half_t, ssim_window(res // 2))
+    mse = (((pred_m - target_m) ** 2) * weight).mean()
+    return dssim_weight * dssim + mse_weight * mse
+
+
+def mask_loss(pred_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
+    return F.mse_loss(pred_mask, target_mask)
+
+
+def masked_ssim(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N,) mean SSIM inside the mask of each face: the validation metric (1 = identical)."""
+    ssim_map = ssim(pred, target, ssim_window(pred.shape[-1])).mean(1, keepdim=True)
+    return (ssim_map * mask).sum((1, 2, 3)) / mask.sum((1, 2, 3)).clamp_min(1.0)
+
+
+def gan_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))
+
+
+def gan_discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    real = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+    fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+    return 0.5 * (real + fake)
