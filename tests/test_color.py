@@ -188,3 +188,35 @@ def test_kernel_compiles_without_any_cache_location():
     with mock.patch.object(_jit, "njit", refusing_cache):
         compiled = _jit.kernel(add)
     assert compiled(2, 3) == 5
+
+
+def _grown_box(mask: np.ndarray, before: int, after: int) -> np.ndarray:
+    ys, xs = np.nonzero(mask > 0)
+    box = np.zeros(mask.shape, bool)
+    box[max(ys.min() - before, 0) : ys.max() + 1 + after, max(xs.min() - before, 0) : xs.max() + 1 + after] = True
+    return box
+
+
+@pytest.mark.parametrize("mode", ["rct", "lct", "hist"])
+def test_recolours_the_mask_box_plus_margin_only(crops, mode):
+    (src, mask), (target, _) = crops[0], crops[1]
+    grow = int(np.ceil(color.DEFAULT_MARGIN * SIZE))
+    # The box's origin may move one pixel further out (onto the statistics' subsampling grid).
+    inside, reach = _grown_box(mask, grow, grow), _grown_box(mask, grow + 1, grow)
+    out = color.transfer_color(src, target, mask, mode)
+    np.testing.assert_array_equal(out[~reach], src[~reach])
+    assert (out[inside] != src[inside]).mean() > 0.5
+    whole = color.transfer_color(src, target, mask, mode, margin=1.0)
+    np.testing.assert_array_equal(whole[inside], out[inside])  # same statistics, same map
+    assert (whole[~reach] != src[~reach]).mean() > 0.5
+
+
+def test_rct_statistics_on_a_subsampled_crop_match_the_full_pass(crops):
+    for crop, mask in crops:
+        _, mean, std = color.lab_moments(crop, mask)
+        step = color.STATS_STEP
+        _, mean_s, std_s = color.lab_moments(
+            np.ascontiguousarray(crop[::step, ::step]), np.ascontiguousarray(mask[::step, ::step])
+        )
+        np.testing.assert_allclose(mean_s, mean, atol=0.3)
+        np.testing.assert_allclose(std_s, std, atol=0.3)

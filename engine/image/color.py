@@ -2,9 +2,12 @@
 
 All images are uint8 (H, W, 3) BGR aligned crops of the same geometry; masks are float32
 (H, W) in [0, 1] and statistics are taken where mask > MASK_CUTOFF. The transfer is computed
-from the masked statistics but applied to the whole crop (a per-pixel map of colour, not of
-position): paste_face only uses the crop where its own feathered mask is > 0, so what happens
-outside the face never reaches the frame.
+from the masked statistics and applied (a per-pixel map of colour, not of position) to the
+bounding box of mask > 0 grown by a margin (DEFAULT_MARGIN of the crop size); pixels outside
+it keep src's colours. paste_face only uses the crop where its feathered mask is > 0, which
+lies inside the mask's support when the blend erodes at least as much as it blurs (the
+default), so what happens outside the box never reaches the frame. The face's box is ~40% of a
+'whole' crop, so this halves the cost of the per-pixel pass.
 
 Modes (DeepFaceLab/DeepFaceLive semantics, with true masked statistics instead of DFL's
 zero-filled background):
@@ -34,6 +37,13 @@ MIN_PIXELS = 64
 # Floor on a source standard deviation (Lab units / grey levels) so a flat channel cannot
 # blow the scale up to a huge gain.
 MIN_STD = 0.5
+# rct takes its statistics on every STATS_STEP-th pixel of every STATS_STEP-th row: a face's
+# colour distribution is smooth at that scale (measured on three real 256 px crops: means and stds
+# within 0.07 Lab units of the full pass) at a quarter of the cost.
+STATS_STEP = 2
+# Recoloured region: the mask's support box grown by this fraction of the crop size on each side,
+# so a feather reaching a little beyond the mask (blend erode < blur) still sees recoloured pixels.
+DEFAULT_MARGIN = 1 / 16
 _TABLES = lab_tables()
 
 
@@ -277,11 +287,16 @@ def _validate(src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str):
     return np.ascontiguousarray(src), np.ascontiguousarray(target), np.ascontiguousarray(mask, np.float32)
 
 
+def _subsampled(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(img[::STATS_STEP, ::STATS_STEP])
+
+
 def _rct(src, target, mask, use_numba: bool) -> np.ndarray:
     moments = lab_moments if use_numba else lab_moments_numpy
-    n_s, mean_s, std_s = moments(src, mask)
-    n_t, mean_t, std_t = moments(target, mask)
-    if min(n_s, n_t) < MIN_PIXELS:
+    sparse_mask = _subsampled(mask)
+    n_s, mean_s, std_s = moments(_subsampled(src), sparse_mask)
+    n_t, mean_t, std_t = moments(_subsampled(target), sparse_mask)
+    if min(n_s, n_t) * STATS_STEP**2 < MIN_PIXELS:
         return src
     scale = std_t / np.maximum(std_s, MIN_STD)
     apply = lab_affine if use_numba else lab_affine_numpy
@@ -307,33 +322,61 @@ def _hist(src, target, mask, use_numba: bool) -> np.ndarray:
     return (apply_luts if use_numba else apply_luts_numpy)(src, hist_luts(hist_s, hist_t))
 
 
-def _transfer(src, target, mask, mode, use_numba: bool) -> np.ndarray:
+def _region(mask: np.ndarray, margin: float) -> tuple[int, int, int, int]:
+    """(x0, y0, x1, y1): box of mask > 0 grown by margin * size (or a pixel more), clipped; empty if no mask."""
+    x, y, w, h = cv2.boundingRect((mask > 0).view(np.uint8))
+    if w == 0 or h == 0:
+        return 0, 0, 0, 0
+    grow = int(np.ceil(margin * max(mask.shape)))
+    # The origin on the STATS_STEP grid, so rct's subsampled statistics take the same pixels
+    # whatever the margin.
+    x0, y0 = max(x - grow, 0) // STATS_STEP * STATS_STEP, max(y - grow, 0) // STATS_STEP * STATS_STEP
+    return x0, y0, min(x + w + grow, mask.shape[1]), min(y + h + grow, mask.shape[0])
+
+
+def _transfer(src, target, mask, mode, margin: float, use_numba: bool) -> np.ndarray:
     if mode == "none":
         return src
     src, target, mask = _validate(src, target, mask, mode)
+    x0, y0, x1, y1 = _region(mask, margin)
+    if x1 == x0:
+        return src
+    box = np.s_[y0:y1, x0:x1]
+    parts = (np.ascontiguousarray(src[box]), np.ascontiguousarray(target[box]), np.ascontiguousarray(mask[box]))
     if mode == "rct":
-        return _rct(src, target, mask, use_numba)
-    if mode == "lct":
-        return _linear(src, target, mask, use_numba, lct_matrix)
-    if mode == "mkl":
-        return _linear(src, target, mask, use_numba, mkl_matrix)
-    return _hist(src, target, mask, use_numba)
+        recoloured = _rct(*parts, use_numba)
+    elif mode == "lct":
+        recoloured = _linear(*parts, use_numba, lct_matrix)
+    elif mode == "mkl":
+        recoloured = _linear(*parts, use_numba, mkl_matrix)
+    else:
+        recoloured = _hist(*parts, use_numba)
+    if recoloured is parts[0]:  # too few masked pixels: nothing recoloured
+        return src
+    out = src.copy()
+    out[box] = recoloured
+    return out
 
 
-def transfer_color(src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+def transfer_color(
+    src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str, margin: float = DEFAULT_MARGIN
+) -> np.ndarray:
     """src (the swapped crop) recoloured so its statistics inside the mask match target's.
 
     src, target: uint8 (H, W, 3) BGR aligned crops of the same face geometry; mask: float32
     (H, W) in [0, 1] (uint8 0/255 accepted), statistics where mask > 0.5. Returns uint8
-    (H, W, 3) BGR, recoloured over the whole crop (see the module doc). Returns src itself
+    (H, W, 3) BGR, recoloured over the box of mask > 0 grown by margin * H (see the module
+    doc; margin >= 1 recolours the whole crop), src's colours elsewhere. Returns src itself
     for mode 'none' and when the mask holds fewer than MIN_PIXELS pixels.
     """
-    return _transfer(src, target, mask, mode, use_numba=True)
+    return _transfer(src, target, mask, mode, margin, use_numba=True)
 
 
-def transfer_color_numpy(src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str) -> np.ndarray:
+def transfer_color_numpy(
+    src: np.ndarray, target: np.ndarray, mask: np.ndarray, mode: str, margin: float = DEFAULT_MARGIN
+) -> np.ndarray:
     """transfer_color with every kernel replaced by its NumPy/OpenCV reference."""
-    return _transfer(src, target, mask, mode, use_numba=False)
+    return _transfer(src, target, mask, mode, margin, use_numba=False)
 
 
 def warmup() -> None:
