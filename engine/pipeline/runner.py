@@ -1,8 +1,9 @@
 """Run Source -> Stages -> Sink with one thread per part and bounded links between them.
 
 Two policies (DESIGN.md, "The engine loop"):
-- live: the source writes into a newest-only slot (stale frames dropped and counted), every
-  later link holds `queue_depth` (1-2) packets, so latency stays bounded;
+- live: the source writes into a newest-only slot (stale frames dropped and counted); with
+  queue_depth 1 (the default) every later link is newest-only too, with 2 a FIFO of 2, so
+  latency stays bounded near the sum of the stage times;
 - offline: every link blocks when full, nothing is dropped, and because each part is one
   thread reading one FIFO, output order equals input order. Stages with batch_size > 1 take
   whatever is already waiting (up to their batch size) so inference batches across frames.
@@ -60,9 +61,13 @@ class Pipeline:
         self._opened: list = []
         self._joined = False
         self.info: SourceInfo | None = None
-        first: Channel | LatestSlot = LatestSlot(self._stop) if policy.live else Channel(policy.queue_depth, self._stop)
+        # Live: the source always writes into a newest-only slot. With queue_depth 1 every later
+        # link is newest-only too, so a slow stage (inference) always takes the newest frame
+        # instead of one that waited behind it: latency stays near the sum of the stage times.
+        first = LatestSlot(self._stop) if policy.live else Channel(policy.queue_depth, self._stop)
+        newest_only = policy.live and policy.queue_depth == 1
         self.links: list[Channel | LatestSlot] = [first] + [
-            Channel(policy.queue_depth, self._stop) for _ in self.stages
+            LatestSlot(self._stop) if newest_only else Channel(policy.queue_depth, self._stop) for _ in self.stages
         ]
 
     # -- life cycle -------------------------------------------------------------------------
@@ -162,17 +167,18 @@ class Pipeline:
     def _capture_loop(self) -> None:
         out = self.links[0]
         for packet in self.source.frames(self._stop):
-            if isinstance(out, LatestSlot):
-                if out.put(packet):
-                    self.stats.record_drop()
-            else:
-                out.put(packet)
+            self._put(out, packet)
             if "capture" in packet.timings:
                 self.stats.record_stage("capture", packet.timings["capture"])
         if not self._stop.is_set():
             out.put(Control.END)
 
-    def _stage_loop(self, stage: Stage, inp: Channel | LatestSlot, out: Channel) -> None:
+    def _put(self, out: Channel | LatestSlot, packet: FramePacket) -> None:
+        """Hand a packet on; a newest-only link that replaced an unread packet counts a drop."""
+        if out.put(packet):
+            self.stats.record_drop()
+
+    def _stage_loop(self, stage: Stage, inp: Channel | LatestSlot, out: Channel | LatestSlot) -> None:
         while True:
             item = inp.get()
             if item is Control.END:
@@ -194,12 +200,12 @@ class Pipeline:
             for p in done:
                 p.timings[stage.name] = share
                 self.stats.record_stage(stage.name, share)
-                out.put(p)
+                self._put(out, p)
             if ended:
                 out.put(Control.END)
                 return
 
-    def _sink_loop(self, inp: Channel) -> None:
+    def _sink_loop(self, inp: Channel | LatestSlot) -> None:
         while True:
             item = inp.get()
             if item is Control.END:
@@ -239,6 +245,8 @@ def run_sequential(source: Source, stages: Sequence[Stage], sink: Sink, stats: P
     ok = False
     try:
         for packet in source.frames(stop):
+            if "capture" in packet.timings:
+                stats.record_stage("capture", packet.timings["capture"])
             for st in stages:
                 t0 = time.perf_counter()
                 (packet,) = st.process_batch([packet])

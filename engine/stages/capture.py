@@ -89,6 +89,7 @@ class VideoFileSource(Source):
                 image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
                 # Some containers leave pts unset on a few frames: derive it from the rate.
                 pts = frame.pts if frame.pts is not None else round(seq / fps / tb)
+                decode_s = time.perf_counter() - t0  # the stage's cost, without the pacing wait
                 if self.realtime:
                     if t_first is None:
                         t_first, pts_first = time.perf_counter(), pts
@@ -96,7 +97,7 @@ class VideoFileSource(Source):
                     if stop.wait(max(0.0, due - time.perf_counter())):
                         return
                 now = time.perf_counter()
-                yield FramePacket(seq, now, image, pts=pts, time_base=tb, timings={"capture": now - t0})
+                yield FramePacket(seq, now, image, pts=pts, time_base=tb, timings={"capture": decode_s})
                 seq += 1
                 if self.max_frames and seq >= self.max_frames:
                     return
