@@ -183,11 +183,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     parser.add_argument("--all-int8", action="store_true", help="time every INT8 candidate, not the first two")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    # Torch only trains and exports here; one thread avoids spin-wait collapse on shared cores.
+    torch.set_num_threads(1)
     cfg = RuntimeConfig(providers=("cpu",), intra_op_threads=args.threads)
     print(
         f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs, "
-        f"ORT threads {args.threads}, load average {os.getloadavg()[0]:.1f}"
+        f"ORT threads {args.threads}, load average {os.getloadavg()[0]:.1f}",
+        flush=True,
     )
     print("ratio x = fp32 time / this time, same batch; SSIM of faces vs fp32 on held-out real faces")
     for preset in args.presets:

@@ -185,6 +185,8 @@ def test_cli_export_prints_figures_and_info_reads_it_back(runs, tmp_path, capsys
     assert "template mp478-sym-v1" in capsys.readouterr().out
     assert swapstream_main(["info", str(runs["df"])]) == 0
     assert "preset test-tiny, 40 iterations" in capsys.readouterr().out
+    assert swapstream_main(["info", str(runs["faceset_a"]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["count"] == 8
 
 
 @pytest.mark.parametrize(

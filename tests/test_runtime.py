@@ -187,6 +187,7 @@ def _bad_meta(**changes: str) -> dict[str, str]:
         (_bad_meta(input='{"name": "face"}'), {}, "input spec is malformed"),
         (_bad_meta(input=json.dumps({**TensorSpec("face").to_json(), "name": "x"})), {}, "no input 'x'"),
         (_bad_meta(resolution="128"), {}, "contract says"),
+        (_bad_meta(losses='{"dssim": "low"}'), {}, "losses is not a JSON object of numbers"),
         (_bad_meta(), {"face_type": "full"}, "trained on 'whole' crops but 'full'"),
         (_bad_meta(), {"max_resolution": 32}, "exceeds the maximum 32"),
     ],

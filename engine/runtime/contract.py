@@ -198,8 +198,8 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
     if not isinstance(outputs, dict) or set(outputs) != {"face", "mask"}:
         raise user_error(path, "model metadata swapstream.outputs must have exactly 'face' and 'mask'")
     losses = get_json("losses")
-    if not isinstance(losses, dict):
-        raise user_error(path, "model metadata swapstream.losses is not a JSON object")
+    if not isinstance(losses, dict) or not all(isinstance(v, int | float) for v in losses.values()):
+        raise user_error(path, "model metadata swapstream.losses is not a JSON object of numbers")
     precision = metadata.get(PREFIX + "precision", "fp32")
     if precision not in PRECISIONS:
         raise user_error(path, f"precision {precision!r} is not one of {PRECISIONS}")
