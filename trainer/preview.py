@@ -93,19 +93,19 @@ def plot_history(path: Path, rows: list[dict[str, float]]) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    its = [r["iteration"] for r in rows]
     for key in ("loss_a", "loss_b", "loss_mask", "loss_gan"):
         vals = [(r["iteration"], r[key]) for r in rows if r.get(key, 0) > 0]
         if vals:
             ax_loss.plot(*zip(*vals, strict=True), label=key)
     ax_loss.set(xlabel="iteration", ylabel="loss (smoothed)", yscale="log", title="training loss")
-    ax_loss.legend()
+    if ax_loss.lines:
+        ax_loss.legend()
     for key, label in (("val_ssim_aa", "A->A"), ("val_ssim_bb", "B->B")):
         vals = [(r["iteration"], r[key]) for r in rows if key in r]
         if vals:
             ax_val.plot(*zip(*vals, strict=True), marker="o", label=label)
     ax_val.set(xlabel="iteration", ylabel="masked SSIM", title="validation SSIM (held-out faces)")
-    if its:
+    if ax_val.lines:
         ax_val.legend()
     fig.tight_layout()
     buf = io.BytesIO()
