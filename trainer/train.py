@@ -47,6 +47,7 @@ class RunOptions:
     resume: bool = False
     seed: int = 0
     progress: bool = True
+    threads: int | None = None  # torch intra-op threads; None keeps torch's default (one per core)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,10 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
     train_b, val_b = _load_identity(opts.faceset_b, model_cfg, train_cfg.validation_faces)
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if opts.threads is not None:
+        # On a CPU shared with other jobs, OpenMP threads that spin waiting for a descheduled peer
+        # made a step ~10x slower than one thread (measured on the 2-core dev machine).
+        torch.set_num_threads(opts.threads)
     precision = resolve_precision(train_cfg.precision, device)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision)
     autocast = (

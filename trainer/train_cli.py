@@ -35,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview-minutes", type=float, help="minutes between previews")
     parser.add_argument("--checkpoint-minutes", type=float, help="minutes between checkpoints")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0; resume keeps the run's)")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: one per core; 1 on a busy machine)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -82,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         seed=args.seed,
         progress=not args.no_progress,
+        threads=args.threads,
     )
     s = train(opts, model_cfg, train_cfg)
     print(

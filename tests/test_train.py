@@ -1,0 +1,164 @@
+"""The trainer on real faces: it learns, resumes bit-exactly, survives Ctrl-C, and rejects bad input.
+
+Facesets: every 8th frame of d18.mp4 and d19.mp4 (two different men), extracted with
+`trainer.extract` at 64 px. Models are tiny (32 px) and fp32, with one torch thread: CI boxes
+are small and shared, and these tests are about behaviour, not speed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from swapstream.cli import main as cli_main
+from tests.train_fixtures import pair_facesets
+from trainer import data
+from trainer.checkpoint import load_checkpoint
+from trainer.config import ModelConfig, TrainConfig
+from trainer.faceset import Faceset
+from trainer.preview import read_history
+from trainer.train import RunOptions, train
+
+TINY = ModelConfig("df", 32, 64, 16, 16, 8)
+FAST = TrainConfig(batch_size=8, lr=4e-4, lr_warmup_iters=10, validation_faces=4, precision="fp32")
+
+
+@pytest.fixture(scope="module")
+def facesets(tmp_path_factory):
+    return pair_facesets(tmp_path_factory, size=64)
+
+
+def _opts(facesets, run_dir, **kw) -> RunOptions:
+    a, b = facesets
+    return RunOptions(faceset_a=a, faceset_b=b, run_dir=run_dir, preset="test", progress=False, threads=1, **kw)
+
+
+# -------------------------------------------------------------------------------------- data
+def test_batches_are_deterministic_and_augment_only_the_input(facesets):
+    faces = data.load_faces(Faceset.open(facesets[0]), 32)
+    assert faces.images.shape[1:] == (32, 32, 3) and faces.regions.any(axis=(1, 2)).all()
+    aug = data.AugmentConfig(True, True, 0.05, 10.0, 0.05, 0.05)
+    b1 = data.make_batch(7, 0, faces, faces, 4, aug, True, True)
+    b2 = data.make_batch(7, 0, faces, faces, 4, aug, True, True)
+    b3 = data.make_batch(8, 0, faces, faces, 4, aug, True, True)
+    assert np.array_equal(b1.a_input, b2.a_input) and not np.array_equal(b1.a_input, b3.a_input)
+    # The random warp distorts the input but not the target; without it they are identical.
+    assert not np.array_equal(b1.b_input, b1.b_target)
+    no_warp = dataclasses.replace(aug, random_warp=False)
+    b4 = data.make_batch(7, 0, faces, faces, 4, no_warp, True, False)
+    assert np.array_equal(b4.a_input, b4.a_target)
+
+
+def test_yaw_balance_and_validation_split():
+    yaw = np.array([0.0] * 18 + [35.0, 36.0])
+    w = data.yaw_balanced_weights(yaw)
+    assert w[18:].sum() == pytest.approx(0.5)  # the 2 turned faces get as much as the 18 frontal ones
+    faces = data.IdentityFaces(
+        np.zeros((20, 8, 8, 3), np.uint8),
+        np.zeros((20, 8, 8), np.uint8),
+        np.zeros((20, 8, 8), np.uint8),
+        yaw,
+        [str(i) for i in range(20)],
+    )
+    train_set, val_set = data.split_validation(faces, 4)
+    assert len(train_set) == 16 and len(val_set) == 4 and not set(train_set.names) & set(val_set.names)
+
+
+# ------------------------------------------------------------------------------------ learning
+@pytest.mark.slow
+def test_tiny_model_learns_real_faces(facesets, tmp_path):
+    summary = train(_opts(facesets, tmp_path / "run", iters=250), TINY, FAST)
+    history = read_history(tmp_path / "run" / "history.csv")
+    losses = [r["loss_a"] for r in history if "loss_a" in r]
+    assert losses[-1] < 0.7 * losses[0], losses
+    start, end = summary.val_ssim_start[0], summary.val_ssim_end[0]
+    assert end > start + 0.15, (start, end)
+    assert summary.val_ssim_end[1] > summary.val_ssim_start[1] + 0.15
+    for name in ("preview.png", "loss.png", "history.csv", "checkpoint.pt"):
+        assert (tmp_path / "run" / name).stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------- resume, SIGINT
+def test_sigint_checkpoint_then_resume_matches_uninterrupted_run(facesets, tmp_path):
+    cfg = dataclasses.replace(FAST, batch_size=4)
+    straight = train(_opts(facesets, tmp_path / "straight", iters=6, seed=3), TINY, cfg)
+
+    def interrupt_at_3(iteration):
+        if iteration == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled between steps
+
+    with pytest.raises(KeyboardInterrupt):
+        train(_opts(facesets, tmp_path / "split", iters=6, seed=3), TINY, cfg, on_step=interrupt_at_3)
+    interrupted = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert interrupted["iteration"] == 3
+    resumed = train(_opts(facesets, tmp_path / "split", iters=6, seed=99, resume=True), TINY, cfg)
+    assert resumed.iteration == straight.iteration == 6
+
+    a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
+    b = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert a["iteration"] == b["iteration"] == 6
+    for k, v in a["model"].items():
+        assert torch.equal(v, b["model"][k]), k
+    for k, v in a["optimizer"]["state"].items():
+        for name, t in v.items():
+            assert torch.equal(t, b["optimizer"]["state"][k][name]), (k, name)
+
+
+# ------------------------------------------------------------------------------------ bad input
+def _cli(facesets, run_dir, *extra):
+    a, b = facesets
+    return cli_main(
+        [
+            "train",
+            "-a",
+            str(a),
+            "-b",
+            str(b),
+            "-o",
+            str(run_dir),
+            "--iters",
+            "2",
+            "--no-progress",
+            "--threads",
+            "1",
+            *extra,
+        ]
+    )
+
+
+def test_cli_bad_input_exits_2_with_one_line(facesets, tmp_path, capsys):
+    a, _ = facesets
+    assert (
+        cli_main(["train", "-a", str(tmp_path / "nope"), "-b", str(a), "-o", str(tmp_path / "r"), "--iters", "1"]) == 2
+    )
+    assert "nope: no such faceset" in capsys.readouterr().err
+
+    preset = tmp_path / "full.yaml"
+    preset.write_text(
+        "model: {arch: df, resolution: 32, ae_dims: 32, e_dims: 8, d_dims: 8, d_mask_dims: 4, "
+        "face_type: full}\ntrain: {batch_size: 2, validation_faces: 2, precision: fp32}\n"
+    )
+    assert _cli(facesets, tmp_path / "r", "--preset", str(preset)) == 2
+    assert "holds 'whole' faces but the preset trains on 'full'" in capsys.readouterr().err
+
+    big = tmp_path / "big.yaml"
+    big.write_text("model: {arch: df, resolution: 128, ae_dims: 32, e_dims: 8, d_dims: 8, d_mask_dims: 4}\n")
+    assert _cli(facesets, tmp_path / "r", "--preset", str(big)) == 2
+    assert "faces are 64 px but the model trains at 128 px" in capsys.readouterr().err
+
+
+def test_cli_refuses_foreign_run_dir_and_corrupt_checkpoint(facesets, tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    assert _cli(facesets, run) == 2
+    assert "holds another run" in capsys.readouterr().err
+    assert _cli(facesets, run, "--resume") == 2
+    assert "corrupt checkpoint" in capsys.readouterr().err
+    assert (run / "checkpoint.pt").read_bytes() == b"not a checkpoint"  # never overwritten
+    assert _cli(facesets, tmp_path / "empty", "--resume") == 2
