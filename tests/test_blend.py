@@ -158,6 +158,8 @@ def test_warmup_and_gil_release():
     warmup()
     assert blend._composite_kernel.targetoptions["nogil"] is True
     assert len(blend._composite_kernel.signatures) >= 2  # contiguous and strided frame ROIs
+    assert blend._composite_bgra_kernel.targetoptions["nogil"] is True
+    assert len(blend._composite_bgra_kernel.signatures) >= 2
 
 
 def test_composite_bgra_kernel_matches_numpy_and_keeps_alpha_zero_exact(faces):
@@ -174,3 +176,16 @@ def test_composite_bgra_kernel_matches_numpy_and_keeps_alpha_zero_exact(faces):
     untouched[y0:y1, x0:x1] = warped[..., 3] == 0
     np.testing.assert_array_equal(a[untouched], frame[untouched])
     assert (a != frame).any()
+
+
+def test_octagon_erosion_lies_between_the_discs_of_its_radius(faces):
+    for _frame, _m, _crop, mask in faces:
+        depth = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        outside = cv2.distanceTransform((mask == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        for radius in (3, 8, 13):
+            eroded = blend._octagon_morphology(mask, radius, erode=True) > 0
+            assert eroded[depth > 1.09 * radius + 1].all()
+            assert not eroded[depth < radius - 1].any()
+            dilated = blend._octagon_morphology(mask, radius, erode=False) > 0
+            assert dilated[(mask > 0) | (outside < radius - 1)].all()
+            assert not dilated[outside > 1.09 * radius + 1].any()
