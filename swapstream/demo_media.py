@@ -55,13 +55,22 @@ def motion_frames(photo: np.ndarray, n: int, fps: float = 30.0, size: int = 512,
         yield np.clip(lit, 0, 255).astype(np.uint8)
 
 
-def write_video(frames, path: Path, fps: int = 30, crf: int = 18) -> int:
-    """Write BGR frames as H.264 (yuv420p) with PyAV; returns the number of frames written."""
+SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"
+
+
+def write_video(frames, path: Path, fps: int = 30, crf: int = 18, label: str | None = None) -> int:
+    """Write BGR frames as H.264 (yuv420p) with PyAV; returns the number of frames written.
+
+    label: container metadata comment, e.g. SYNTHETIC_LABEL for a video holding swapped faces.
+    """
     import av
 
     count = 0
     tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     with av.open(str(tmp), "w") as out:
+        if label:
+            out.metadata["comment"] = label
+            out.metadata["description"] = label
         stream = out.add_stream("libx264", rate=fps)
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(crf)}
@@ -94,4 +103,4 @@ def side_by_side(left: Path, right: Path, out: Path) -> int:
         for x, label in ((10, "driving (A)"), (fa.shape[1] + 10, "swapped (A -> B)")):
             cv2.putText(pair, label, (x, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
         frames.append(pair)
-    return write_video(frames, out)
+    return write_video(frames, out, label=SYNTHETIC_LABEL)
