@@ -2,8 +2,13 @@
 
 Frames and crops are uint8 BGR; masks float32 in [0, 1]; matrices (2, 3) float64 frame->crop
 as engine.face.align.alignment_matrix returns them. Only the face's region of interest (ROI) is
-read or written, and a pixel whose warped alpha is 0 is never written: everything outside the
-warped support of the mask stays bit-exact.
+read or written, and a pixel whose warped alpha is 0 keeps its exact value: everything outside
+the warped support of the mask stays bit-exact.
+
+Cost per face (issue #5, see benchmarks/RESULTS.md): the feather paste is one OpenCV BGRA warp
+of the crop with its mask as alpha plus one vectorised integer composite over the ROI; the
+mask's erosion is an octagon (separable square + small diamond), not a disc whose cost grows
+with the radius squared.
 """
 
 from __future__ import annotations
@@ -225,8 +230,9 @@ def paste_face(
 
     frame: uint8 (H, W, 3) BGR; face_crop: uint8 (R, R, 3) BGR (swapped, colour-corrected);
     mask_crop: float32 (R, R) in [0, 1], already feathered; matrix: (2, 3) float64 frame->crop.
-    mode 'feather': alpha composite; 'poisson': seamlessClone first (see poisson_face), then the
-    same alpha composite. Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
+    mode 'feather': one BGRA warp + integer alpha composite (warp_composite, alpha in 1/255
+    steps); 'poisson': seamlessClone first (see poisson_face), then the float alpha composite
+    (composite). Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
     (x0, y0, x1, y1) in frame pixels (x1 == x0 when the face is entirely outside the frame).
     """
     if mode not in BLEND_MODES:
