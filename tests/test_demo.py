@@ -54,7 +54,8 @@ def test_demo_quick_writes_everything_and_swaps_only_the_face(tmp_path):
         far = cv2.dilate(mask, np.ones((41, 41), np.uint8)) == 0  # well outside the blend mask
         diff = np.abs(driving[i].astype(np.int16) - swapped[i].astype(np.int16)).max(axis=2)
         inside_diffs.append(diff[mask == 255].mean())
-        outside_changed.append((diff[far] > 12).mean())
+        outside_changed.append((diff[far] > 20).mean())
     finder.close()
     assert min(inside_diffs) > 6.0, inside_diffs  # the face was replaced
-    assert max(outside_changed) < 0.01, outside_changed  # the background only re-encoded
+    # the background was only decoded and re-encoded (H.264 noise stays well under 20 levels)
+    assert max(outside_changed) < 0.005, outside_changed
