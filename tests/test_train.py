@@ -72,13 +72,13 @@ def test_yaw_balance_and_validation_split():
 # ------------------------------------------------------------------------------------ learning
 @pytest.mark.slow
 def test_tiny_model_learns_real_faces(facesets, tmp_path):
-    summary = train(_opts(facesets, tmp_path / "run", iters=250), TINY, FAST)
+    summary = train(_opts(facesets, tmp_path / "run", iters=150), TINY, FAST)
     history = read_history(tmp_path / "run" / "history.csv")
     losses = [r["loss_a"] for r in history if "loss_a" in r]
     assert losses[-1] < 0.7 * losses[0], losses
     start, end = summary.val_ssim_start[0], summary.val_ssim_end[0]
-    assert end > start + 0.15, (start, end)
-    assert summary.val_ssim_end[1] > summary.val_ssim_start[1] + 0.15
+    assert end > start + 0.1, (start, end)
+    assert summary.val_ssim_end[1] > summary.val_ssim_start[1] + 0.1, summary
     for name in ("preview.png", "loss.png", "history.csv", "checkpoint.pt"):
         assert (tmp_path / "run" / name).stat().st_size > 0
 
