@@ -109,6 +109,14 @@ def test_sigint_checkpoint_then_resume_matches_uninterrupted_run(facesets, tmp_p
             assert torch.equal(t, b["optimizer"]["state"][k][name]), (k, name)
 
 
+def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
+    liae = ModelConfig("liae", 32, 32, 8, 8, 4)
+    summary = train(_opts(facesets, tmp_path / "run", iters=3), liae, dataclasses.replace(FAST, gan_power=0.1))
+    state = load_checkpoint(summary.checkpoint)
+    assert state["iteration"] == 3 and "discriminator" in state and state["losses"]["loss_gan"] > 0
+    assert ModelConfig.from_dict(state["model_config"]) == liae
+
+
 # ------------------------------------------------------------------------------------ bad input
 def _cli(facesets, run_dir, *extra):
     a, b = facesets

@@ -52,6 +52,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
             torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a checkpoint is an ordinary user file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

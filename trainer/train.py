@@ -324,6 +324,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
     last_preview = last_checkpoint = start
     wait_seconds = 0.0
     session_steps = 0
+    weights_consistent = True
     try:
         with _StopRequest() as stop:
             while True:
@@ -360,6 +361,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                     loss_gan = losses.gan_generator_loss(logits.float())
                     loss = loss + train_cfg.gan_power * loss_gan
 
+                weights_consistent = False  # a second Ctrl-C from here on may leave a half-applied update
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.unscale_(optimizer)
@@ -377,6 +379,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                     d_optimizer.step()
 
                 iteration += 1
+                weights_consistent = True
                 session_steps += 1
                 bar.update(1)
                 now = {"loss_a": loss_a.item(), "loss_b": loss_b.item(), "loss_mask": loss_mask.item()}
@@ -412,9 +415,13 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                 if on_step is not None:
                     on_step(iteration)
     except KeyboardInterrupt:
-        # The loop only stops between steps, so the weights are consistent: keep them.
-        path = save()
-        log.info("interrupted at iteration %d; checkpoint saved to %s", iteration, path)
+        # The first Ctrl-C stops the loop between steps; only a second one can land mid-update,
+        # and then the last good checkpoint must not be replaced by half-updated weights.
+        preview.write_history(history_path, history)
+        if weights_consistent:
+            log.info("interrupted at iteration %d; checkpoint saved to %s", iteration, save())
+        else:
+            log.warning("interrupted mid-step: kept the previous checkpoint")
         raise
     finally:
         loader.close()
