@@ -231,6 +231,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
         d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
 
     iteration = 0
+    trained_seconds = 0.0  # wall time of earlier sessions of this run, for the history's time axis
     smoothed: dict[str, float] = {}
     history_path = opts.run_dir / "history.csv"
     history = []
@@ -241,6 +242,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
             discriminator.load_state_dict(resume_state["discriminator"])
             d_optimizer.load_state_dict(resume_state["discriminator_optimizer"])
         iteration = resume_state["iteration"]
+        trained_seconds = float(resume_state.get("trained_seconds", 0.0))
         smoothed = dict(resume_state["losses"])
         torch.set_rng_state(resume_state["rng"]["torch"])
         # Rows logged after the checkpoint describe steps that are about to be redone.
@@ -289,6 +291,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
             "losses": dict(smoothed),
             "rng": {"seed": seed, "torch": torch.get_rng_state()},
             "facesets": {"a": str(opts.faceset_a), "b": str(opts.faceset_b)},
+            "trained_seconds": trained_seconds + time.perf_counter() - start,
         }
         if discriminator is not None:
             state["discriminator"] = discriminator.state_dict()
@@ -301,7 +304,12 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
 
     def report(val_ssim: tuple[float, float], tiles: dict) -> None:
         """Preview grid, loss plot, CSV and TensorBoard, all at the current iteration."""
-        row = {"iteration": iteration, "val_ssim_aa": val_ssim[0], "val_ssim_bb": val_ssim[1]}
+        row = {
+            "iteration": iteration,
+            "seconds": trained_seconds + time.perf_counter() - start,
+            "val_ssim_aa": val_ssim[0],
+            "val_ssim_bb": val_ssim[1],
+        }
         if history and history[-1]["iteration"] == iteration:
             history[-1].update(row)
         else:
@@ -315,13 +323,13 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
             tb.flush()
 
     # -------------------------------------------------------------------------------- loop
+    start = time.perf_counter()
     val_start, tiles = validate(model, val_a, val_b, device, autocast)
     report(val_start, tiles)
     val_last = val_start
     loader = data.BatchLoader(iteration, make, workers=train_cfg.data_workers)
     bar = tqdm(total=opts.iters, initial=iteration, disable=not opts.progress, unit="it", dynamic_ncols=True)
-    start = time.perf_counter()
-    last_preview = last_checkpoint = start
+    last_preview = last_checkpoint = time.perf_counter()
     wait_seconds = 0.0
     session_steps = 0
     weights_consistent = True
@@ -391,7 +399,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                 tick = time.perf_counter()
                 if iteration % LOG_EVERY == 0:
                     seconds = tick - start
-                    row = {"iteration": iteration, "seconds": seconds, "lr": lr, **smoothed}
+                    row = {"iteration": iteration, "seconds": trained_seconds + seconds, "lr": lr, **smoothed}
                     row["loss"] = sum(smoothed.values())
                     row["samples_per_s"] = session_steps * train_cfg.batch_size * 2 / seconds
                     row["data_wait_share"] = wait_seconds / seconds
