@@ -9,10 +9,10 @@ import av
 import cv2
 import numpy as np
 import pytest
+from conftest import media
 
 from engine.face.align import face_type, invert, template_points, transform_points
 from swapstream.cli import main
-from conftest import media
 from trainer.extract import ExtractConfig, extract
 from trainer.faceset import Faceset
 from trainer.faceset_info import describe
