@@ -23,7 +23,7 @@ from engine.errors import UserError, user_error
 from trainer import data, losses, preview
 from trainer.checkpoint import CHECKPOINT_NAME, find_checkpoint, load_checkpoint, save_checkpoint
 from trainer.config import ModelConfig, TrainConfig
-from trainer.model import build_model, parameter_count
+from trainer.model import PatchDiscriminator, build_model, parameter_count
 
 log = logging.getLogger(__name__)
 LOG_EVERY = 10  # iterations between history rows
@@ -225,8 +225,6 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     discriminator = d_optimizer = None
     if train_cfg.gan_power > 0:
-        from trainer.model import PatchDiscriminator
-
         discriminator = PatchDiscriminator(train_cfg.gan_dims).to(device, memory_format=torch.channels_last)
         d_optimizer = torch.optim.Adam(discriminator.parameters(), lr=train_cfg.lr, betas=(0.5, 0.999))
 
@@ -236,11 +234,16 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
     history_path = opts.run_dir / "history.csv"
     history = []
     if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        if discriminator is not None and "discriminator" in resume_state:
-            discriminator.load_state_dict(resume_state["discriminator"])
-            d_optimizer.load_state_dict(resume_state["discriminator_optimizer"])
+        try:
+            model.load_state_dict(resume_state["model"])
+            optimizer.load_state_dict(resume_state["optimizer"])
+            if discriminator is not None and "discriminator" in resume_state:
+                discriminator.load_state_dict(resume_state["discriminator"])
+                d_optimizer.load_state_dict(resume_state["discriminator_optimizer"])
+        except (RuntimeError, ValueError, KeyError) as e:
+            first_line = str(e).strip().splitlines()[0]
+            problem = f"weights do not fit model_config ({first_line})"
+            raise user_error(opts.run_dir / CHECKPOINT_NAME, problem) from None
         iteration = resume_state["iteration"]
         trained_seconds = float(resume_state.get("trained_seconds", 0.0))
         smoothed = dict(resume_state["losses"])
