@@ -59,7 +59,7 @@ def main() -> None:
                 "precision": precision,
                 "batch_size": cfg.batch_size,
                 "steps": args.steps,
-                "step_s": s.seconds / args.steps,
+                "step_s": cfg.batch_size * 2 / s.samples_per_s,
                 "samples_per_s": s.samples_per_s,
                 "data_wait_share": s.data_wait_share,
             }

@@ -332,7 +332,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
     val_last = val_start
     loader = data.BatchLoader(iteration, make, workers=train_cfg.data_workers)
     bar = tqdm(total=opts.iters, initial=iteration, disable=not opts.progress, unit="it", dynamic_ncols=True)
-    last_preview = last_checkpoint = time.perf_counter()
+    loop_start = last_preview = last_checkpoint = time.perf_counter()  # rates exclude the first validation
     wait_seconds = 0.0
     session_steps = 0
     weights_consistent = True
@@ -404,8 +404,8 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                     seconds = tick - start
                     row = {"iteration": iteration, "seconds": trained_seconds + seconds, "lr": lr, **smoothed}
                     row["loss"] = sum(smoothed.values())
-                    row["samples_per_s"] = session_steps * train_cfg.batch_size * 2 / seconds
-                    row["data_wait_share"] = wait_seconds / seconds
+                    row["samples_per_s"] = session_steps * train_cfg.batch_size * 2 / (tick - loop_start)
+                    row["data_wait_share"] = wait_seconds / (tick - loop_start)
                     history.append(row)
                     bar.set_postfix(
                         a=f"{smoothed['loss_a']:.3f}",
@@ -440,14 +440,15 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
         if tb is not None:
             tb.close()
     seconds = time.perf_counter() - start
+    loop_seconds = max(time.perf_counter() - loop_start, 1e-9)
     val_end, tiles = validate(model, val_a, val_b, device, autocast)
     report(val_end, tiles)
     path = save()
     return TrainSummary(
         iteration=iteration,
         seconds=seconds,
-        samples_per_s=session_steps * train_cfg.batch_size * 2 / max(seconds, 1e-9),
-        data_wait_share=wait_seconds / max(seconds, 1e-9),
+        samples_per_s=session_steps * train_cfg.batch_size * 2 / loop_seconds,
+        data_wait_share=wait_seconds / loop_seconds,
         val_ssim_start=val_start,
         val_ssim_end=val_end,
         checkpoint=path,
