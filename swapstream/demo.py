@@ -1,10 +1,12 @@
 """The whole chain on public-domain faces that ship inside the dependencies; nothing downloaded.
 
 A = skimage's astronaut (NASA portrait of Eileen Collins), B = matplotlib's Grace Hopper (US Navy
-portrait). The demo renders a driving clip of A, extracts both facesets, trains the `live`
-preset within a time budget, exports it to INT8 ONNX, converts the clip, benchmarks the engine
-and writes everything with an index.html into DIR. About 8 minutes on 2 CPU cores; --quick
-trains for one minute (about 3 minutes in all: the swap is recognisable, not good).
+portrait). The demo renders a driving clip of A, extracts both facesets, trains the `demo`
+preset (the `live` architecture at a quarter of its width, configs/presets/demo.yaml) for five
+minutes, exports it to INT8 ONNX, converts the clip, benchmarks the engine and writes everything
+with an index.html into DIR. About 8 minutes on 2 CPU cores; --quick trains for one minute
+(about 3 minutes in all). Five minutes of training on a CPU gives a rough swap, not a good one:
+real models train for hours.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             "-o",
             str(run_dir),
             "--preset",
-            "live",
+            "demo",
             "--minutes",
             str(minutes),
             *resume,
