@@ -117,7 +117,7 @@ def format_table(r: dict) -> str:
         seq = seq_stages.get(name, {}).get("p50")
         lines.append(f"{name:<9} {_ms(v['p50'])} {_ms(v['p95'])} {_ms(v['p99'])}       | {_ms(seq)}")
     if r["mode"] == "live":
-        lines.append("(live capture time includes waiting for each frame's due time: the source is paced)")
+        lines.append("(live: the source is paced at the clip's frame rate; capture is decode time only)")
     lat = run["latency_ms"]
     headline = "live, paced at the clip's rate" if r["mode"] == "live" else "convert, unpaced"
     lines += [
