@@ -7,20 +7,33 @@ minutes, exports it to INT8 ONNX, converts the clip, benchmarks the engine and w
 with an index.html into DIR. About 8 minutes on 2 CPU cores; --quick trains for one minute
 (about 3 minutes in all). Five minutes of training on a CPU gives a rough swap, not a good one:
 real models train for hours.
+
+A model trained longer by the same command ships in swapstream/assets/ (see its README.md):
+when it is there and was trained with the current `demo` preset and alignment contract, the
+full demo uses it instead of training (its preview and loss plot come with it); --retrain
+ignores it, and --quick always trains, so the quick run exercises every step.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import time
 from pathlib import Path
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+ASSET_MODEL = ASSETS / "demo_int8.onnx"
+ASSET_INFO = ASSETS / "demo_int8.json"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="out/demo", metavar="DIR", help="where to write (default: out/demo)")
-    p.add_argument("--quick", action="store_true", help="train 1 minute instead of 5 (about 3 minutes in all)")
+    p.add_argument("--quick", action="store_true", help="train 1 minute, 90 frames (about 3 minutes in all)")
     p.add_argument("--frames", type=int, default=None, help="driving clip length (default: 150, quick: 90)")
+    p.add_argument("--retrain", action="store_true", help="train even when the shipped demo model is usable")
+    p.add_argument("--train-minutes", type=float, default=None, help="training budget (default 5, quick 1)")
+    p.add_argument("--save-model", action="store_true", help="store the trained model in swapstream/assets/")
 
 
 def _step(title: str, argv: list[str]) -> None:
@@ -33,6 +46,46 @@ def _step(title: str, argv: list[str]) -> None:
         raise UserError(f"demo step '{title}' failed with exit code {code} (see above)")
 
 
+def _demo_model_config() -> dict:
+    from trainer.config import load_preset
+
+    return load_preset("demo")[0].to_dict()
+
+
+def shipped_model() -> dict | None:
+    """The shipped demo model's record when it matches the current preset and contract, else None."""
+    from engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
+    from engine.runtime.model import inspect_model
+
+    if not (ASSET_MODEL.exists() and ASSET_INFO.exists()):
+        return None
+    info = json.loads(ASSET_INFO.read_text())
+    contract = inspect_model(ASSET_MODEL)
+    fresh = (
+        info.get("model_config") == _demo_model_config()
+        and contract.template_id == TEMPLATE_ID
+        and contract.contract_version == CONTRACT_VERSION
+    )
+    return info if fresh else None
+
+
+def _save_model(model: Path, run_dir: Path, minutes: float) -> None:
+    from engine.runtime.model import inspect_model
+
+    ASSETS.mkdir(exist_ok=True)
+    shutil.copyfile(model, ASSET_MODEL)
+    for name in ("preview.png", "loss.png"):
+        shutil.copyfile(run_dir / name, ASSETS / f"demo_{name}")
+    info = {
+        "model_config": _demo_model_config(),
+        "iterations": inspect_model(model).iterations,
+        "train_minutes": minutes,
+        "command": f"swapstream demo --retrain --train-minutes {minutes:g} --save-model",
+    }
+    ASSET_INFO.write_text(json.dumps(info, indent=2) + "\n")
+    print(f"stored the demo model in {ASSETS}")
+
+
 def run(args: argparse.Namespace) -> int:
     from swapstream.demo_media import astronaut_bgr, grace_hopper_bgr, motion_frames, side_by_side, write_video
     from swapstream.demo_page import write_index
@@ -43,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
     work.mkdir(exist_ok=True)
     started = time.perf_counter()
     frames = args.frames or (90 if args.quick else 150)
-    minutes = 1.0 if args.quick else 5.0
+    minutes = args.train_minutes or (1.0 if args.quick else 5.0)
+    shipped = None if (args.quick or args.retrain) else shipped_model()
 
     print(f"rendering a {frames}-frame driving clip of A and a pose clip of B ...", flush=True)
     driving = out / "driving.mp4"
@@ -58,49 +112,30 @@ def run(args: argparse.Namespace) -> int:
     swapped = out / "swapped.mp4"
     _step("extract A", ["extract", str(clip_a), "-o", str(fs_a)])
     _step("extract B", ["extract", str(clip_b), "-o", str(fs_b)])
-    resume = ["--resume"] if (run_dir / "checkpoint.pt").exists() else []
-    _step(
-        "train",
-        [
-            "train",
-            "-a",
-            str(fs_a),
-            "-b",
-            str(fs_b),
-            "-o",
-            str(run_dir),
-            "--preset",
-            "demo",
-            "--minutes",
-            str(minutes),
-            *resume,
-        ],
-    )
-    _step("export", ["export", str(run_dir), "-o", str(model), "--precision", "int8", "--calibration", str(fs_a)])
+    if shipped:
+        print(
+            f"\nusing the shipped demo model ({shipped['iterations']} iterations, {shipped['train_minutes']:g} min "
+            f"of training by `{shipped['command']}`); --retrain trains a new one",
+            flush=True,
+        )
+        shutil.copyfile(ASSET_MODEL, model)
+        for name in ("preview.png", "loss.png"):
+            shutil.copyfile(ASSETS / f"demo_{name}", out / f"train_{name}")
+    else:
+        resume = ["--resume"] if (run_dir / "checkpoint.pt").exists() else []
+        train = ["train", "-a", str(fs_a), "-b", str(fs_b), "-o", str(run_dir), "--preset", "demo"]
+        _step("train", [*train, "--minutes", str(minutes), *resume])
+        export = ["export", str(run_dir), "-o", str(model), "--precision", "int8", "--calibration", str(fs_a)]
+        _step("export", export)
+        for name in ("preview.png", "loss.png"):
+            shutil.copyfile(run_dir / name, out / f"train_{name}")
+        if args.save_model:
+            _save_model(model, run_dir, minutes)
     _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped)])
-    _step(
-        "bench",
-        [
-            "bench",
-            "-m",
-            str(model),
-            "--source",
-            str(driving),
-            "--mode",
-            "live",
-            "--json",
-            str(out / "bench.json"),
-            "--plot",
-            str(out / "bench.png"),
-        ],
-    )
+    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live"]
+    _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])
     side_by_side(driving, swapped, out / "side_by_side.mp4")
-    for name in ("preview.png", "loss.png"):
-        src = run_dir / name
-        if src.exists():
-            (out / f"train_{name}").write_bytes(src.read_bytes())
-    bench = json.loads((out / "bench.json").read_text())
-    index = write_index(out, bench)
+    index = write_index(out, json.loads((out / "bench.json").read_text()))
     print(
         f"\nDemo finished in {(time.perf_counter() - started) / 60:.1f} min. Open {index} to see the driving clip, "
         f"the swapped video ({swapped}), the side-by-side comparison, the training preview and loss, and the "
