@@ -96,7 +96,12 @@ def quantize_int8(model_fp32: bytes, calibration_faces: np.ndarray, settings: In
     for node_index, node in enumerate(model.graph.node):
         if not node.name:  # quantization addresses nodes by name
             node.name = f"{node.op_type}_{node_index}"
-    exclude = _output_conv_names(model) if settings.keep_output_convs_float else []
+    # The first conv always stays float: it reads the image itself, and quantizing it cost 0.05
+    # SSIM on a partly trained `live` model (0.948 -> 0.998 with it in float), for ~3% of the FLOPs.
+    first_conv = next((n.name for n in model.graph.node if n.op_type == "Conv"), None)
+    exclude = [first_conv] if first_conv else []
+    if settings.keep_output_convs_float:
+        exclude += _output_conv_names(model)
     with tempfile.TemporaryDirectory(prefix="swapstream-int8-") as tmp:
         src, pre, dst = Path(tmp, "fp32.onnx"), Path(tmp, "pre.onnx"), Path(tmp, "int8.onnx")
         onnx.save(model, src)
