@@ -12,8 +12,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import logging
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +20,7 @@ import numpy as np
 import onnx
 import torch
 
+from engine.atomic_files import atomic_write_bytes
 from engine.errors import user_error
 from engine.face.align import CONTRACT_VERSION
 from engine.face.template import TEMPLATE_ID
@@ -189,21 +188,6 @@ def with_metadata(model_bytes: bytes, contract: ModelContract) -> bytes:
     return model.SerializeToString()
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Temp file in the destination directory, fsync, rename: readers never see half a model."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def export_model_bytes(run: LoadedRun, options: ExportOptions, output: Path) -> tuple[bytes, ExportReport]:
     """Export + verify + convert in memory; returns (final model bytes with metadata, report)."""
     started = time.perf_counter()
@@ -276,5 +260,5 @@ def export_run(run_dir: str | Path, output: str | Path, options: ExportOptions) 
         raise user_error(output, "the output model must end in .onnx")
     run = load_run(run_dir)
     data, report = export_model_bytes(run, options, output)
-    write_atomically(output, data)
+    atomic_write_bytes(output, data)
     return report

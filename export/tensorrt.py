@@ -92,9 +92,9 @@ def sidecar_metadata(contract, opts: TensorRTOptions, tensorrt_version: str, eng
 
 
 def write_sidecar(path: Path, sidecar: dict) -> None:
-    from export.exporter import write_atomically
+    from engine.atomic_files import atomic_write_bytes
 
-    write_atomically(path, (json.dumps(sidecar, indent=2) + "\n").encode())
+    atomic_write_bytes(path, (json.dumps(sidecar, indent=2) + "\n").encode())
 
 
 def warm_ep_cache(model_path: Path, opts: TensorRTOptions, contract) -> Path:
@@ -141,8 +141,8 @@ def prepare_tensorrt(model_path: str | Path, opts: TensorRTOptions) -> TensorRTR
     """Run every TensorRT route available here; UserError when none is (CPU-only machine)."""
     import onnxruntime as ort
 
+    from engine.atomic_files import atomic_write_bytes
     from engine.runtime.model import inspect_model
-    from export.exporter import write_atomically
 
     model_path = Path(model_path)
     contract = inspect_model(model_path)
@@ -165,7 +165,7 @@ def prepare_tensorrt(model_path: str | Path, opts: TensorRTOptions) -> TensorRTR
         report.notes.append("onnxruntime has no TensorRT execution provider: engine cache not built")
     if trt is not None:
         engine_path = model_path.with_suffix(".engine")
-        write_atomically(engine_path, build_engine(model_path, opts, contract, trt))
+        atomic_write_bytes(engine_path, build_engine(model_path, opts, contract, trt))
         report.engine = engine_path
         report.sidecar = engine_path.with_name(engine_path.name + ".json")
         write_sidecar(report.sidecar, sidecar_metadata(contract, opts, trt.__version__, engine_path.name))

@@ -121,13 +121,13 @@ def export_untrained(model_cfg, preset: str, precision: str, path: Path) -> None
     """
     import torch
 
+    from engine.atomic_files import atomic_write_bytes
     from export.exporter import (
         ExportOptions,
         LoadedRun,
         build_contract,
         weights_sha256,
         with_metadata,
-        write_atomically,
     )
     from export.graph import SwapGraph, export_graph
     from trainer.model import build_model
@@ -151,7 +151,7 @@ def export_untrained(model_cfg, preset: str, precision: str, path: Path) -> None
 
         calibration = public_domain_faces(model_cfg.face_type, model_cfg.resolution, count=16)
         data = quantize_int8(data, calibration, CANDIDATES[0])
-    write_atomically(path, with_metadata(data, build_contract(run, ExportOptions(precision=precision))))
+    atomic_write_bytes(path, with_metadata(data, build_contract(run, ExportOptions(precision=precision))))
 
 
 # -- default and resized sources -----------------------------------------------------------------------

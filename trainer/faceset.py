@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.atomic_files import atomic_write_text
 from engine.errors import user_error
 from engine.face.align import CONTRACT_VERSION, FACE_TYPES, TEMPLATE_ID
 
@@ -196,19 +197,6 @@ class Faceset:
     def save(self) -> None:
         """Atomically replace the manifest (temp file, fsync, rename)."""
         atomic_write_text(self.path / MANIFEST, json.dumps(self.to_json(), separators=(",", ":")))
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def atomic_write_image(path: Path, image: np.ndarray) -> None:

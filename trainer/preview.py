@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from engine.atomic_files import atomic_write_bytes
 
 COLUMNS = ("A", "A->A", "A->B", "B", "B->B", "B->A")
 HISTORY_FIELDS = (
@@ -28,23 +28,11 @@ HISTORY_FIELDS = (
 )
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_png(path: Path, image_bgr: np.ndarray) -> None:
     ok, buf = cv2.imencode(".png", image_bgr)
     if not ok:
         raise OSError(f"{path}: PNG encoding failed")
-    _atomic_write_bytes(path, buf.tobytes())
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def preview_grid(tiles: dict[str, np.ndarray | None], cell: int = 128) -> np.ndarray:
@@ -83,7 +71,7 @@ def write_history(path: Path, rows: list[dict[str, float]]) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-    _atomic_write_bytes(path, buf.getvalue().encode())
+    atomic_write_bytes(path, buf.getvalue().encode())
 
 
 def plot_history(path: Path, rows: list[dict[str, float]]) -> None:
@@ -112,4 +100,4 @@ def plot_history(path: Path, rows: list[dict[str, float]]) -> None:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
-    _atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getvalue())
