@@ -38,3 +38,17 @@ def grace_hopper_bgr() -> np.ndarray:
     from matplotlib import cbook
 
     return cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+
+
+def optional_media_frames(*picks: tuple[str, int]) -> list[np.ndarray]:
+    """BGR frames (clip name, frame index) from ../shared/media, for tests where they are extras:
+    clips or frames that are absent are left out instead of skipping the test."""
+    frames = []
+    for name, index in picks:
+        cap = cv2.VideoCapture(str(MEDIA / name))
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, frame = cap.read()
+        cap.release()
+        if ok:
+            frames.append(frame)
+    return frames

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 import pytest
+from conftest import optional_media_frames
 
 from engine.face.align import alignment_matrix, transform_points, warp_face
 from engine.face.landmarks import PhotoFaceFinder
@@ -14,23 +13,13 @@ from engine.face.mask import hull_mask
 from engine.image import blend, warmup
 
 SIZE = 256
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-
-
-def _video_frame(name: str, index: int) -> np.ndarray | None:
-    cap = cv2.VideoCapture(str(MEDIA / name))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, frame = cap.read()
-    cap.release()
-    return frame if ok else None
 
 
 @pytest.fixture(scope="module")
 def faces(astronaut_bgr, grace_hopper_bgr) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """(frame, matrix, aligned 'whole' crop, hull mask uint8) for real faces."""
     frames = [astronaut_bgr, grace_hopper_bgr]
-    if (MEDIA / "d18.mp4").exists():  # the two photos suffice when the shared clips are absent
-        frames += [f for f in (_video_frame("d18.mp4", 40),) if f is not None]
+    frames += optional_media_frames(("d18.mp4", 40))  # the two photos suffice without the shared clips
     finder = PhotoFaceFinder(max_faces=1)
     out = []
     try:

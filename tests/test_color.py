@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from unittest import mock
 
-import cv2
 import numpy as np
 import pytest
+from conftest import optional_media_frames
 
 from engine.face.align import alignment_matrix, transform_points, warp_face
 from engine.face.landmarks import PhotoFaceFinder
@@ -15,7 +14,6 @@ from engine.face.mask import hull_mask
 from engine.image import _jit, color
 
 SIZE = 256
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
 def _aligned(frame: np.ndarray, finder: PhotoFaceFinder) -> tuple[np.ndarray, np.ndarray]:
@@ -26,21 +24,12 @@ def _aligned(frame: np.ndarray, finder: PhotoFaceFinder) -> tuple[np.ndarray, np
     return crop, mask
 
 
-def _video_frame(name: str, index: int) -> np.ndarray | None:
-    cap = cv2.VideoCapture(str(MEDIA / name))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, index)
-    ok, frame = cap.read()
-    cap.release()
-    return frame if ok else None
-
-
 @pytest.fixture(scope="module")
 def crops(astronaut_bgr, grace_hopper_bgr) -> list[tuple[np.ndarray, np.ndarray]]:
     """Aligned 'whole' 256 px crops (uint8 BGR) and hull masks (float32 0/1) of real faces."""
     finder = PhotoFaceFinder(max_faces=1)
     frames = [astronaut_bgr, grace_hopper_bgr]
-    if (MEDIA / "d18.mp4").exists():  # the two photos suffice when the shared clips are absent
-        frames += [f for f in (_video_frame("d18.mp4", 40), _video_frame("d9.mp4", 100)) if f is not None]
+    frames += optional_media_frames(("d18.mp4", 40), ("d9.mp4", 100))  # extras when the shared clips exist
     try:
         return [_aligned(f, finder) for f in frames]
     finally:
