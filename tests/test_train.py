@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 import torch
 
+from engine.errors import UserError
 from swapstream.cli import main as cli_main
 from tests.train_fixtures import pair_facesets
-from trainer import data
+from trainer import data, losses
 from trainer.checkpoint import load_checkpoint
 from trainer.config import ModelConfig, TrainConfig
 from trainer.faceset import Faceset
@@ -115,6 +116,20 @@ def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
     state = load_checkpoint(summary.checkpoint)
     assert state["iteration"] == 3 and "discriminator" in state and state["losses"]["loss_gan"] > 0
     assert ModelConfig.from_dict(state["model_config"]) == liae
+
+
+def test_divergence_stops_without_touching_the_last_checkpoint(facesets, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train(_opts(facesets, run, iters=2), TINY, FAST)
+    good = (run / "checkpoint.pt").read_bytes()
+
+    def nan_loss(pred, *args):
+        return pred.sum() * float("nan")  # as an exploding learning rate would make it
+
+    monkeypatch.setattr(losses, "face_loss", nan_loss)
+    with pytest.raises(UserError, match="diverged at iteration 3"):
+        train(_opts(facesets, run, iters=4, resume=True), TINY, FAST)
+    assert (run / "checkpoint.pt").read_bytes() == good
 
 
 # ------------------------------------------------------------------------------------ bad input
