@@ -19,10 +19,22 @@ from pathlib import Path
 
 from engine.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 
-# Before torch (OpenMP) loads: idle OpenMP threads sleep instead of spinning. With spinning, any
-# other busy process on a 2-core machine made a 2-thread training step ~6x slower than 1 thread
-# (measured: 6 vs 36 samples/s with one core taken by another job); idle machines lose nothing.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+def _openmp_wait_policy(load_1min: float, cpus: int) -> str | None:
+    """PASSIVE (idle OpenMP threads sleep) when the CPU is already half busy, else None (spin briefly).
+
+    Measured on the 2-core dev machine: with one core taken by another job, spinning threads made a
+    2-thread training step ~6x slower than 1 thread; on an idle machine PASSIVE cost 30% of the
+    `live` preset's step (batch 4: many short parallel regions, each waking sleeping threads).
+    """
+    return "PASSIVE" if load_1min >= 0.5 * cpus else None
+
+
+# Must be decided before torch (OpenMP) loads; an explicit OMP_WAIT_POLICY always wins.
+if "OMP_WAIT_POLICY" not in os.environ and hasattr(os, "getloadavg"):
+    _policy = _openmp_wait_policy(os.getloadavg()[0], os.cpu_count() or 1)
+    if _policy is not None:
+        os.environ["OMP_WAIT_POLICY"] = _policy
 
 # name -> (module, one-line help). Order is the order of `swapstream --help`.
 COMMANDS = {
