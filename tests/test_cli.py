@@ -1,0 +1,51 @@
+"""The top-level command: exit codes of the one error handler, and the OpenMP wait policy chosen at the edge."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+
+from engine.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+from swapstream import cli
+
+
+def _fake_command(error: BaseException):
+    def run(args):
+        raise error
+
+    return types.SimpleNamespace(__doc__="fake", add_arguments=lambda parser: None, run=run)
+
+
+@pytest.mark.parametrize(
+    ("error", "code", "message"),
+    [
+        (UserError("clip.mp4: not a video"), EXIT_USAGE, "swapstream info: error: clip.mp4: not a video"),
+        (KeyboardInterrupt(), EXIT_INTERRUPTED, "swapstream info: interrupted"),
+        (RuntimeError("boom"), EXIT_CRASH, "swapstream info: unexpected failure: RuntimeError('boom')"),
+    ],
+)
+def test_one_handler_maps_errors_to_exit_codes(monkeypatch, capsys, error, code, message):
+    monkeypatch.setattr(cli, "_available_commands", lambda: {"info": _fake_command(error)})
+    assert cli.main(["info"]) == code
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1  # one line, no traceback on the terminal
+    if code == EXIT_CRASH:
+        log = Path(err.split("traceback in ")[1].rstrip(")\n"))
+        assert "RuntimeError: boom" in log.read_text()  # the traceback is kept for a bug report
+        log.unlink()
+
+
+def test_every_command_is_listed_in_help(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in cli.COMMANDS)
+
+
+def test_openmp_threads_sleep_only_when_the_cpu_is_already_busy():
+    assert cli._openmp_wait_policy(load_1min=1.4, cpus=2) == "PASSIVE"
+    assert cli._openmp_wait_policy(load_1min=0.3, cpus=2) is None
+    assert cli._openmp_wait_policy(load_1min=3.0, cpus=8) is None
