@@ -219,7 +219,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
         partial(torch.autocast, device.type, dtype=amp_dtype) if amp_dtype is not None else contextlib.nullcontext
     )
     # channels_last is what oneDNN's bf16 (AMX) and CUDA's fp16 kernels want; in fp32 on an AVX2 CPU
-    # plain NCHW measured 5-10% faster (benchmarks/RESULTS.md, Training).
+    # plain NCHW measured as fast or up to 8% faster (benchmarks/train_step.py).
     memory_format = torch.channels_last if amp_dtype is not None else torch.contiguous_format
     torch.manual_seed(seed)
     model = build_model(model_cfg).to(device, memory_format=memory_format)
