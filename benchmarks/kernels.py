@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import functools
 import os
-import platform
 import threading
 import time
 
@@ -24,6 +23,7 @@ from engine.face.align import alignment_matrix, transform_points, warp_face
 from engine.face.landmarks import PhotoFaceFinder
 from engine.face.mask import hull_mask
 from engine.image import blend, color, warmup
+from swapstream.bench_report import cpu_name
 
 SIZE = 256
 FRAMES = {
@@ -32,17 +32,6 @@ FRAMES = {
     "1920x1080": (1080, 1920, 500),
     "1080p-close": (1080, 1920, 1000),
 }
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def time_ms(fn, repeat: int, stat: str = "median") -> float:

@@ -37,7 +37,7 @@ def at_minute(curve: list[tuple[float, int, float, float]], minute: float) -> tu
 def markdown_table(curves: dict[str, list], every: float) -> str:
     end = max(c[-1][0] for c in curves.values())
     marks = [every * k for k in range(int(end // every) + 1)]
-    if end - marks[-1] > 0.5:
+    if end - marks[-1] > 0.1 * every:  # always end on the run's last state
         marks.append(end)
     head = "| minutes | " + " | ".join(f"{name}: iteration (minute), SSIM A->A / B->B" for name in curves) + " |"
     lines = [head, "|---|" + "---|" * len(curves)]

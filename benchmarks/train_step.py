@@ -3,33 +3,26 @@
 Usage:
     python benchmarks/train_step.py [--preset live] [--batch-sizes 2 4 8 16] [--steps 10] [--threads N]
 One step is exactly what trainer/train.py does per iteration minus data loading: forward of A and
-B, masked DSSIM + MSE + mask loss, backward, gradient clipping, Adam. Inputs are random (speed does
-not depend on content), so no faceset is needed. Each batch size is run in NCHW and channels_last
-in the same process, alternating, and the table gives the median step and the channels_last/NCHW
-time ratio. Pair it with benchmarks/time_to_quality.py: a smaller batch gives more updates per minute
-but fewer samples per second, and only a run on real faces says which wins.
+B, the trainer's own loss (trainer.train.autoencoder_loss), backward, gradient clipping, Adam.
+Inputs are random (speed does not depend on content), so no faceset is needed. Each batch size
+is run in NCHW and channels_last in the same process, alternating, and the table gives the median
+step and the channels_last/NCHW time ratio. Pair it with benchmarks/time_to_quality.py: a smaller
+batch gives more updates per minute but fewer samples per second, and only a run on real faces
+says which wins.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
-from pathlib import Path
 
 import torch
 
-from trainer import losses
+from swapstream.bench_report import cpu_name
 from trainer.config import load_preset
 from trainer.model import build_model
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
+from trainer.train import autoencoder_loss
 
 
 def make_step(preset: str, batch_size: int, memory_format: torch.memory_format):
@@ -43,14 +36,18 @@ def make_step(preset: str, batch_size: int, memory_format: torch.memory_format):
     def faces(channels: int) -> torch.Tensor:
         return torch.rand(batch_size, channels, res, res).contiguous(memory_format=memory_format)
 
-    xa, xb, ma, mb = faces(3), faces(3), faces(1), faces(1)
-    ra, rb = faces(1).round(), faces(1).round()
-    weights = (train_cfg.dssim_weight, train_cfg.mse_weight, train_cfg.eyes_mouth_weight)
+    t = {
+        "a_input": faces(3),
+        "b_input": faces(3),
+        "a_mask": faces(1),
+        "b_mask": faces(1),
+        "a_region": faces(1).round(),
+        "b_region": faces(1).round(),
+    }
+    t["a_target"], t["b_target"] = t["a_input"], t["b_input"]
 
     def step() -> None:
-        face_a, mask_a, face_b, mask_b = model(xa, xb)
-        loss = losses.face_loss(face_a, xa, ma, ra, *weights) + losses.face_loss(face_b, xb, mb, rb, *weights)
-        loss = loss + train_cfg.mask_weight * (losses.mask_loss(mask_a, ma) + losses.mask_loss(mask_b, mb))
+        loss, _ = autoencoder_loss(model(t["a_input"], t["b_input"]), t, train_cfg)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), train_cfg.grad_clip)

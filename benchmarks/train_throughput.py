@@ -13,21 +13,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import platform
 import tempfile
 from pathlib import Path
 
 import torch
 
+from swapstream.bench_report import cpu_name
 from trainer.config import load_preset
 from trainer.train import RunOptions, cpu_has_fast_bf16, train
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

@@ -11,11 +11,17 @@ import os
 import platform
 import shutil
 import subprocess
-import tempfile
 from pathlib import Path
+
+from engine.atomic_files import atomic_open
 
 # Stages in the order a frame meets them; the sink ('sink' live, 'write' convert) comes last.
 STAGE_ORDER = ("capture", "detect", "align", "infer", "color", "blend")
+
+
+def cpu_name() -> str:
+    """The CPU's model name for benchmark headers ('unknown CPU' where /proc/cpuinfo says nothing)."""
+    return _cpuinfo()[0] or platform.processor() or "unknown CPU"
 
 
 def _cpuinfo() -> tuple[str, int, set[str]]:
@@ -143,20 +149,9 @@ def _json_safe(value):
     return value
 
 
-def _atomic_target(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    return Path(tmp)
-
-
 def write_json(result: dict, path: Path) -> None:
-    tmp = _atomic_target(path)
-    try:
-        tmp.write_text(json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path, "w") as f:
+        f.write(json.dumps(_json_safe(result), indent=2, allow_nan=False) + "\n")
 
 
 def write_plot(result: dict, path: Path) -> None:
@@ -199,10 +194,8 @@ def write_plot(result: dict, path: Path) -> None:
         fontsize=10,
     )
     fig.tight_layout()
-    tmp = _atomic_target(path)
     try:
-        fig.savefig(tmp, format="png", dpi=100)
-        tmp.replace(path)
+        with atomic_open(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=100)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from benchmarks.time_to_quality import markdown_table, validation_curve
 from engine.errors import UserError
 from swapstream.cli import main as cli_main
 from tests.train_fixtures import pair_facesets
@@ -82,6 +83,15 @@ def test_tiny_model_learns_real_faces(facesets, tmp_path):
     assert summary.val_ssim_end[1] > summary.val_ssim_start[1] + 0.1, summary
     for name in ("preview.png", "loss.png", "history.csv", "checkpoint.pt"):
         assert (tmp_path / "run" / name).stat().st_size > 0
+
+    # benchmarks/time_to_quality.py reads the run's validation rows on a wall-clock axis
+    curve = validation_curve(tmp_path / "run")
+    minutes = [row[0] for row in curve]
+    assert minutes == sorted(minutes) and curve[0][1] == 0 and curve[-1][1] == 150
+    assert curve[-1][2:] == pytest.approx((end, summary.val_ssim_end[1]), abs=1e-5)
+    assert f"150 ({minutes[-1]:.1f} min)" in markdown_table({"tiny": curve}, every=minutes[-1] / 3)
+    with pytest.raises(SystemExit, match="no such file"):
+        validation_curve(tmp_path)
 
 
 # ------------------------------------------------------------------------------- resume, SIGINT

@@ -106,6 +106,22 @@ def to_tensors(batch: data.Batch, device: torch.device, memory_format: torch.mem
     return out
 
 
+def autoencoder_loss(outputs, t: dict[str, torch.Tensor], cfg: TrainConfig) -> tuple[torch.Tensor, dict]:
+    """The step's total loss and its parts {'loss_a', 'loss_b', 'loss_mask'}, fp32 scalars.
+
+    outputs: (face_aa, mask_aa, face_bb, mask_bb) float32 from model(a_input, b_input);
+    t: the batch as to_tensors returns it (targets, masks and eye/mouth regions of A and B).
+    """
+    face_aa, mask_aa, face_bb, mask_bb = outputs
+    weights = (cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight)
+    parts = {
+        "loss_a": losses.face_loss(face_aa, t["a_target"], t["a_mask"], t["a_region"], *weights),
+        "loss_b": losses.face_loss(face_bb, t["b_target"], t["b_mask"], t["b_region"], *weights),
+        "loss_mask": losses.mask_loss(mask_aa, t["a_mask"]) + losses.mask_loss(mask_bb, t["b_mask"]),
+    }
+    return parts["loss_a"] + parts["loss_b"] + cfg.mask_weight * parts["loss_mask"], parts
+
+
 def _prepare_run_dir(opts: RunOptions) -> dict | None:
     """Check RUN_DIR against --resume; return the checkpoint to resume from, if any."""
     if opts.resume:
@@ -364,11 +380,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                 with autocast():
                     face_aa, mask_aa, face_bb, mask_bb = model(t["a_input"], t["b_input"])
                 face_aa, mask_aa, face_bb, mask_bb = (x.float() for x in (face_aa, mask_aa, face_bb, mask_bb))
-                weights = (train_cfg.dssim_weight, train_cfg.mse_weight, train_cfg.eyes_mouth_weight)
-                loss_a = losses.face_loss(face_aa, t["a_target"], t["a_mask"], t["a_region"], *weights)
-                loss_b = losses.face_loss(face_bb, t["b_target"], t["b_mask"], t["b_region"], *weights)
-                loss_mask = losses.mask_loss(mask_aa, t["a_mask"]) + losses.mask_loss(mask_bb, t["b_mask"])
-                loss = loss_a + loss_b + train_cfg.mask_weight * loss_mask
+                loss, parts = autoencoder_loss((face_aa, mask_aa, face_bb, mask_bb), t, train_cfg)
                 loss_gan = torch.zeros(())
                 if discriminator is not None:
                     with autocast():
@@ -397,7 +409,7 @@ def train(opts: RunOptions, model_cfg: ModelConfig, train_cfg: TrainConfig, on_s
                 weights_consistent = True
                 session_steps += 1
                 bar.update(1)
-                now = {"loss_a": loss_a.item(), "loss_b": loss_b.item(), "loss_mask": loss_mask.item()}
+                now = {name: v.item() for name, v in parts.items()}
                 if not all(math.isfinite(v) for v in now.values()):
                     # The weights are already poisoned: stop without saving so the last checkpoint stays good.
                     raise UserError(

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from engine.atomic_files import atomic_open
 from engine.quality.evaluate import EvalReport
 from engine.quality.identity import SAME_PERSON_DISTANCE
 
@@ -93,20 +92,9 @@ def format_table(report: EvalReport) -> str:
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 
 
-def _atomic_target(path: Path) -> tuple[int, Path]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    return fd, Path(tmp)
-
-
 def write_json(report: EvalReport, path: Path) -> None:
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(to_dict(report), f, indent=1)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path, "w") as f:
+        json.dump(to_dict(report), f, indent=1)
 
 
 def write_plot(report: EvalReport, path: Path) -> None:
@@ -137,10 +125,5 @@ def write_plot(report: EvalReport, path: Path) -> None:
     if report.identity is None:
         axes[0].text(0.5, 0.5, f"identity skipped: {report.identity_skipped}", ha="center", transform=axes[0].transAxes)
     fig.suptitle(f"swapstream eval: {report.config.swapped.name} vs {report.config.driving.name}")
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, format="png", dpi=80)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_open(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=80)
