@@ -24,14 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
-from engine.runtime.providers import RuntimeConfig, create_session
-from export.faces import public_domain_faces
-from export.graph import SwapGraph, export_graph
-from export.quantize import CANDIDATES, quantize_int8
-from export.verify import run_onnx, ssim_per_face
-from trainer.config import load_preset
-from trainer.model import build_model
+from swapstream.engine.runtime.providers import RuntimeConfig, create_session
+from swapstream.export.faces import public_domain_faces
+from swapstream.export.graph import SwapGraph, export_graph
+from swapstream.export.quantize import CANDIDATES, quantize_int8
+from swapstream.export.verify import run_onnx, ssim_per_face
+from swapstream.trainer.config import load_preset
+from swapstream.trainer.model import build_model
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -39,9 +38,8 @@ MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 def media_faces(video: Path, face_type: str, size: int, count: int, every: int = 3) -> np.ndarray:
     """uint8 (n, size, size, 3) BGR aligned faces from every `every`-th frame of a video."""
     import av
-
-    from engine.face.align import alignment_matrix, warp_face
-    from engine.face.tracking import VideoFaceTracker
+    from swapstream.engine.face.align import alignment_matrix, warp_face
+    from swapstream.engine.face.tracking import VideoFaceTracker
 
     tracker = VideoFaceTracker(max_faces=1, smooth=False)
     crops = []

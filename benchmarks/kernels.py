@@ -18,11 +18,11 @@ import time
 
 import cv2
 import numpy as np
+from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+from swapstream.engine.face.landmarks import PhotoFaceFinder
+from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.image import blend, color, warmup
 
-from engine.face.align import alignment_matrix, transform_points, warp_face
-from engine.face.landmarks import PhotoFaceFinder
-from engine.face.mask import hull_mask
-from engine.image import blend, color, warmup
 from swapstream.bench_report import cpu_name
 
 SIZE = 256

@@ -31,16 +31,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from engine.config import load_engine_config  # noqa: E402
-from engine.pipeline.build import swap_stages  # noqa: E402
-from engine.pipeline.metrics import PipelineStats  # noqa: E402
-from engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential  # noqa: E402
-from engine.runtime.model import load_swap_model  # noqa: E402
-from engine.runtime.providers import RuntimeConfig  # noqa: E402
-from engine.stages.base import Source, SourceInfo  # noqa: E402
-from engine.stages.capture import VideoFileSource  # noqa: E402
-from engine.stages.sink_file import VideoFileSink  # noqa: E402
-from engine.stages.sink_live import NullSink  # noqa: E402
+from swapstream.engine.config import load_engine_config  # noqa: E402
+from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
+from swapstream.engine.pipeline.metrics import PipelineStats  # noqa: E402
+from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential  # noqa: E402
+from swapstream.engine.runtime.model import load_swap_model  # noqa: E402
+from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
+from swapstream.engine.stages.capture import VideoFileSource  # noqa: E402
+from swapstream.engine.stages.sink_file import VideoFileSink  # noqa: E402
+from swapstream.engine.stages.sink_live import NullSink  # noqa: E402
+
+from swapstream.common.pipeline_contract import Source, SourceInfo  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
 

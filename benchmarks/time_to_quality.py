@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from engine.atomic_files import atomic_write_bytes
-from trainer.preview import read_history
+from swapstream.trainer.preview import read_history
+
+from swapstream.common.atomic_files import atomic_write_bytes
 
 
 def validation_curve(run_dir: Path) -> list[tuple[float, int, float, float]]:

@@ -18,11 +18,11 @@ import statistics
 import time
 
 import torch
+from swapstream.trainer.config import load_preset
+from swapstream.trainer.model import build_model
+from swapstream.trainer.train import autoencoder_loss
 
 from swapstream.bench_report import cpu_name
-from trainer.config import load_preset
-from trainer.model import build_model
-from trainer.train import autoencoder_loss
 
 
 def make_step(preset: str, batch_size: int, memory_format: torch.memory_format):

@@ -17,10 +17,10 @@ import tempfile
 from pathlib import Path
 
 import torch
+from swapstream.trainer.config import load_preset
+from swapstream.trainer.train import RunOptions, cpu_has_fast_bf16, train
 
 from swapstream.bench_report import cpu_name
-from trainer.config import load_preset
-from trainer.train import RunOptions, cpu_has_fast_bf16, train
 
 
 def main() -> None:

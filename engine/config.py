@@ -11,12 +11,13 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import user_error
-from engine.stages.blend import BlendConfig
-from engine.stages.camera import CameraConfig
-from engine.stages.faces import DetectConfig
-from engine.stages.infer import MASK_SOURCES
-from engine.stages.sink_file import EncoderConfig
+from swapstream.engine.stages.blend import BlendConfig
+from swapstream.engine.stages.camera import CameraConfig
+from swapstream.engine.stages.faces import DetectConfig
+from swapstream.engine.stages.sink_file import EncoderConfig
+
+from swapstream.common.choices import MASK_MODES
+from swapstream.common.errors import user_error
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "engine.yaml"
 CONFIG_VERSION = 1
@@ -33,8 +34,8 @@ class SwapConfig:
     blur: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.mask not in MASK_SOURCES:
-            raise ValueError(f"mask must be one of {MASK_SOURCES}, got {self.mask!r}")
+        if self.mask not in MASK_MODES:
+            raise ValueError(f"mask must be one of {MASK_MODES}, got {self.mask!r}")
         BlendConfig(self.blend, self.erode, self.blur)  # validates
 
     @property

@@ -19,14 +19,15 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from swapstream.engine.face.align import CONTRACT_VERSION
+from swapstream.engine.face.template import TEMPLATE_ID
+from swapstream.engine.runtime.contract import ModelContract
+from swapstream.export.graph import SwapGraph, export_graph, tensor_specs
+from swapstream.export.verify import Verification, compare_by_ssim, compare_fp32, run_onnx
 
-from engine.atomic_files import atomic_write_bytes
-from engine.errors import user_error
-from engine.face.align import CONTRACT_VERSION
-from engine.face.template import TEMPLATE_ID
-from engine.runtime.contract import PRECISIONS, ModelContract
-from export.graph import SwapGraph, export_graph, tensor_specs
-from export.verify import Verification, compare_by_ssim, compare_fp32, run_onnx
+from swapstream.common.atomic_files import atomic_write_bytes
+from swapstream.common.choices import MODEL_PRECISIONS as PRECISIONS
+from swapstream.common.errors import user_error
 
 log = logging.getLogger(__name__)
 
@@ -93,9 +94,9 @@ def weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
 
 def load_run(run_dir: str | Path) -> LoadedRun:
     """Load RUN_DIR/checkpoint.pt (weights_only) and build its model; UserError on any mismatch."""
-    from trainer.checkpoint import find_checkpoint, load_checkpoint
-    from trainer.config import ModelConfig
-    from trainer.model import build_model
+    from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
+    from swapstream.trainer.config import ModelConfig
+    from swapstream.trainer.model import build_model
 
     run_dir = Path(run_dir)
     path = find_checkpoint(run_dir)
@@ -131,7 +132,7 @@ def _torch_outputs(graph: SwapGraph, faces: np.ndarray) -> tuple[np.ndarray, np.
 
 def _faces_for(run: LoadedRun, options: ExportOptions, count: int, purpose: str) -> tuple[np.ndarray, str]:
     """Real aligned faces of the direction's source identity: (uint8 NHWC BGR, where from)."""
-    from export.faces import faceset_faces, public_domain_faces
+    from swapstream.export.faces import faceset_faces, public_domain_faces
 
     cfg = run.model_config
     source = options.direction[0]
@@ -220,7 +221,7 @@ def export_model_bytes(run: LoadedRun, options: ExportOptions, output: Path) -> 
         final = export_graph(half, cfg.resolution)
         checks.append(compare_by_ssim("fp16", run_onnx(final, faces), reference))
     elif options.precision == "int8":
-        from export.quantize import best_int8
+        from swapstream.export.quantize import best_int8
 
         calibration, calibration_source = _faces_for(run, options, options.calibration_faces, "calibration")
         log.info("calibrating INT8 on %d faces from %s", len(calibration), calibration_source)

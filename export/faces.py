@@ -15,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.errors import user_error
+from swapstream.common.errors import user_error
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def faceset_faces(path: str | Path, face_type: str, resolution: int, count: int,
 
     Refuses a faceset of another face type (its crops would not match what the model sees).
     """
-    from trainer.faceset import Faceset
+    from swapstream.trainer.faceset import Faceset
 
     fs = Faceset.open(path)
     if fs.face_type != face_type:
@@ -55,8 +55,8 @@ def _public_domain_photos() -> list[tuple[str, np.ndarray]]:
 
 def public_domain_faces(face_type: str, resolution: int, count: int = 8) -> np.ndarray:
     """uint8 (count, R, R, 3) BGR aligned crops of public-domain faces with pose/scale variants."""
-    from engine.face.align import alignment_matrix, warp_face
-    from engine.face.landmarks import PhotoFaceFinder
+    from swapstream.engine.face.align import alignment_matrix, warp_face
+    from swapstream.engine.face.landmarks import PhotoFaceFinder
 
     finder = PhotoFaceFinder(max_faces=1)
     try:

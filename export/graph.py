@@ -14,9 +14,8 @@ import io
 import warnings
 
 import torch
+from swapstream.engine.runtime.contract import TensorSpec
 from torch import nn
-
-from engine.runtime.contract import TensorSpec
 
 INPUT_NAME = "face"
 FACE_OUTPUT = "swapped"

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-
-from export.graph import INPUT_NAME
+from swapstream.export.graph import INPUT_NAME
 
 log = logging.getLogger(__name__)
 

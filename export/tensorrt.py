@@ -18,7 +18,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from engine.errors import user_error
+from swapstream.common.errors import user_error
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class TensorRTReport:
 
 def runtime_config(opts: TensorRTOptions):
     """The engine.runtime config whose TensorRT options match the caches built here."""
-    from engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.providers import RuntimeConfig
 
     return RuntimeConfig(
         providers=("tensorrt", "cuda", "cpu"),
@@ -92,14 +92,14 @@ def sidecar_metadata(contract, opts: TensorRTOptions, tensorrt_version: str, eng
 
 
 def write_sidecar(path: Path, sidecar: dict) -> None:
-    from engine.atomic_files import atomic_write_bytes
+    from swapstream.common.atomic_files import atomic_write_bytes
 
     atomic_write_bytes(path, (json.dumps(sidecar, indent=2) + "\n").encode())
 
 
 def warm_ep_cache(model_path: Path, opts: TensorRTOptions, contract) -> Path:
     """Build ONNX Runtime TensorRT EP engines into the cache by running batch 1 and max_batch."""
-    from engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.model import load_swap_model
 
     model = load_swap_model(model_path, runtime_config(opts))
     if model.provider != "tensorrt":
@@ -140,9 +140,9 @@ def build_engine(model_path: Path, opts: TensorRTOptions, contract, trt) -> byte
 def prepare_tensorrt(model_path: str | Path, opts: TensorRTOptions) -> TensorRTReport:
     """Run every TensorRT route available here; UserError when none is (CPU-only machine)."""
     import onnxruntime as ort
+    from swapstream.engine.runtime.model import inspect_model
 
-    from engine.atomic_files import atomic_write_bytes
-    from engine.runtime.model import inspect_model
+    from swapstream.common.atomic_files import atomic_write_bytes
 
     model_path = Path(model_path)
     contract = inspect_model(model_path)

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import onnxruntime as ort
 from skimage.metrics import structural_similarity
-
-from engine.runtime.providers import RuntimeConfig, create_session
-from export.graph import FACE_OUTPUT, INPUT_NAME, MASK_OUTPUT
+from swapstream.engine.runtime.providers import RuntimeConfig, create_session
+from swapstream.export.graph import FACE_OUTPUT, INPUT_NAME, MASK_OUTPUT
 
 FP32_TOLERANCE = 1e-4
 MIN_SSIM = 0.98

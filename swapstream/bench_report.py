@@ -1,6 +1,6 @@
 """What `swapstream bench` reports: the machine it ran on, a text table, JSON and a PNG.
 
-The result dict is built by swapstream.bench.measure; times are milliseconds, rates frames/s.
+The result dict is built by swapstream.commands.bench.measure; times are milliseconds, rates frames/s.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from engine.atomic_files import atomic_open
+from swapstream.common.atomic_files import atomic_open
 
 # Stages in the order a frame meets them; the sink ('sink' live, 'write' convert) comes last.
 STAGE_ORDER = ("capture", "detect", "align", "infer", "color", "blend")

@@ -17,7 +17,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
-from engine.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+from swapstream.common.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 
 
 def _openmp_wait_policy(load_1min: float, cpus: int) -> str | None:
@@ -38,15 +38,27 @@ if "OMP_WAIT_POLICY" not in os.environ and hasattr(os, "getloadavg"):
 
 # name -> (module, one-line help). Order is the order of `swapstream --help`.
 COMMANDS = {
-    "extract": ("trainer.extract_cli", "extract aligned faces of one person from videos or photos into a faceset"),
-    "train": ("trainer.train_cli", "train a per-pair face-swap autoencoder on two facesets"),
-    "export": ("export.cli", "export a trained run to a self-describing ONNX model (fp32/fp16/int8/TensorRT)"),
-    "convert": ("engine.cli.convert", "swap faces in a video file offline: every frame, in order, audio kept"),
-    "live": ("engine.cli.live", "swap faces live from a camera or file into a virtual camera, preview or recording"),
-    "bench": ("swapstream.bench", "measure per-stage latency and throughput of the engine"),
-    "eval": ("engine.cli.evaluate", "measure identity, expression and stability of a converted video"),
-    "info": ("swapstream.info", "describe a faceset, a training run or a model"),
-    "demo": ("swapstream.demo", "the whole chain on public-domain faces that ship with the dependencies"),
+    "extract": (
+        "swapstream.commands.extract",
+        "extract aligned faces of one person from videos or photos into a faceset",
+    ),
+    "train": ("swapstream.commands.train", "train a per-pair face-swap autoencoder on two facesets"),
+    "export": (
+        "swapstream.commands.export",
+        "export a trained run to a self-describing ONNX model (fp32/fp16/int8/TensorRT)",
+    ),
+    "convert": (
+        "swapstream.commands.convert",
+        "swap faces in a video file offline: every frame, in order, audio kept",
+    ),
+    "live": (
+        "swapstream.commands.live",
+        "swap faces live from a camera or file into a virtual camera, preview or recording",
+    ),
+    "bench": ("swapstream.commands.bench", "measure per-stage latency and throughput of the engine"),
+    "eval": ("swapstream.commands.evaluate", "measure identity, expression and stability of a converted video"),
+    "info": ("swapstream.commands.info", "describe a faceset, a training run or a model"),
+    "demo": ("swapstream.commands.demo", "the whole chain on public-domain faces that ship with the dependencies"),
 }
 
 
@@ -78,8 +90,16 @@ def _available_commands() -> dict[str, object]:
     return mods
 
 
+class _OneLineParser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr naming the flag and the problem (exit 2), as for bad input;
+    the usage summary stays one `--help` away."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(mods: dict[str, object]) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _OneLineParser(
         prog="swapstream",
         description="Real-time streaming face swap. Workflow: extract -> train -> export -> live/convert.",
         epilog="Exit codes: 0 ok, 2 bad usage or input, 130 interrupted (after saving), 1 unexpected failure.",
@@ -105,7 +125,10 @@ def _log_crash() -> Path:
 def main(argv: list[str] | None = None) -> int:
     mods = _available_commands()
     parser = build_parser(mods)
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:  # --help (0) or bad usage (2, one line already printed)
+        return int(e.code or 0)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
     )

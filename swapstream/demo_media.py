@@ -13,6 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from swapstream.common.choices import SYNTHETIC_LABEL
+
 
 def astronaut_bgr() -> np.ndarray:
     """uint8 (512, 512, 3) BGR."""
@@ -53,9 +55,6 @@ def motion_frames(photo: np.ndarray, n: int, fps: float = 30.0, size: int = 512,
             frame = np.ascontiguousarray(frame[:, ::-1])
         lit = frame.astype(np.float32) * gain[i] + np.array([tint[i], 0.0, -tint[i]], np.float32)
         yield np.clip(lit, 0, 255).astype(np.uint8)
-
-
-SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"
 
 
 def write_video(frames, path: Path, fps: int = 30, crf: int = 18, label: str | None = None) -> int:

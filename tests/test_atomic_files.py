@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.atomic_files import atomic_open, atomic_write_text
+from swapstream.common.atomic_files import atomic_open, atomic_write_text
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temp_file(tmp_path):

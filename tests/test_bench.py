@@ -16,8 +16,8 @@ import pytest
 from conftest import media
 from test_pipeline_models import write_invert_model
 
-from swapstream.bench import UNTRAINED_NOTE, default_model, parse_size
 from swapstream.cli import main
+from swapstream.commands.bench import UNTRAINED_NOTE, default_model, parse_size
 
 SWAP_STAGES = ("capture", "detect", "align", "infer", "color", "blend")
 

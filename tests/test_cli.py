@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 from swapstream import cli
+from swapstream.common.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 
 
 def _fake_command(error: BaseException):

@@ -7,11 +7,10 @@ from unittest import mock
 import numpy as np
 import pytest
 from conftest import optional_media_frames
-
-from engine.face.align import alignment_matrix, transform_points, warp_face
-from engine.face.landmarks import PhotoFaceFinder
-from engine.face.mask import hull_mask
-from engine.image import _jit, color
+from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+from swapstream.engine.face.landmarks import PhotoFaceFinder
+from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.image import _jit, color
 
 SIZE = 256
 

@@ -16,9 +16,9 @@ import cv2
 import numpy as np
 import pytest
 from conftest import media
+from swapstream.engine.face.align import invert, warp_face
 from test_pipeline_models import write_invert_model
 
-from engine.face.align import invert, warp_face
 from swapstream.cli import main
 
 N_FRAMES = 40
@@ -77,14 +77,14 @@ def model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def converted(clip, model, tmp_path_factory):
     """Run the pipeline once through the library (to see each face's matrix and blend mask)."""
-    from engine.config import load_engine_config
-    from engine.pipeline.build import swap_stages
-    from engine.pipeline.runner import Pipeline, PipelinePolicy
-    from engine.runtime.model import load_swap_model
-    from engine.runtime.providers import RuntimeConfig
-    from engine.stages.capture import VideoFileSource
-    from engine.stages.sink_file import VideoFileSink
-    from engine.stages.sink_live import TeeSink
+    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
+    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.stages.capture import VideoFileSource
+    from swapstream.engine.stages.sink_file import VideoFileSink
+    from swapstream.engine.stages.sink_live import TeeSink
 
     class FaceRecorder(VideoFileSink.__mro__[1]):  # a plain Sink
         def __init__(self):

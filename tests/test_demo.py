@@ -8,9 +8,9 @@ import av
 import cv2
 import numpy as np
 import pytest
+from swapstream.engine.face.landmarks import PhotoFaceFinder
+from swapstream.engine.face.mask import FACE_OVAL
 
-from engine.face.landmarks import PhotoFaceFinder
-from engine.face.mask import FACE_OVAL
 from swapstream.cli import main
 
 EXPECTED = (

@@ -16,17 +16,17 @@ import av
 import cv2
 import numpy as np
 import pytest
+from swapstream.engine.face.align import alignment_matrix, invert, transform_points, warp_face
+from swapstream.engine.face.landmarks import FaceMesh
+from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.quality import evaluate as evaluate_module
+from swapstream.engine.quality.evaluate import EvalConfig, evaluate
+from swapstream.engine.quality.identity import JudgeMissing
+from swapstream.engine.quality.video import PairedVideos
 
-from engine.cli import evaluate as eval_command
-from engine.errors import UserError
-from engine.face.align import alignment_matrix, invert, transform_points, warp_face
-from engine.face.landmarks import FaceMesh
-from engine.face.mask import hull_mask
-from engine.quality import evaluate as evaluate_module
-from engine.quality.evaluate import EvalConfig, evaluate
-from engine.quality.identity import JudgeMissing
-from engine.quality.video import PairedVideos
 from swapstream.cli import build_parser
+from swapstream.commands import evaluate as eval_command
+from swapstream.common.errors import UserError
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 CLIP_FRAMES = 36

@@ -17,12 +17,12 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
+from swapstream.export.exporter import ExportOptions, export_run, load_run
+from swapstream.export.faces import public_domain_faces
+from swapstream.export.graph import SwapGraph
+from swapstream.export.verify import ssim_per_face
 
-from engine.runtime import RuntimeConfig, inspect_model, load_swap_model
-from export.exporter import ExportOptions, export_run, load_run
-from export.faces import public_domain_faces
-from export.graph import SwapGraph
-from export.verify import ssim_per_face
 from swapstream.cli import main as swapstream_main
 
 CPU = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
@@ -52,7 +52,7 @@ def _ellipse_masks(n: int) -> torch.Tensor:
 
 
 def _make_faceset(path: Path, faces: np.ndarray) -> Path:
-    from trainer.faceset import FaceRecord, Faceset
+    from swapstream.trainer.faceset import FaceRecord, Faceset
 
     fs = Faceset.open_or_create(path, "whole", RES)
     for i, face in enumerate(faces):
@@ -74,9 +74,9 @@ def _make_faceset(path: Path, faces: np.ndarray) -> Path:
 
 
 def _train_run(run_dir: Path, arch: str, people: dict[str, np.ndarray], facesets: dict[str, str]) -> Path:
-    from trainer.checkpoint import save_checkpoint
-    from trainer.config import ModelConfig, TrainConfig
-    from trainer.model import build_model
+    from swapstream.trainer.checkpoint import save_checkpoint
+    from swapstream.trainer.config import ModelConfig, TrainConfig
+    from swapstream.trainer.model import build_model
 
     torch.manual_seed(0)
     cfg = ModelConfig(arch=arch, resolution=RES, ae_dims=32, e_dims=8, d_dims=8, d_mask_dims=4, face_type="whole")
@@ -164,7 +164,7 @@ def test_metadata_survives_and_describes_the_run(runs, tmp_path):
 
 def test_verification_fails_on_a_broken_export(runs, tmp_path, monkeypatch):
     """A graph that does not compute what PyTorch computes must not be written."""
-    from export import exporter
+    from swapstream.export import exporter
 
     real = exporter.run_onnx
     monkeypatch.setattr(exporter, "run_onnx", lambda model, faces: tuple(o * 0.99 for o in real(model, faces)))

@@ -13,11 +13,11 @@ import sys
 import types
 
 import pytest
+from swapstream.engine.runtime.providers import TrtProfile, provider_options
+from swapstream.export.tensorrt import SIDECAR_FORMAT, TensorRTOptions, prepare_tensorrt, runtime_config
 from test_runtime import swapstream_contract, write_inverting_model
 
-from engine.errors import UserError
-from engine.runtime.providers import TrtProfile, provider_options
-from export.tensorrt import SIDECAR_FORMAT, TensorRTOptions, prepare_tensorrt, runtime_config
+from swapstream.common.errors import UserError
 
 
 @pytest.fixture

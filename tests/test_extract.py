@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 import pytest
 from conftest import media
+from swapstream.engine.face.align import face_type, invert, template_points, transform_points
+from swapstream.trainer.extract import ExtractConfig, extract
+from swapstream.trainer.faceset import Faceset
+from swapstream.trainer.faceset_info import describe
 
-from engine.face.align import face_type, invert, template_points, transform_points
 from swapstream.cli import main
-from trainer.extract import ExtractConfig, extract
-from trainer.faceset import Faceset
-from trainer.faceset_info import describe
 
 
 def eye_jitter(fs: Faceset) -> float:

@@ -7,8 +7,7 @@ import itertools
 import cv2
 import numpy as np
 import pytest
-
-from engine.face.align import (
+from swapstream.engine.face.align import (
     FACE_TYPES,
     alignment_matrix,
     face_type,
@@ -18,9 +17,9 @@ from engine.face.align import (
     umeyama,
     warp_face,
 )
-from engine.face.landmarks import PhotoFaceFinder
-from engine.face.mask import hull_mask
-from engine.face.pose import yaw_pitch_roll
+from swapstream.engine.face.landmarks import PhotoFaceFinder
+from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.face.pose import yaw_pitch_roll
 
 
 @pytest.fixture(scope="module")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from swapstream.trainer.config import ModelConfig, TrainConfig, available_presets, load_preset
+from swapstream.trainer.model import build_model
 
-from engine.errors import UserError
-from trainer.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
-from trainer.config import ModelConfig, TrainConfig, available_presets, load_preset
-from trainer.model import build_model
+from swapstream.common.errors import UserError
 
 TINY_DF = ModelConfig("df", 32, 32, 8, 8, 4)
 TINY_LIAE = ModelConfig("liae", 32, 32, 8, 8, 4)

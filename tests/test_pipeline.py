@@ -12,12 +12,11 @@ import time
 
 import numpy as np
 import pytest
+from swapstream.engine.pipeline.channels import Channel, LatestSlot, Stopped
+from swapstream.engine.pipeline.metrics import PipelineStats, percentiles
+from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
 
-from engine.pipeline.channels import Channel, LatestSlot, Stopped
-from engine.pipeline.metrics import PipelineStats, percentiles
-from engine.pipeline.packets import Control, FramePacket
-from engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
-from engine.stages.base import Sink, Source, SourceInfo, Stage
+from swapstream.common.pipeline_contract import Control, FramePacket, Sink, Source, SourceInfo, Stage
 
 
 class CountingSource(Source):

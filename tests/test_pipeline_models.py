@@ -13,10 +13,9 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
-
-from engine.face.align import CONTRACT_VERSION  # noqa: E402
-from engine.face.template import TEMPLATE_ID  # noqa: E402
-from engine.runtime.contract import ModelContract, TensorSpec  # noqa: E402
+from swapstream.engine.face.align import CONTRACT_VERSION  # noqa: E402
+from swapstream.engine.face.template import TEMPLATE_ID  # noqa: E402
+from swapstream.engine.runtime.contract import ModelContract, TensorSpec  # noqa: E402
 
 
 def invert_contract(resolution: int = 64, face_type: str = "whole") -> ModelContract:
@@ -80,8 +79,8 @@ def write_invert_model(path: Path, resolution: int = 64, face_type: str = "whole
 
 
 def test_invert_model_loads_and_inverts(tmp_path):
-    from engine.runtime.model import load_swap_model
-    from engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.providers import RuntimeConfig
 
     model = load_swap_model(write_invert_model(tmp_path / "m.onnx", 32), RuntimeConfig(providers=("cpu",)))
     faces = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)

@@ -17,14 +17,14 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
+from swapstream.engine.face.align import CONTRACT_VERSION
+from swapstream.engine.face.template import TEMPLATE_ID
+from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
+from swapstream.engine.runtime import providers as providers_mod
+from swapstream.engine.runtime.contract import ModelContract, TensorSpec
+from swapstream.engine.runtime.providers import TrtProfile, create_session, provider_options, resolve_providers
 
-from engine.errors import UserError
-from engine.face.align import CONTRACT_VERSION
-from engine.face.template import TEMPLATE_ID
-from engine.runtime import RuntimeConfig, inspect_model, load_swap_model
-from engine.runtime import providers as providers_mod
-from engine.runtime.contract import ModelContract, TensorSpec
-from engine.runtime.providers import TrtProfile, create_session, provider_options, resolve_providers
+from swapstream.common.errors import UserError
 
 OPSET = [helper.make_opsetid("", 18)]
 CPU = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
@@ -210,7 +210,7 @@ def test_refuses_files_that_are_not_onnx(tmp_path):
 
 def test_cuda_requested_on_a_build_without_it_reports_cpu(tmp_path, caplog):
     path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
-    with caplog.at_level(logging.WARNING, logger="engine.runtime.providers"):
+    with caplog.at_level(logging.WARNING, logger="swapstream.engine.runtime.providers"):
         model = load_swap_model(path, RuntimeConfig(providers=("cuda", "cpu")))
     assert model.provider == "cpu"
     assert "asked for cuda but running on cpu" in caplog.text
@@ -223,7 +223,7 @@ def test_silent_onnxruntime_fallback_is_detected(tmp_path, caplog, monkeypatch):
     monkeypatch.setattr(providers_mod.ort, "get_available_providers", lambda: ["CUDAExecutionProvider", *real])
     cfg = RuntimeConfig(providers=("cuda",))
     assert resolve_providers(cfg) == ["cuda", "cpu"]
-    with caplog.at_level(logging.WARNING, logger="engine.runtime.providers"), pytest.warns(UserWarning):
+    with caplog.at_level(logging.WARNING, logger="swapstream.engine.runtime.providers"), pytest.warns(UserWarning):
         _session, in_use = create_session(path, cfg)
     assert in_use == "cpu"
     assert "libraries or the device are missing" in caplog.text

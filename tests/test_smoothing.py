@@ -1,6 +1,5 @@
 import numpy as np
-
-from engine.face.smoothing import LandmarkSmoother, OneEuroFilter
+from swapstream.engine.face.smoothing import LandmarkSmoother, OneEuroFilter
 
 
 def test_one_euro_reduces_jitter_of_a_still_point_and_follows_motion():

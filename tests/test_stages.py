@@ -8,15 +8,15 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from swapstream.engine.config import EngineConfig, load_engine_config
+from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
+from swapstream.engine.stages.camera import CameraConfig, CameraSource
+from swapstream.engine.stages.capture import ImageFolderSource, VideoFileSource
+from swapstream.engine.stages.faces import AlignStage, DetectConfig, DetectStage
+from swapstream.engine.stages.sink_file import EncoderConfig, ImageSequenceSink, VideoFileSink
 from test_pipeline import CountingSource
 
-from engine.config import EngineConfig, load_engine_config
-from engine.errors import UserError
-from engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
-from engine.stages.camera import CameraConfig, CameraSource
-from engine.stages.capture import ImageFolderSource, VideoFileSource
-from engine.stages.faces import AlignStage, DetectConfig, DetectStage
-from engine.stages.sink_file import EncoderConfig, ImageSequenceSink, VideoFileSink
+from swapstream.common.errors import UserError
 
 
 class FakeCapture:
@@ -133,7 +133,7 @@ def test_detect_all_faces_left_to_right_and_align(astronaut_bgr, grace_hopper_bg
     right = cv2.resize(grace_hopper_bgr[50:400, 80:430], (300, 300))
     right = cv2.copyMakeBorder(right, 0, 100, 0, 0, cv2.BORDER_REPLICATE)
     frame = np.ascontiguousarray(np.hstack([left, right]))
-    from engine.pipeline.packets import FramePacket
+    from swapstream.common.pipeline_contract import FramePacket
 
     for faces, expected in (("all", 2), ("largest", 1)):
         detect = DetectStage(DetectConfig(faces=faces, smooth=False))

@@ -14,17 +14,17 @@ import signal
 import numpy as np
 import pytest
 import torch
+from swapstream.trainer import data, losses
+from swapstream.trainer.checkpoint import load_checkpoint
+from swapstream.trainer.config import ModelConfig, TrainConfig
+from swapstream.trainer.faceset import Faceset
+from swapstream.trainer.preview import read_history
+from swapstream.trainer.train import RunOptions, train
 
 from benchmarks.time_to_quality import markdown_table, validation_curve
-from engine.errors import UserError
 from swapstream.cli import main as cli_main
+from swapstream.common.errors import UserError
 from tests.train_fixtures import pair_facesets
-from trainer import data, losses
-from trainer.checkpoint import load_checkpoint
-from trainer.config import ModelConfig, TrainConfig
-from trainer.faceset import Faceset
-from trainer.preview import read_history
-from trainer.train import RunOptions, train
 
 TINY = ModelConfig("df", 32, 64, 16, 16, 8)
 FAST = TrainConfig(batch_size=8, lr=4e-4, lr_warmup_iters=10, validation_faces=4, precision="fp32")

@@ -21,7 +21,7 @@ def media_clip(name: str) -> Path:
 
 def build_faceset(clip: str, out: Path, size: int = 64, every: int = 8) -> Path:
     """Faceset of every `every`-th frame of ../shared/media/<clip>, whole faces at `size` px."""
-    from trainer.extract import ExtractConfig, extract
+    from swapstream.trainer.extract import ExtractConfig, extract
 
     extract([media_clip(clip)], out, ExtractConfig(face_type="whole", size=size, every=every), progress=False)
     return out

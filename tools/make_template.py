@@ -9,9 +9,8 @@ import sys
 
 import av
 import numpy as np
-
-from engine.face.landmarks import FaceMesh
-from engine.face.template import ALIGN_MIDLINE, ALIGN_PAIRS
+from swapstream.engine.face.landmarks import FaceMesh
+from swapstream.engine.face.template import ALIGN_MIDLINE, ALIGN_PAIRS
 
 idx = [i for p in ALIGN_PAIRS for i in p] + list(ALIGN_MIDLINE)
 shapes = []

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from engine.atomic_files import atomic_open
-from engine.errors import user_error
+from swapstream.common.atomic_files import atomic_open
+from swapstream.common.errors import user_error
 
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "swapstream-checkpoint"

@@ -14,11 +14,10 @@ from typing import Any
 
 import yaml
 
-from engine.errors import user_error
+from swapstream.common.choices import FACE_TYPES, TRAIN_PRECISIONS
+from swapstream.common.errors import user_error
 
 ARCHS = ("df", "liae")
-FACE_TYPES = ("half", "mid", "full", "whole", "head")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 LR_SCHEDULES = ("cosine", "constant")
 PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs" / "presets"
 
@@ -134,8 +133,8 @@ class TrainConfig:
                 raise ValueError(f"{name} out of range: {getattr(self, name)!r}")
         if self.lr_schedule not in LR_SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {self.lr_schedule!r}")
-        if self.precision not in PRECISIONS:
-            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.precision not in TRAIN_PRECISIONS:
+            raise ValueError(f"precision must be one of {TRAIN_PRECISIONS}, got {self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

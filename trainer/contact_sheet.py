@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-from trainer.faceset import Faceset, atomic_write_image
+from swapstream.trainer.faceset import Faceset, atomic_write_image
 
 
 def contact_sheet(fs: Faceset, columns: int = 8, rows: int = 6, thumb: int = 128) -> np.ndarray:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from swapstream.trainer.faceset import Faceset
 
-from engine.errors import user_error
-from trainer.faceset import Faceset
+from swapstream.common.errors import user_error
 
 # MediaPipe FaceMesh contours (478-point topology) of the regions weighted up in the loss.
 LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)

@@ -15,16 +15,16 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from swapstream.engine.face.align import alignment_matrix, face_type, transform_points, warp_face
+from swapstream.engine.face.landmarks import Face, PhotoFaceFinder
+from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.face.pose import yaw_pitch_roll
+from swapstream.engine.face.tracking import VideoFaceTracker
+from swapstream.trainer.faceset import FaceRecord, Faceset, SourceProgress
+from swapstream.trainer.media_inputs import Source, collect_sources, iter_video, read_image, video_frame_count
 from tqdm import tqdm
 
-from engine.errors import UserError
-from engine.face.align import alignment_matrix, face_type, transform_points, warp_face
-from engine.face.landmarks import Face, PhotoFaceFinder
-from engine.face.mask import hull_mask
-from engine.face.pose import yaw_pitch_roll
-from engine.face.tracking import VideoFaceTracker
-from trainer.faceset import FaceRecord, Faceset, SourceProgress
-from trainer.media_inputs import Source, collect_sources, iter_video, read_image, video_frame_count
+from swapstream.common.errors import UserError
 
 
 @dataclass(frozen=True)

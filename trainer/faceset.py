@@ -20,10 +20,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from swapstream.engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
 
-from engine.atomic_files import atomic_write_text
-from engine.errors import user_error
-from engine.face.align import CONTRACT_VERSION, FACE_TYPES, TEMPLATE_ID
+from swapstream.common.atomic_files import atomic_write_text
+from swapstream.common.choices import FACE_TYPES
+from swapstream.common.errors import user_error
 
 FORMAT = "swapstream-faceset"
 VERSION = 1

@@ -6,8 +6,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-
-from trainer.faceset import FORMAT, VERSION, Faceset
+from swapstream.trainer.faceset import FORMAT, VERSION, Faceset
 
 YAW_BINS = (-90, -60, -45, -30, -15, -5, 5, 15, 30, 45, 60, 90)
 

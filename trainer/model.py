@@ -1,6 +1,7 @@
 """The per-pair face-swap autoencoders of DeepFaceLab's SAEHD, DF and LIAE, with learned masks.
 
-Imports only torch (export and tests build models from a checkpoint's ModelConfig dict).
+Imports only torch and the constants leaf swapstream.common.choices (export and tests build models
+from a checkpoint's ModelConfig dict).
 
 Tensors: faces are float32 NCHW, channel order BGR, values in [0, 1], H = W = resolution;
 masks are float32 (N, 1, H, W) in [0, 1].
@@ -25,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from swapstream.common.choices import DIRECTIONS
+
 IDENTITIES = ("a", "b")
-DIRECTIONS = ("a2b", "b2a")
 
 
 class Downscale(nn.Module):

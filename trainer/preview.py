@@ -9,7 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.atomic_files import atomic_write_bytes
+from swapstream.common.atomic_files import atomic_write_bytes
 
 COLUMNS = ("A", "A->A", "A->B", "B", "B->B", "B->A")
 HISTORY_FIELDS = (

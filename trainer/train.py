@@ -17,13 +17,13 @@ from functools import partial
 from pathlib import Path
 
 import torch
+from swapstream.trainer import data, losses, preview
+from swapstream.trainer.checkpoint import CHECKPOINT_NAME, find_checkpoint, load_checkpoint, save_checkpoint
+from swapstream.trainer.config import ModelConfig, TrainConfig
+from swapstream.trainer.model import PatchDiscriminator, build_model, parameter_count
 from tqdm import tqdm
 
-from engine.errors import UserError, user_error
-from trainer import data, losses, preview
-from trainer.checkpoint import CHECKPOINT_NAME, find_checkpoint, load_checkpoint, save_checkpoint
-from trainer.config import ModelConfig, TrainConfig
-from trainer.model import PatchDiscriminator, build_model, parameter_count
+from swapstream.common.errors import UserError, user_error
 
 log = logging.getLogger(__name__)
 LOG_EVERY = 10  # iterations between history rows

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from swapstream.engine.face.template import ALIGN_INDICES, TEMPLATE_ID, TEMPLATE_POINTS
 
-from engine.face.template import ALIGN_INDICES, TEMPLATE_ID, TEMPLATE_POINTS
+from swapstream.common.choices import FACE_TYPES
 
 CONTRACT_VERSION = 1
 
@@ -31,21 +32,14 @@ class FaceType:
     shift: float
 
 
-FACE_TYPES = {
-    ft.name: ft
-    for ft in (
-        FaceType("half", -0.15, 0.0),
-        FaceType("mid", -0.05, 0.0),
-        FaceType("full", 0.08, 0.0),
-        FaceType("whole", 0.20, 0.05),
-        FaceType("head", 0.45, 0.08),
-    )
-}
+# (pad, shift) per face type, in the order of swapstream.common.choices.FACE_TYPES.
+_GEOMETRY = ((-0.15, 0.0), (-0.05, 0.0), (0.08, 0.0), (0.20, 0.05), (0.45, 0.08))
+FACE_GEOMETRY = {name: FaceType(name, pad, shift) for name, (pad, shift) in zip(FACE_TYPES, _GEOMETRY, strict=True)}
 
 
 def face_type(name: str) -> FaceType:
     try:
-        return FACE_TYPES[name]
+        return FACE_GEOMETRY[name]
     except KeyError:
         raise ValueError(f"unknown face type {name!r}; known: {', '.join(FACE_TYPES)}") from None
 

@@ -9,8 +9,7 @@ tilts clockwise on screen, pitch > 0 when the chin goes down.
 from __future__ import annotations
 
 import numpy as np
-
-from engine.face.template import ALIGN_INDICES, TEMPLATE_POINTS
+from swapstream.engine.face.template import ALIGN_INDICES, TEMPLATE_POINTS
 
 
 def rotation_to(landmarks: np.ndarray) -> np.ndarray:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
-from engine.face.landmarks import Face, FaceMesh
-from engine.face.smoothing import LandmarkSmoother
+from swapstream.engine.face.landmarks import Face, FaceMesh
+from swapstream.engine.face.smoothing import LandmarkSmoother
 
 
 class VideoFaceTracker:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 def warmup() -> None:
     """Compile (or load from Numba's cache) every kernel of color.py and blend.py."""
-    from engine.image import blend, color
+    from swapstream.engine.image import blend, color
 
     color.warmup()
     blend.warmup()

@@ -17,10 +17,10 @@ import math
 
 import cv2
 import numpy as np
+from swapstream.engine.image._jit import kernel
 
-from engine.image._jit import kernel
+from swapstream.common.choices import BLEND_MODES
 
-BLEND_MODES = ("feather", "poisson")
 # Alpha values this close to 0 or 1 are snapped to it: they change the result by < 0.5 grey
 # level, and snapping keeps "untouched" pixels exactly untouched.
 ALPHA_SNAP = 1.0 / 512.0

@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from swapstream.engine.image._jit import kernel
+from swapstream.engine.image.lab import bgr_to_lab, bgr_to_lab_numpy, lab_tables, lab_to_bgr, lab_to_bgr_numpy
 
-from engine.image._jit import kernel
-from engine.image.lab import bgr_to_lab, bgr_to_lab_numpy, lab_tables, lab_to_bgr, lab_to_bgr_numpy
+from swapstream.common.choices import COLOR_MODES
 
-COLOR_MODES = ("none", "rct", "lct", "mkl", "hist")
 MASK_CUTOFF = 0.5
 # Fewer masked pixels than this give statistics too noisy to trust: src is returned unchanged.
 MIN_PIXELS = 64

@@ -16,8 +16,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-
-from engine.image._jit import inline
+from swapstream.engine.image._jit import inline
 
 TABLE_SIZE = 65536
 f32 = np.float32

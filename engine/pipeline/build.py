@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from engine.config import EngineConfig
-from engine.stages.base import Stage
-from engine.stages.blend import BlendStage
-from engine.stages.color import ColorStage
-from engine.stages.faces import AlignStage, DetectStage
-from engine.stages.infer import InferStage
+from swapstream.engine.config import EngineConfig
+from swapstream.engine.stages.blend import BlendStage
+from swapstream.engine.stages.color import ColorStage
+from swapstream.engine.stages.faces import AlignStage, DetectStage
+from swapstream.engine.stages.infer import InferStage
+
+from swapstream.common.pipeline_contract import Stage
 
 
 def swap_stages(model, cfg: EngineConfig, offline: bool) -> list[Stage]:

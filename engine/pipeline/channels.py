@@ -9,7 +9,7 @@ from __future__ import annotations
 import queue
 import threading
 
-from engine.pipeline.packets import Control
+from swapstream.common.pipeline_contract import Control
 
 POLL_S = 0.05
 

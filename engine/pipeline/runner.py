@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from engine.pipeline.channels import Channel, LatestSlot, Stopped
-from engine.pipeline.metrics import PipelineStats
-from engine.pipeline.packets import Control, FramePacket
-from engine.stages.base import Sink, Source, SourceInfo, Stage
+from swapstream.engine.pipeline.channels import Channel, LatestSlot, Stopped
+from swapstream.engine.pipeline.metrics import PipelineStats
+
+from swapstream.common.pipeline_contract import Control, FramePacket, Sink, Source, SourceInfo, Stage
 
 log = logging.getLogger(__name__)
 

@@ -7,13 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from engine.errors import user_error
-from engine.face.landmarks import Face, FaceMesh
-from engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
-from engine.quality.identity import IdentityJudge, IdentityResult, JudgeMissing, judge_identity
-from engine.quality.identity_faceset import IdentityFaceset
-from engine.quality.pixels import (
+from swapstream.engine.face.landmarks import Face, FaceMesh
+from swapstream.engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
+from swapstream.engine.quality.identity import IdentityJudge, IdentityResult, JudgeMissing, judge_identity
+from swapstream.engine.quality.identity_faceset import IdentityFaceset
+from swapstream.engine.quality.pixels import (
     BackgroundResult,
     StabilityResult,
     changed_share,
@@ -22,7 +20,9 @@ from engine.quality.pixels import (
     summarize_background,
     summarize_stability,
 )
-from engine.quality.video import PairedVideos
+from swapstream.engine.quality.video import PairedVideos
+
+from swapstream.common.errors import user_error
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-
-from engine.face.pose import yaw_pitch_roll
+from swapstream.engine.face.pose import yaw_pitch_roll
 
 # MediaPipe FaceMesh indices. Outer eye corners: their distance is the face-size unit, since it
 # does not change with expression and little with pitch.

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from engine.quality.identity_faceset import IdentityFaceset
+from swapstream.engine.quality.identity_faceset import IdentityFaceset
 
 EMBEDDING_DIM = 128
 # dlib's HOG box vs FaceMesh's landmark extent, measured on the six test clips: a square

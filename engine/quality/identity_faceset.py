@@ -13,9 +13,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from swapstream.engine.face.landmarks import N_LANDMARKS
 
-from engine.errors import user_error
-from engine.face.landmarks import N_LANDMARKS
+from swapstream.common.errors import user_error
 
 FORMAT = "swapstream-faceset"
 KNOWN_VERSIONS = (1,)

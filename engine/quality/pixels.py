@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from engine.face.align import alignment_matrix, invert, transform_points
-from engine.face.mask import mask_polygon
+from swapstream.engine.face.align import alignment_matrix, invert, transform_points
+from swapstream.engine.face.mask import mask_polygon
 
 HULL_FACE_TYPE = "whole"
 _CROP = 256  # any size works: the polygon is mapped back to the frame

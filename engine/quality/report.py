@@ -10,9 +10,10 @@ import math
 from dataclasses import asdict
 from pathlib import Path
 
-from engine.atomic_files import atomic_open
-from engine.quality.evaluate import EvalReport
-from engine.quality.identity import SAME_PERSON_DISTANCE
+from swapstream.engine.quality.evaluate import EvalReport
+from swapstream.engine.quality.identity import SAME_PERSON_DISTANCE
+
+from swapstream.common.atomic_files import atomic_open
 
 REPORT_FORMAT = "swapstream-eval"
 REPORT_VERSION = 1

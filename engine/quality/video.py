@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import user_error
+from swapstream.common.errors import user_error
 
 
 class _VideoFile:

@@ -1,13 +1,13 @@
 """Inference runtime: the one place ONNX Runtime sessions are built, and the model contract.
 
-from engine.runtime import RuntimeConfig, load_swap_model
+from swapstream.engine.runtime import RuntimeConfig, load_swap_model
 model = load_swap_model("model.onnx", RuntimeConfig(providers=("cuda", "cpu")))
 faces_out, masks = model.swap(aligned_bgr_uint8_nhwc)
 """
 
-from engine.runtime.contract import ModelContract, TensorSpec
-from engine.runtime.model import SwapModel, inspect_model, load_swap_model
-from engine.runtime.providers import RuntimeConfig, create_session
+from swapstream.engine.runtime.contract import ModelContract, TensorSpec
+from swapstream.engine.runtime.model import SwapModel, inspect_model, load_swap_model
+from swapstream.engine.runtime.providers import RuntimeConfig, create_session
 
 __all__ = [
     "ModelContract",

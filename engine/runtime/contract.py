@@ -36,9 +36,12 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine.errors import user_error
-from engine.face.align import CONTRACT_VERSION, FACE_TYPES
-from engine.face.template import TEMPLATE_ID
+from swapstream.engine.face.align import CONTRACT_VERSION
+from swapstream.engine.face.template import TEMPLATE_ID
+
+from swapstream.common.choices import DIRECTIONS, FACE_TYPES
+from swapstream.common.choices import MODEL_PRECISIONS as PRECISIONS
+from swapstream.common.errors import user_error
 
 PREFIX = "swapstream."
 KNOWN_CONTRACT_VERSIONS = (CONTRACT_VERSION,)
@@ -47,8 +50,6 @@ LAYOUTS = ("NHWC", "NCHW")
 DTYPES = ("uint8", "float32", "float16")
 FACE_CHANNELS = ("BGR", "RGB")
 MASK_CHANNELS = ("A",)
-PRECISIONS = ("fp32", "fp16", "int8")
-DIRECTIONS = ("a2b", "b2a")
 MIN_RESOLUTION, MAX_RESOLUTION = 16, 1024
 
 DFM_INPUT = "in_face:0"

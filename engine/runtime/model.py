@@ -15,9 +15,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
-
-from engine.errors import user_error
-from engine.runtime.contract import (
+from swapstream.engine.runtime.contract import (
     DFM_INPUT,
     DFM_MORPH_INPUT,
     DFM_OUTPUT_SOURCE_MASK,
@@ -29,7 +27,9 @@ from engine.runtime.contract import (
     has_swapstream_metadata,
     is_dfm_path,
 )
-from engine.runtime.providers import RuntimeConfig, TrtProfile, create_session, resolve_providers
+from swapstream.engine.runtime.providers import RuntimeConfig, TrtProfile, create_session, resolve_providers
+
+from swapstream.common.errors import user_error
 
 log = logging.getLogger(__name__)
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engine.pipeline.packets import FramePacket
-from engine.stages.base import Stage
-
-BLEND_MODES = ("feather", "poisson")
+from swapstream.common.choices import BLEND_MODES
+from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ class BlendStage(Stage):
         self._feather = self._paste = None
 
     def setup(self) -> None:
-        from engine.image import blend
+        from swapstream.engine.image import blend
 
         blend.warmup()  # compile (or load cached) Numba kernels before the first frame
         self._feather, self._paste = blend.feather_mask, blend.paste_face

@@ -16,9 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.errors import user_error
-from engine.pipeline.packets import FramePacket
-from engine.stages.base import Source, SourceInfo
+from swapstream.common.errors import user_error
+from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,7 @@ The kernels live in engine.image.color (rct = Reinhard in LAB, lct, masked histo
 
 from __future__ import annotations
 
-from engine.pipeline.packets import FramePacket
-from engine.stages.base import Stage
+from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
 class ColorStage(Stage):
@@ -20,7 +19,7 @@ class ColorStage(Stage):
         self._transfer = None
 
     def setup(self) -> None:
-        from engine.image import color
+        from swapstream.engine.image import color
 
         if self.mode not in color.COLOR_MODES:
             raise ValueError(f"colour mode must be one of {', '.join(color.COLOR_MODES)}, got {self.mode!r}")

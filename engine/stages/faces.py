@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+from swapstream.engine.face.mask import hull_mask
 
-from engine.face.align import alignment_matrix, transform_points, warp_face
-from engine.face.mask import hull_mask
-from engine.pipeline.packets import FaceSlot, FramePacket
-from engine.stages.base import Stage
+from swapstream.common.pipeline_contract import FaceSlot, FramePacket, Stage
 
 FACE_MODES = ("largest", "all")
 
@@ -53,7 +52,7 @@ class DetectStage(Stage):
         self._tracker = None
 
     def setup(self) -> None:
-        from engine.face.tracking import VideoFaceTracker  # imports MediaPipe (~1 s)
+        from swapstream.engine.face.tracking import VideoFaceTracker  # imports MediaPipe (~1 s)
 
         max_faces = 1 if self.cfg.faces == "largest" else self.cfg.max_faces
         self._tracker = VideoFaceTracker(max_faces, self.cfg.smooth, self.cfg.min_cutoff, self.cfg.beta)

@@ -9,12 +9,10 @@ face, and a model without a useful mask still blends cleanly.
 from __future__ import annotations
 
 import numpy as np
+from swapstream.engine.stages.faces import crops_of
 
-from engine.pipeline.packets import FramePacket
-from engine.stages.base import Stage
-from engine.stages.faces import crops_of
-
-MASK_SOURCES = ("both", "model", "hull")
+from swapstream.common.choices import MASK_MODES
+from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
 class InferStage(Stage):
@@ -24,8 +22,8 @@ class InferStage(Stage):
     name = "infer"
 
     def __init__(self, model, batch_size: int = 1, mask_source: str = "both"):
-        if mask_source not in MASK_SOURCES:
-            raise ValueError(f"mask source must be one of {MASK_SOURCES}, got {mask_source!r}")
+        if mask_source not in MASK_MODES:
+            raise ValueError(f"mask source must be one of {MASK_MODES}, got {mask_source!r}")
         self.model = model
         self.batch_size = max(1, batch_size)
         self.mask_source = mask_source

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import cv2
 
-from engine.errors import user_error
-from engine.pipeline.packets import FramePacket
-from engine.stages.base import Sink, SourceInfo
+from swapstream.common.choices import SYNTHETIC_LABEL
+from swapstream.common.errors import user_error
+from swapstream.common.pipeline_contract import FramePacket, Sink, SourceInfo
 
 log = logging.getLogger(__name__)
 
-SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"
 # Codecs whose quality is a CRF and that take x264-style presets.
 _CRF_CODECS = ("libx264", "libx265")
 _LOSSLESS_PIX_FMT = {"ffv1": "bgr0"}  # RGB-exact: no colour-space conversion, no chroma subsampling

@@ -11,9 +11,8 @@ from collections.abc import Sequence
 
 import cv2
 
-from engine.errors import UserError
-from engine.pipeline.packets import FramePacket
-from engine.stages.base import Sink, SourceInfo
+from swapstream.common.errors import UserError
+from swapstream.common.pipeline_contract import FramePacket, Sink, SourceInfo
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from engine.cli import add_swap_arguments, engine_config_from_args, load_model, stage_table
-from engine.errors import UserError
+from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args, load_model, stage_table
+from swapstream.common.errors import UserError
 
 LOSSLESS_CONTAINERS = (".mkv", ".avi", ".nut")
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_sink(args: argparse.Namespace, encoder_cfg):
-    from engine.stages.sink_file import ImageSequenceSink, VideoFileSink
+    from swapstream.engine.stages.sink_file import ImageSequenceSink, VideoFileSink
 
     out: Path = args.output
     if not out.suffix:
@@ -46,11 +46,11 @@ def build_sink(args: argparse.Namespace, encoder_cfg):
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from engine.pipeline.build import swap_stages
-    from engine.pipeline.metrics import PipelineStats
-    from engine.pipeline.runner import Pipeline, PipelinePolicy
-    from engine.stages.capture import open_file_source
-    from engine.stages.sink_file import check_output_path
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.metrics import PipelineStats
+    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
+    from swapstream.engine.stages.capture import open_file_source
+    from swapstream.engine.stages.sink_file import check_output_path
 
     if not args.input.exists():
         raise UserError(f"{args.input}: no such file or folder")

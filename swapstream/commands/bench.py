@@ -26,7 +26,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from engine.errors import UserError
+from swapstream.common.choices import ENGINE_MODES
+from swapstream.common.errors import UserError
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
 DEFAULT_CLIP_FRAMES = 300
@@ -37,12 +38,10 @@ UNTRAINED_NOTE = "untrained (random init) - speed only"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from engine.runtime.providers import add_runtime_arguments
+    from swapstream.commands.swap_flags import add_swap_arguments
 
-    parser.add_argument("-m", "--model", type=Path, default=None, help="swap model (.onnx export or .dfm)")
-    parser.add_argument("--face-type", default=None, help="face type of a .dfm model (half, mid, full, whole, head)")
     parser.add_argument("--source", type=Path, default=None, help="video file (default: a rendered 640x480 clip)")
-    parser.add_argument("--mode", choices=("live", "convert"), default="live", help="engine policy (default live)")
+    parser.add_argument("--mode", choices=ENGINE_MODES, default="live", help="engine policy (default live)")
     parser.add_argument("--frames", type=int, default=DEFAULT_CLIP_FRAMES, help="frames measured per run")
     parser.add_argument(
         "--warmup", type=int, default=WARMUP_FRAMES, help=f"frames run first and not counted (default {WARMUP_FRAMES})"
@@ -54,13 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--preset", default="live", help="architecture of the default model (default live)")
     g.add_argument("--precision", choices=("int8", "fp32"), default="int8", help="its precision (default int8)")
     g.add_argument("--cache-dir", type=Path, default=None, help="default model/clip cache (~/.cache/swapstream)")
-    s = parser.add_argument_group("swap (defaults from configs/engine.yaml)")
-    s.add_argument("--faces", choices=("largest", "all"), default=None, help="swap the largest face or every face")
-    s.add_argument("--color", default=None, help="colour transfer: rct, lct, mkl, hist or none")
-    s.add_argument("--blend", choices=("feather", "poisson"), default=None, help="feathered alpha or Poisson")
-    s.add_argument("--mask", choices=("both", "model", "hull"), default=None, help="what limits the blend")
-    s.add_argument("--config", type=Path, default=None, help="engine config YAML (default configs/engine.yaml)")
-    add_runtime_arguments(parser)
+    add_swap_arguments(parser, model_required=False, max_frames=False)
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:
@@ -94,8 +87,8 @@ def default_model(preset: str, precision: str, cache: Path) -> tuple[Path, str |
     shipped = ASSETS_DIR / f"demo_{preset}_{precision}.onnx"
     if shipped.is_file():
         return shipped, None
-    from engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
-    from trainer.config import load_preset
+    from swapstream.engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
+    from swapstream.trainer.config import load_preset
 
     model_cfg, _ = load_preset(preset)
     key = _short_hash(CACHE_VERSION, CONTRACT_VERSION, TEMPLATE_ID, sorted(model_cfg.to_dict().items()), precision)
@@ -121,16 +114,16 @@ def export_untrained(model_cfg, preset: str, precision: str, path: Path) -> None
     """
     import torch
 
-    from engine.atomic_files import atomic_write_bytes
-    from export.exporter import (
+    from swapstream.common.atomic_files import atomic_write_bytes
+    from swapstream.export.exporter import (
         ExportOptions,
         LoadedRun,
         build_contract,
         weights_sha256,
         with_metadata,
     )
-    from export.graph import SwapGraph, export_graph
-    from trainer.model import build_model
+    from swapstream.export.graph import SwapGraph, export_graph
+    from swapstream.trainer.model import build_model
 
     torch.manual_seed(0)
     model = build_model(model_cfg).eval()
@@ -146,8 +139,8 @@ def export_untrained(model_cfg, preset: str, precision: str, path: Path) -> None
     )
     data = export_graph(SwapGraph(model.swap_module("a2b"), "uint8"), model_cfg.resolution)
     if precision == "int8":
-        from export.faces import public_domain_faces
-        from export.quantize import CANDIDATES, quantize_int8
+        from swapstream.export.faces import public_domain_faces
+        from swapstream.export.quantize import CANDIDATES, quantize_int8
 
         calibration = public_domain_faces(model_cfg.face_type, model_cfg.resolution, count=16)
         data = quantize_int8(data, calibration, CANDIDATES[0])
@@ -220,8 +213,8 @@ def resized_clip(source: Path, size: tuple[int, int], frames: int, cache: Path) 
 # -- measurement ------------------------------------------------------------------------------------------
 def _sink(mode: str, out_dir: Path, name: str, cfg):
     """live: frames are discarded (what `swapstream live` does with no output); convert: encoded."""
-    from engine.stages.sink_file import VideoFileSink
-    from engine.stages.sink_live import NullSink
+    from swapstream.engine.stages.sink_file import VideoFileSink
+    from swapstream.engine.stages.sink_live import NullSink
 
     return NullSink() if mode == "live" else VideoFileSink(out_dir / f"{name}.mp4", cfg.output)
 
@@ -260,7 +253,7 @@ def _run_summary(stats) -> dict:
 
 def model_info(model, weights_note: str | None) -> dict:
     """What the model is and whether its weights mean anything (from its validated contract)."""
-    from engine.runtime.providers import EXECUTION_PROVIDERS
+    from swapstream.engine.runtime.providers import EXECUTION_PROVIDERS
 
     c = model.contract
     if weights_note is None:
@@ -292,11 +285,11 @@ def measure(model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime
        stale frames dropped, glass-to-glass latency as a user would feel it).
     In convert mode run 2 is the headline run (it is exactly what `swapstream convert` does).
     """
-    from engine.pipeline.build import swap_stages
-    from engine.pipeline.metrics import PipelineStats
-    from engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
-    from engine.stages.capture import VideoFileSource
     from swapstream.bench_report import machine_info
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.metrics import PipelineStats
+    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
+    from swapstream.engine.stages.capture import VideoFileSource
 
     offline = mode == "convert"
     depth = cfg.offline.queue_depth if offline else cfg.live.queue_depth
@@ -356,10 +349,10 @@ def measure(model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.cli import engine_config_from_args
-    from engine.runtime.model import load_swap_model
-    from engine.runtime.providers import runtime_config_from_args
     from swapstream.bench_report import format_table, write_json, write_plot
+    from swapstream.commands.swap_flags import engine_config_from_args
+    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.providers import runtime_config_from_args
 
     if args.frames < 2:
         raise UserError(f"--frames {args.frames}: need at least 2 frames")

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.cli import add_swap_arguments, engine_config_from_args, load_model
+from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args, load_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,8 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def build_source(args: argparse.Namespace, cfg):
-    from engine.stages.camera import CameraSource, parse_device
-    from engine.stages.capture import VideoFileSource
+    from swapstream.engine.stages.camera import CameraSource, parse_device
+    from swapstream.engine.stages.capture import VideoFileSource
 
     path = Path(args.source)
     if not args.source.isdigit() and path.is_file() and not args.source.startswith("/dev/"):
@@ -44,8 +44,8 @@ def build_source(args: argparse.Namespace, cfg):
 
 
 def build_sink(args: argparse.Namespace, cfg):
-    from engine.stages.sink_file import VideoFileSink, check_output_path
-    from engine.stages.sink_live import NullSink, PreviewSink, TeeSink, VirtualCameraSink
+    from swapstream.engine.stages.sink_file import VideoFileSink, check_output_path
+    from swapstream.engine.stages.sink_live import NullSink, PreviewSink, TeeSink, VirtualCameraSink
 
     sinks = []
     if args.vcam:
@@ -72,9 +72,9 @@ def status_line(stats) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.pipeline.build import swap_stages
-    from engine.pipeline.metrics import PipelineStats
-    from engine.pipeline.runner import Pipeline, PipelinePolicy
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.metrics import PipelineStats
+    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
 
     cfg = engine_config_from_args(args)
     source = build_source(args, cfg)

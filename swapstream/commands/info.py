@@ -13,7 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from engine.errors import user_error
+from swapstream.common.errors import user_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def describe_model(path: Path, face_type: str | None = None) -> dict:
     """JSON-ready description of a model file (validated through engine.runtime)."""
-    from engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.model import inspect_model
 
     contract = inspect_model(path, face_type)
     return {"kind": "model", "path": str(path), "size_bytes": path.stat().st_size, **contract.describe()}
@@ -32,7 +32,7 @@ def describe_model(path: Path, face_type: str | None = None) -> dict:
 
 def describe_run(path: Path) -> dict:
     """JSON-ready description of a training run dir, from its checkpoint."""
-    from trainer.checkpoint import find_checkpoint, load_checkpoint
+    from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
 
     checkpoint = find_checkpoint(path)
     state = load_checkpoint(checkpoint)
@@ -101,8 +101,8 @@ def describe(path: Path, face_type: str | None = None) -> tuple[dict, str]:
         d = describe_model(path, face_type)
         return d, format_model(d)
     if path.is_dir() and (path / "faceset.json").is_file():
-        from trainer.faceset_info import describe as describe_faceset
-        from trainer.faceset_info import format_description
+        from swapstream.trainer.faceset_info import describe as describe_faceset
+        from swapstream.trainer.faceset_info import format_description
 
         d = describe_faceset(path)
         return d, format_description(d)

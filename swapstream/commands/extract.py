@@ -13,26 +13,33 @@ from __future__ import annotations
 
 import argparse
 
-from engine.face.align import FACE_TYPES
+from swapstream.common.choices import FACE_SELECTION_HELP, FACE_SELECTIONS, FACE_TYPE_HELP, FACE_TYPES, describe
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files, image files or folders of images")
     p.add_argument("-o", "--output", required=True, metavar="FACESET", help="faceset folder (created or appended to)")
-    p.add_argument("--face-type", default="whole", choices=list(FACE_TYPES), help="crop coverage (default: whole)")
+    p.add_argument(
+        "--face-type",
+        default="whole",
+        choices=FACE_TYPES,
+        help="crop coverage (default whole): " + describe(FACE_TYPES, FACE_TYPE_HELP),
+    )
     p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels (default: 256)")
     p.add_argument("--every", type=int, default=1, metavar="N", help="use every Nth video frame (default: 1)")
     p.add_argument("--min-face", type=float, default=64, metavar="PX", help="minimum face height (default: 64)")
     p.add_argument("--max-yaw", type=float, default=65, metavar="DEG", help="maximum head turn (default: 65)")
-    p.add_argument("--faces", default="largest", choices=["largest", "all"], help="which faces per frame")
+    p.add_argument(
+        "--faces", default="largest", choices=FACE_SELECTIONS, help=describe(FACE_SELECTIONS, FACE_SELECTION_HELP)
+    )
     p.add_argument("--min-sharpness", type=float, default=15.0, help="blur threshold (variance of Laplacian)")
     p.add_argument("--no-smooth", dest="smooth", action="store_false", help="no One-Euro landmark smoothing")
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import UserError
-    from trainer.contact_sheet import write_contact_sheet
-    from trainer.extract import ExtractConfig, extract
+    from swapstream.common.errors import UserError
+    from swapstream.trainer.contact_sheet import write_contact_sheet
+    from swapstream.trainer.extract import ExtractConfig, extract
 
     try:
         cfg = ExtractConfig(

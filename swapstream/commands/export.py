@@ -16,16 +16,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from swapstream.common.choices import DIRECTION_HELP, DIRECTIONS, MODEL_PRECISIONS, describe
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="training run directory (holds checkpoint.pt)")
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.onnx", help="model file to write")
     parser.add_argument(
-        "--direction", choices=("a2b", "b2a"), default="a2b", help="a2b: faces of A rendered as B (default)"
+        "--direction", choices=DIRECTIONS, default="a2b", help=f"default a2b: {describe(DIRECTIONS, DIRECTION_HELP)}"
     )
     parser.add_argument(
         "--precision",
-        choices=("fp32", "fp16", "int8"),
+        choices=MODEL_PRECISIONS,
         default="fp32",
         help="fp32 (default), fp16 (GPUs), int8 (CPUs, static quantization)",
     )
@@ -40,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import UserError
-    from export.exporter import ExportOptions, export_run
+    from swapstream.common.errors import UserError
+    from swapstream.export.exporter import ExportOptions, export_run
 
     try:
         options = ExportOptions(
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         f"{report.seconds:.1f} s" + (f"; int8 settings: {report.int8_settings}" if report.int8_settings else "")
     )
     if args.tensorrt:
-        from export.tensorrt import TensorRTOptions, prepare_tensorrt
+        from swapstream.export.tensorrt import TensorRTOptions, prepare_tensorrt
 
         cache = args.trt_cache or args.output.with_suffix(".trt-cache")
         trt = prepare_tensorrt(args.output, TensorRTOptions(cache, args.fp16_trt, args.trt_max_batch))

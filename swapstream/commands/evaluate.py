@@ -44,9 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from engine.errors import user_error
-    from engine.quality.evaluate import EvalConfig, evaluate
-    from engine.quality.report import format_table, write_json, write_plot
+    from swapstream.common.errors import user_error
+    from swapstream.engine.quality.evaluate import EvalConfig, evaluate
+    from swapstream.engine.quality.report import format_table, write_json, write_plot
 
     if args.max_identity_faces < 1:
         raise user_error("--max-identity-faces", f"must be >= 1, got {args.max_identity_faces}")

@@ -37,8 +37,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _step(title: str, argv: list[str]) -> None:
-    from engine.errors import UserError
     from swapstream.cli import main
+    from swapstream.common.errors import UserError
 
     print(f"\n== {title}: swapstream {' '.join(argv)}", flush=True)
     code = main(argv)
@@ -47,15 +47,15 @@ def _step(title: str, argv: list[str]) -> None:
 
 
 def _demo_model_config() -> dict:
-    from trainer.config import load_preset
+    from swapstream.trainer.config import load_preset
 
     return load_preset("demo")[0].to_dict()
 
 
 def shipped_model() -> dict | None:
     """The shipped demo model's record when it matches the current preset and contract, else None."""
-    from engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
-    from engine.runtime.model import inspect_model
+    from swapstream.engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
+    from swapstream.engine.runtime.model import inspect_model
 
     if not (ASSET_MODEL.exists() and ASSET_INFO.exists()):
         return None
@@ -70,7 +70,7 @@ def shipped_model() -> dict | None:
 
 
 def _save_model(model: Path, run_dir: Path, minutes: float) -> None:
-    from engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.model import inspect_model
 
     ASSETS.mkdir(exist_ok=True)
     shutil.copyfile(model, ASSET_MODEL)

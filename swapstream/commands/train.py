@@ -11,6 +11,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from swapstream.common.choices import TRAIN_PRECISIONS
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-a", "--faceset-a", required=True, type=Path, metavar="FACESET_A", help="faceset of A")
@@ -27,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, help="override the preset's learning rate")
     parser.add_argument(
         "--precision",
-        choices=("auto", "fp32", "bf16", "fp16"),
+        choices=TRAIN_PRECISIONS,
         help="auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AMX/AVX512-BF16), else fp32",
     )
     parser.add_argument("--gan-power", type=float, help="override the preset's GAN power (0 = off)")
@@ -42,10 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch  # noqa: F401  (fail here, not halfway, when torch is missing)
 
-    from engine.errors import UserError
-    from trainer.checkpoint import find_checkpoint, load_checkpoint
-    from trainer.config import ModelConfig, TrainConfig, load_preset
-    from trainer.train import RunOptions, train
+    from swapstream.common.errors import UserError
+    from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
+    from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
+    from swapstream.trainer.train import RunOptions, train
 
     if args.iters is not None and args.iters <= 0:
         raise UserError(f"--iters must be positive, got {args.iters}")

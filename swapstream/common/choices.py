@@ -1,0 +1,66 @@
+"""Every enumeration the parts share, defined once; CLI `choices=` and help text derive from here.
+
+Each is a tuple of the accepted spellings (first = the usual default where one exists) plus a
+one-line description per value, used by `describe()` for `--help`.
+"""
+
+from __future__ import annotations
+
+# Crop coverage of the alignment contract, tightest first (geometry: engine/face/align.py).
+FACE_TYPES = ("half", "mid", "full", "whole", "head")
+FACE_TYPE_HELP = {
+    "half": "eyes to mouth",
+    "mid": "eyebrows to chin, cheeks cut",
+    "full": "the whole face oval, no forehead",
+    "whole": "face plus forehead",
+    "head": "the whole head with hair",
+}
+
+# Which faces of a frame are swapped.
+FACE_SELECTIONS = ("largest", "all")
+FACE_SELECTION_HELP = {"largest": "only the largest face", "all": "every face found"}
+
+# Colour transfer from the original face to the swapped one (engine/image/color.py).
+COLOR_MODES = ("rct", "lct", "mkl", "hist", "none")
+COLOR_MODE_HELP = {
+    "rct": "Reinhard mean/std in Lab",
+    "lct": "linear colour transfer (covariance)",
+    "mkl": "Monge-Kantorovich linear map",
+    "hist": "per-channel histogram matching",
+    "none": "no colour transfer",
+}
+
+# How the swapped face is composited into the frame (engine/image/blend.py).
+BLEND_MODES = ("feather", "poisson")
+BLEND_MODE_HELP = {"feather": "feathered alpha", "poisson": "Poisson (seamless) cloning"}
+
+# What limits the blend (engine/stages/infer.py).
+MASK_MODES = ("both", "model", "hull")
+MASK_MODE_HELP = {
+    "both": "the model's mask inside the landmark hull",
+    "model": "the model's own mask",
+    "hull": "the landmark hull only",
+}
+
+# Which way an autoencoder swaps; LIAE models swap b2a only.
+DIRECTIONS = ("a2b", "b2a")
+DIRECTION_HELP = {"a2b": "faces of A rendered as B", "b2a": "faces of B rendered as A"}
+
+# Numeric precision of an exported model.
+MODEL_PRECISIONS = ("fp32", "fp16", "int8")
+
+# Numeric precision of training (auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32).
+TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# Engine policy: live drops stale frames, convert keeps every frame in order.
+ENGINE_MODES = ("live", "convert")
+
+# Written into every output video's metadata unless the user explicitly turns it off.
+SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"
+
+
+def describe(values: tuple[str, ...], help_by_value: dict[str, str] | None = None) -> str:
+    """'a (what a is), b (what b is)' for --help; just 'a, b' without descriptions."""
+    if not help_by_value:
+        return ", ".join(values)
+    return ", ".join(f"{v} ({help_by_value[v]})" for v in values)
