@@ -19,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
-from swapstream.engine.face.align import CONTRACT_VERSION
-from swapstream.engine.face.template import TEMPLATE_ID
 from swapstream.engine.runtime.contract import ModelContract
 from swapstream.export.graph import SwapGraph, export_graph, tensor_specs
 from swapstream.export.verify import Verification, compare_by_ssim, compare_fp32, run_onnx
 
+from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
 from swapstream.common.atomic_files import atomic_write_bytes
+from swapstream.common.choices import DIRECTIONS
 from swapstream.common.choices import MODEL_PRECISIONS as PRECISIONS
 from swapstream.common.errors import user_error
 
@@ -46,8 +46,8 @@ class ExportOptions:
     calibration_faces: int = 64
 
     def __post_init__(self) -> None:
-        if self.direction not in ("a2b", "b2a"):
-            raise ValueError(f"direction must be a2b or b2a, got {self.direction!r}")
+        if self.direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         if self.verify_faces < 1 or self.calibration_faces < 1:

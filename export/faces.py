@@ -25,7 +25,7 @@ def faceset_faces(path: str | Path, face_type: str, resolution: int, count: int,
 
     Refuses a faceset of another face type (its crops would not match what the model sees).
     """
-    from swapstream.trainer.faceset import Faceset
+    from swapstream.common.faceset import Faceset
 
     fs = Faceset.open(path)
     if fs.face_type != face_type:

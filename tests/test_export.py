@@ -52,7 +52,7 @@ def _ellipse_masks(n: int) -> torch.Tensor:
 
 
 def _make_faceset(path: Path, faces: np.ndarray) -> Path:
-    from swapstream.trainer.faceset import FaceRecord, Faceset
+    from swapstream.common.faceset import FaceRecord, Faceset
 
     fs = Faceset.open_or_create(path, "whole", RES)
     for i, face in enumerate(faces):

@@ -12,10 +12,10 @@ import pytest
 from conftest import media
 from swapstream.engine.face.align import face_type, invert, template_points, transform_points
 from swapstream.trainer.extract import ExtractConfig, extract
-from swapstream.trainer.faceset import Faceset
 from swapstream.trainer.faceset_info import describe
 
 from swapstream.cli import main
+from swapstream.common.faceset import Faceset
 
 
 def eye_jitter(fs: Faceset) -> float:

@@ -13,9 +13,9 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 from onnx import TensorProto, helper  # noqa: E402
-from swapstream.engine.face.align import CONTRACT_VERSION  # noqa: E402
-from swapstream.engine.face.template import TEMPLATE_ID  # noqa: E402
 from swapstream.engine.runtime.contract import ModelContract, TensorSpec  # noqa: E402
+
+from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID  # noqa: E402
 
 
 def invert_contract(resolution: int = 64, face_type: str = "whole") -> ModelContract:

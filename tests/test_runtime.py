@@ -17,13 +17,12 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper
-from swapstream.engine.face.align import CONTRACT_VERSION
-from swapstream.engine.face.template import TEMPLATE_ID
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.engine.runtime import providers as providers_mod
 from swapstream.engine.runtime.contract import ModelContract, TensorSpec
 from swapstream.engine.runtime.providers import TrtProfile, create_session, provider_options, resolve_providers
 
+from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
 from swapstream.common.errors import UserError
 
 OPSET = [helper.make_opsetid("", 18)]

@@ -17,13 +17,13 @@ import torch
 from swapstream.trainer import data, losses
 from swapstream.trainer.checkpoint import load_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
-from swapstream.trainer.faceset import Faceset
 from swapstream.trainer.preview import read_history
 from swapstream.trainer.train import RunOptions, train
 
 from benchmarks.time_to_quality import markdown_table, validation_curve
 from swapstream.cli import main as cli_main
 from swapstream.common.errors import UserError
+from swapstream.common.faceset import Faceset
 from tests.train_fixtures import pair_facesets
 
 TINY = ModelConfig("df", 32, 64, 16, 16, 8)

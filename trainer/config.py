@@ -23,6 +23,7 @@ PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs" / "presets"
 
 # The encoder halves the resolution four times before the dense bottleneck.
 RESOLUTION_MULTIPLE = 16
+OUTPUT_SCALES = (1, 2)  # 2: depth-to-space decoders rendering twice the input resolution
 
 
 @dataclass(frozen=True)
@@ -31,10 +32,13 @@ class ModelConfig:
 
     arch: 'df' (shared encoder + inter, one decoder per identity) or 'liae'
         (encoder, inter_AB, inter_B, one shared decoder), as in DeepFaceLab's SAEHD.
-    resolution: side of the square input/output face in pixels, a multiple of 16.
+    resolution: side of the square input face in pixels, a multiple of 16.
     ae_dims: width of the dense bottleneck. e_dims / d_dims / d_mask_dims: base channel
         widths of the encoder, the face decoder and the mask decoder.
     face_type: the alignment face type the model is trained on (engine.face.align.FACE_TYPES).
+    output_scale: 1 renders faces at `resolution`; 2 ends each decoder (face and mask) in a
+        depth-to-space step and renders 2 x resolution (DeepFaceLab's "-d"), trained against
+        targets at that output resolution. Checkpoints from before the option read as 1.
     """
 
     arch: str
@@ -44,6 +48,12 @@ class ModelConfig:
     d_dims: int
     d_mask_dims: int
     face_type: str = "whole"
+    output_scale: int = 1
+
+    @property
+    def output_resolution(self) -> int:
+        """Side of the faces and masks the model renders (and is trained against)."""
+        return self.resolution * self.output_scale
 
     def __post_init__(self) -> None:
         if self.arch not in ARCHS:
@@ -56,6 +66,8 @@ class ModelConfig:
             raise ValueError(f"resolution must be a multiple of 16 in [32, 1024], got {self.resolution}")
         if self.face_type not in FACE_TYPES:
             raise ValueError(f"face_type must be one of {FACE_TYPES}, got {self.face_type!r}")
+        if isinstance(self.output_scale, bool) or self.output_scale not in OUTPUT_SCALES:
+            raise ValueError(f"output_scale must be one of {OUTPUT_SCALES}, got {self.output_scale!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from swapstream.trainer.faceset import Faceset, atomic_write_image
+
+from swapstream.common.faceset import Faceset, atomic_write_image
 
 
 def contact_sheet(fs: Faceset, columns: int = 8, rows: int = 6, thumb: int = 128) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Training data: faces of one identity in memory, DeepFaceLab-style augmentation, batches from a thread.
 
 Every array here is NHWC uint8 BGR (images), uint8 0/255 (masks) or uint8 0/1 (eye and mouth
-regions) at the model resolution. A batch for iteration i is a pure function of (seed, i), so a
+regions). Targets, masks and regions are at the model's output resolution, inputs at its input
+resolution (the same for most models; half of it for depth-to-space decoders, and then both
+come from the same aligned crop). A batch for iteration i is a pure function of (seed, i), so a
 resumed run sees exactly the batches an uninterrupted one would, however far the loader had
 prefetched when the checkpoint was written.
 """
@@ -15,9 +17,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.trainer.faceset import Faceset
 
 from swapstream.common.errors import user_error
+from swapstream.common.faceset import Faceset
 
 # MediaPipe FaceMesh contours (478-point topology) of the regions weighted up in the loss.
 LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
@@ -38,10 +40,11 @@ class AugmentConfig:
 
 @dataclass
 class IdentityFaces:
-    """All faces of one identity resized to the model resolution.
+    """All faces of one identity resized to the model's resolutions (O = output, R = input).
 
-    images (N, R, R, 3) uint8 BGR; masks (N, R, R) uint8 0/255; regions (N, R, R) uint8 1 inside
-    eyes and mouth; yaw (N,) degrees; names: file of each face in its faceset.
+    images (N, O, O, 3) uint8 BGR, the targets; masks (N, O, O) uint8 0/255; regions (N, O, O)
+    uint8 1 inside eyes and mouth; yaw (N,) degrees; names: file of each face in its faceset;
+    inputs (N, R, R, 3) uint8 BGR, the same crops at the input resolution (None: R = O, use images).
     """
 
     images: np.ndarray
@@ -49,13 +52,24 @@ class IdentityFaces:
     regions: np.ndarray
     yaw: np.ndarray
     names: list[str]
+    inputs: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def model_inputs(self) -> np.ndarray:
+        """(N, R, R, 3): what the model reads for these faces."""
+        return self.images if self.inputs is None else self.inputs
+
     def subset(self, idx: np.ndarray) -> IdentityFaces:
         return IdentityFaces(
-            self.images[idx], self.masks[idx], self.regions[idx], self.yaw[idx], [self.names[i] for i in idx]
+            self.images[idx],
+            self.masks[idx],
+            self.regions[idx],
+            self.yaw[idx],
+            [self.names[i] for i in idx],
+            None if self.inputs is None else self.inputs[idx],
         )
 
 
@@ -79,20 +93,36 @@ def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
     return cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
 
 
-def load_faces(fs: Faceset, resolution: int) -> IdentityFaces:
-    """Read every face of a faceset into memory at `resolution` (INTER_AREA down, CUBIC up)."""
+def _resize(image: np.ndarray, size: int) -> np.ndarray:
+    if image.shape[0] == size:
+        return image
+    interp = cv2.INTER_AREA if image.shape[0] > size else cv2.INTER_CUBIC
+    return cv2.resize(image, (size, size), interpolation=interp)
+
+
+def load_faces(fs: Faceset, resolution: int, output_resolution: int | None = None) -> IdentityFaces:
+    """Read every face of a faceset into memory (INTER_AREA down, CUBIC up).
+
+    Targets, masks and eye/mouth regions (drawn from the landmarks at that size) at
+    `output_resolution` (default: `resolution`); when it differs, the model inputs are the same
+    aligned crops resized straight from the faceset to `resolution`.
+    """
+    out = output_resolution or resolution
     n = len(fs)
-    images = np.empty((n, resolution, resolution, 3), np.uint8)
-    masks = np.empty((n, resolution, resolution), np.uint8)
-    regions = np.empty((n, resolution, resolution), np.uint8)
-    interp = cv2.INTER_AREA if fs.size >= resolution else cv2.INTER_CUBIC
-    scale = resolution / fs.size
+    images = np.empty((n, out, out, 3), np.uint8)
+    masks = np.empty((n, out, out), np.uint8)
+    regions = np.empty((n, out, out), np.uint8)
+    inputs = None if out == resolution else np.empty((n, resolution, resolution, 3), np.uint8)
+    scale = out / fs.size
     for i, rec in enumerate(fs.faces):
-        images[i] = cv2.resize(fs.image(i), (resolution, resolution), interpolation=interp)
-        masks[i] = cv2.resize(fs.mask(i), (resolution, resolution), interpolation=cv2.INTER_LINEAR)
-        regions[i] = region_map(rec.landmarks[:, :2] * scale, resolution)
+        crop = fs.image(i)
+        images[i] = _resize(crop, out)
+        if inputs is not None:
+            inputs[i] = _resize(crop, resolution)
+        masks[i] = cv2.resize(fs.mask(i), (out, out), interpolation=cv2.INTER_LINEAR)
+        regions[i] = region_map(rec.landmarks[:, :2] * scale, out)
     yaw = np.array([r.yaw for r in fs.faces], np.float32)
-    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces])
+    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces], inputs)
 
 
 def split_validation(faces: IdentityFaces, count: int) -> tuple[IdentityFaces, IdentityFaces]:
@@ -127,6 +157,15 @@ def _affine(rng: np.random.Generator, size: int, cfg: AugmentConfig) -> np.ndarr
     m = cv2.getRotationMatrix2D((size / 2, size / 2), angle, scale)
     m[:, 2] += rng.uniform(-cfg.affine_shift, cfg.affine_shift, 2) * size
     return m
+
+
+def rescale_affine(m: np.ndarray, k: float) -> np.ndarray:
+    """The (2, 3) pixel map `m` of an image, for the same image resized by factor k.
+
+    Exact under OpenCV's resize convention (pixel centres: x_small = k * (x + 0.5) - 0.5).
+    """
+    s = np.array([[k, 0, 0.5 * k - 0.5], [0, k, 0.5 * k - 0.5], [0, 0, 1]])
+    return (s @ np.vstack([m, [0, 0, 1]]) @ np.linalg.inv(s))[:2]
 
 
 def _warp_offsets(rng: np.random.Generator, size: int) -> np.ndarray:

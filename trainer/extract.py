@@ -20,11 +20,11 @@ from swapstream.engine.face.landmarks import Face, PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.face.tracking import VideoFaceTracker
-from swapstream.trainer.faceset import FaceRecord, Faceset, SourceProgress
 from swapstream.trainer.media_inputs import Source, collect_sources, iter_video, read_image, video_frame_count
 from tqdm import tqdm
 
 from swapstream.common.errors import UserError
+from swapstream.common.faceset import FaceRecord, Faceset, SourceProgress
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from swapstream.trainer.faceset import FORMAT, VERSION, Faceset
+
+from swapstream.common.faceset import FORMAT, VERSION, Faceset
 
 YAW_BINS = (-90, -60, -45, -30, -15, -5, 5, 15, 30, 45, 60, 90)
 

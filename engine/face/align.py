@@ -11,11 +11,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from swapstream.engine.face.template import ALIGN_INDICES, TEMPLATE_ID, TEMPLATE_POINTS
+from swapstream.engine.face.template import ALIGN_INDICES, TEMPLATE_POINTS
 
 from swapstream.common.choices import FACE_TYPES
-
-CONTRACT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -100,9 +98,7 @@ def scale_of(m: np.ndarray) -> float:
 
 
 __all__ = [
-    "CONTRACT_VERSION",
     "FACE_TYPES",
-    "TEMPLATE_ID",
     "FaceType",
     "alignment_matrix",
     "face_type",

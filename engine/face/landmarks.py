@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-N_LANDMARKS = 478
-
 
 @dataclass(frozen=True)
 class Detection:

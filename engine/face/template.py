@@ -4,14 +4,13 @@ TEMPLATE_POINTS are 3D coordinates of a subset of MediaPipe FaceMesh landmarks o
 made by tools/make_template.py (Procrustes mean of real frames, mirrored to exact symmetry).
 Units: the mean 478-point face spans [0, 1] in its larger image axis; x right, y down, z toward
 the back of the head. Only x, y drive alignment; z serves head-pose estimation.
-Changing any number here changes TEMPLATE_ID, and every model trained before it is refused.
+Changing any number here must change TEMPLATE_ID (swapstream/common/alignment_ids.py), and every
+model trained before it is refused.
 """
 
 from __future__ import annotations
 
 import numpy as np
-
-TEMPLATE_ID = "mp478-sym-v1"
 
 # (subject's right, subject's left) landmark pairs: eye corners and lids, brows, nostrils, cheeks.
 ALIGN_PAIRS = (

@@ -1,6 +1,6 @@
 """Run Source -> Stages -> Sink with one thread per part and bounded links between them.
 
-Two policies (DESIGN.md, "The engine loop"):
+Two policies (docs/ARCHITECTURE.md, "The engine loop"):
 - live: the source writes into a newest-only slot (stale frames dropped and counted); with
   queue_depth 1 (the default) every later link is newest-only too, with 2 a FIFO of 2, so
   latency stays bounded near the sum of the stage times;
@@ -141,10 +141,6 @@ class Pipeline:
             raise
         self.join()
         return self.stats
-
-    @property
-    def alive_threads(self) -> list[str]:
-        return [t.name for t in self._threads if t.is_alive()]
 
     # -- workers ------------------------------------------------------------------------------
     def _spawn(self, name: str, fn, *args) -> None:

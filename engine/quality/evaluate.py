@@ -10,7 +10,6 @@ import numpy as np
 from swapstream.engine.face.landmarks import Face, FaceMesh
 from swapstream.engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
 from swapstream.engine.quality.identity import IdentityJudge, IdentityResult, JudgeMissing, judge_identity
-from swapstream.engine.quality.identity_faceset import IdentityFaceset
 from swapstream.engine.quality.pixels import (
     BackgroundResult,
     StabilityResult,
@@ -23,6 +22,7 @@ from swapstream.engine.quality.pixels import (
 from swapstream.engine.quality.video import PairedVideos
 
 from swapstream.common.errors import user_error
+from swapstream.common.faceset import Faceset
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +163,9 @@ def evaluate(config: EvalConfig) -> EvalReport:
 
     if config.every < 1:
         raise user_error("--every", f"must be >= 1, got {config.every}")
-    faceset = IdentityFaceset.open(config.identity)
+    faceset = Faceset.open(config.identity)
+    if not len(faceset):
+        raise user_error(config.identity, "lists no faces (extract some with `swapstream extract`)")
     judge, skipped, target = None, None, None
     with PairedVideos(config.driving, config.swapped) as videos:
         try:

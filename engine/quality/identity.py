@@ -14,7 +14,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.engine.quality.identity_faceset import IdentityFaceset
+
+from swapstream.common.faceset import Faceset
 
 EMBEDDING_DIM = 128
 # dlib's HOG box vs FaceMesh's landmark extent, measured on the six test clips: a square
@@ -70,7 +71,7 @@ class IdentityJudge:
         shape = self._shape(rgb, rect)
         return np.asarray(self._net.compute_face_descriptor(rgb, shape), np.float32)
 
-    def embed_faceset(self, faceset: IdentityFaceset, max_faces: int, progress: bool = False) -> np.ndarray:
+    def embed_faceset(self, faceset: Faceset, max_faces: int, progress: bool = False) -> np.ndarray:
         """(K, 128) embeddings of up to max_faces crops spread evenly over the faceset.
 
         The crops are tight (a 'whole' crop ends at the hairline); dlib's chip reaches a little

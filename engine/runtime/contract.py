@@ -36,9 +36,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from swapstream.engine.face.align import CONTRACT_VERSION
-from swapstream.engine.face.template import TEMPLATE_ID
-
+from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
 from swapstream.common.choices import DIRECTIONS, FACE_TYPES
 from swapstream.common.choices import MODEL_PRECISIONS as PRECISIONS
 from swapstream.common.errors import user_error

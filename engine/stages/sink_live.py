@@ -54,10 +54,6 @@ class VirtualCameraSink(Sink):
             raise UserError(NO_VCAM_HELP) from None
         log.info("virtual camera %s: %dx%d at %.1f fps", self._cam.device, info.width, info.height, fps)
 
-    @property
-    def device_name(self) -> str:
-        return self._cam.device if self._cam is not None else ""
-
     def write(self, packet: FramePacket) -> None:
         self._cam.send(packet.frame)
         self.frames_sent += 1

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
 
+from swapstream.common.alignment_ids import CONTRACT_VERSION, N_LANDMARKS, TEMPLATE_ID
 from swapstream.common.atomic_files import atomic_write_text
 from swapstream.common.choices import FACE_TYPES
 from swapstream.common.errors import user_error
@@ -56,12 +56,16 @@ class FaceRecord:
 
     @classmethod
     def from_json(cls, d: dict) -> FaceRecord:
+        """ValueError/KeyError/TypeError on a malformed record (the caller names the manifest)."""
+        landmarks = np.asarray(d["landmarks"], np.float32)
+        if landmarks.shape != (N_LANDMARKS, 2) or not np.isfinite(landmarks).all():
+            raise ValueError(f"landmarks must be {N_LANDMARKS} finite (x, y) points")
         return cls(
             file=str(d["file"]),
             mask=str(d["mask"]),
             source=str(d["source"]),
             frame=int(d["frame"]),
-            landmarks=np.asarray(d["landmarks"], np.float32).reshape(478, 2),
+            landmarks=landmarks,
             matrix=np.asarray(d["matrix"], np.float64).reshape(2, 3),
             yaw=float(d["yaw"]),
             pitch=float(d["pitch"]),
@@ -123,7 +127,7 @@ class Faceset:
                 face_type=d["face_type"],
                 size=int(d["size"]),
                 sources={k: SourceProgress(**v) for k, v in d.get("sources", {}).items()},
-                faces=[FaceRecord.from_json(f) for f in d.get("faces", [])],
+                faces=[_record(manifest, i, f) for i, f in enumerate(d.get("faces", []))],
                 rejected={str(k): int(v) for k, v in d.get("rejected", {}).items()},
             )
         except (KeyError, TypeError, ValueError) as e:
@@ -167,9 +171,12 @@ class Faceset:
         return self._read(self.faces[i].mask, cv2.IMREAD_GRAYSCALE)
 
     def _read(self, rel: str, flags: int) -> np.ndarray:
-        img = cv2.imread(str(self.path / rel), flags)
+        file = self.path / rel
+        if self.path.resolve() not in file.resolve().parents:  # a crafted manifest must not reach out
+            raise user_error(file, "lies outside the faceset")
+        img = cv2.imread(str(file), flags)
         if img is None or img.shape[:2] != (self.size, self.size):
-            raise user_error(self.path / rel, "missing or unreadable faceset image")
+            raise user_error(file, "missing or unreadable faceset image")
         return img
 
     # -- writing ---------------------------------------------------------------------------
@@ -198,6 +205,13 @@ class Faceset:
     def save(self) -> None:
         """Atomically replace the manifest (temp file, fsync, rename)."""
         atomic_write_text(self.path / MANIFEST, json.dumps(self.to_json(), separators=(",", ":")))
+
+
+def _record(manifest: Path, i: int, d: object) -> FaceRecord:
+    try:
+        return FaceRecord.from_json(d)  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError) as e:
+        raise user_error(manifest, f"face {i}: {e}") from None
 
 
 def atomic_write_image(path: Path, image: np.ndarray) -> None:
