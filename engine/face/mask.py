@@ -73,3 +73,29 @@ def hull_mask(crop_landmarks: np.ndarray, size: int, face_type_name: str) -> np.
     mask = np.zeros((size, size), np.uint8)
     cv2.fillConvexPoly(mask, hull, 255, lineType=cv2.LINE_AA, shift=4)
     return mask
+
+
+# MediaPipe FACEMESH_LIPS inner ring, in order around the mouth opening: upper lip left to right,
+# then lower lip right to left (78 and 308 are the inner mouth corners).
+INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
+MOUTH_CORNERS = (78, 308)
+
+
+def mouth_interior_mask(crop_landmarks: np.ndarray, size: int, feather: float = 0.08) -> np.ndarray:
+    """float32 (size, size) in [0, 1]: 1 inside the open mouth (teeth, tongue), 0 outside.
+
+    crop_landmarks: (478, 2|3) landmarks in crop pixels. The filled inner-lip ring is shrunk and
+    feathered inward by `feather` x the mouth width, so the swapped lips stay whole and the
+    original interior fades in without a seam. A closed mouth's ring has no area: all zeros.
+    """
+    pts = np.asarray(crop_landmarks, np.float32)[:, :2]
+    width = float(np.linalg.norm(pts[MOUTH_CORNERS[0]] - pts[MOUTH_CORNERS[1]]))
+    out = np.zeros((size, size), np.float32)
+    if width < 2:
+        return out
+    ring = np.round(pts[list(INNER_LIPS)] * 16).astype(np.int32)
+    cv2.fillPoly(out, [ring], 1.0, lineType=cv2.LINE_AA, shift=4)
+    radius = max(1, round(feather * width))
+    # Erode by the feather radius, then blur by it: the ramp ends inside the lip line.
+    out = cv2.erode(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return cv2.GaussianBlur(out, (0, 0), sigmaX=radius / 2)

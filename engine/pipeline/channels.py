@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 from swapstream.common.pipeline_contract import Control
 
@@ -47,6 +48,19 @@ class Channel:
                 raise Stopped
             try:
                 return self._q.get(timeout=self._poll)
+            except queue.Empty:
+                continue
+
+    def get_until(self, deadline: float | None):
+        """Like get(), but None once time.perf_counter() reaches deadline (None: no deadline)."""
+        while True:
+            if self._stop.is_set():
+                raise Stopped
+            wait = self._poll if deadline is None else min(self._poll, deadline - time.perf_counter())
+            if wait <= 0:
+                return self.get_nowait()
+            try:
+                return self._q.get(timeout=wait)
             except queue.Empty:
                 continue
 
@@ -101,6 +115,23 @@ class LatestSlot:
                 if self._stop.is_set():
                     raise Stopped
                 self._cond.wait(self._poll)
+            if self._stop.is_set():
+                raise Stopped
+            if self._has:
+                item, self._item, self._has = self._item, None, False
+                return item
+            return Control.END
+
+    def get_until(self, deadline: float | None):
+        """Like get(), but None once time.perf_counter() reaches deadline (None: no deadline)."""
+        with self._cond:
+            while not self._has and not self._ended:
+                if self._stop.is_set():
+                    raise Stopped
+                wait = self._poll if deadline is None else min(self._poll, deadline - time.perf_counter())
+                if wait <= 0:
+                    return None
+                self._cond.wait(wait)
             if self._stop.is_set():
                 raise Stopped
             if self._has:

@@ -6,6 +6,7 @@ Every sample list is bounded (a ring) so a long live session does not grow memor
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -115,6 +116,25 @@ class PipelineStats:
             stage_ms={k: percentiles(v) for k, v in stage.items()},
             provider=self.provider,
         )
+
+    def recent(self, n: int = 300) -> dict:
+        """Percentiles (ms) of the last n samples only (the studio's live numbers), plus the
+        counters; copies just those samples under the lock, so polling it costs the pipeline little."""
+        with self._lock:
+            stage = {k: list(itertools.islice(reversed(v), n)) for k, v in self._stage.items()}
+            latency = list(itertools.islice(reversed(self._latency), n))
+            now = time.perf_counter()
+            recent_fps = sum(1 for _ in itertools.takewhile(lambda t: t >= now - 1.0, reversed(self._out_times)))
+            frames, dropped, faces = self.frames, self.dropped, self.faces_swapped
+        return {
+            "frames": frames,
+            "dropped": dropped,
+            "faces_swapped": faces,
+            "fps": float(recent_fps),
+            "latency_ms": percentiles(latency),
+            "stage_ms": {k: percentiles(v, (50,))["p50"] for k, v in stage.items()},
+            "provider": self.provider,
+        }
 
     def as_dict(self) -> dict:
         """JSON-ready summary (what `swapstream bench` stores)."""

@@ -9,6 +9,11 @@ Two policies (docs/ARCHITECTURE.md, "The engine loop"):
   whatever is already waiting (up to their batch size) so inference batches across frames.
 A failure in any thread is stored, stops every thread, discards the output and is re-raised on
 the caller's thread by `join()`; `stop()` (Ctrl-C) stops everything but keeps what was written.
+
+Live controls (engine/pipeline/controls.py): with a ControlBoard, the capture thread stamps the
+current settings onto each packet, each stage and the sink apply a packet's settings before
+processing it (so changes land between frames), a packet captured with the swap off passes the
+stages untouched, and the sink thread holds each frame until its target delay (pacing.py).
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from swapstream.engine.pipeline.channels import Channel, LatestSlot, Stopped
+from swapstream.engine.pipeline.controls import ControlBoard, apply_settings
 from swapstream.engine.pipeline.metrics import PipelineStats
+from swapstream.engine.pipeline.pacing import Pacer
 
 from swapstream.common.pipeline_contract import Control, FramePacket, Sink, Source, SourceInfo, Stage
 
@@ -49,10 +56,18 @@ class Pipeline:
         *,
         stats: PipelineStats | None = None,
         on_output: Callable[[FramePacket], None] | None = None,
+        controls: ControlBoard | None = None,
+        on_capture: Callable[[FramePacket], None] | None = None,
     ):
+        """on_output(packet): called on the sink thread after each write; on_capture(packet): on the
+        capture thread before the packet moves on. Both must return at once (e.g. keep a reference)."""
         self.source, self.stages, self.sink, self.policy = source, list(stages), sink, policy
         self.stats = stats or PipelineStats()
         self._on_output = on_output
+        self._on_capture = on_capture
+        self.controls = controls
+        self.pacer = Pacer() if controls is not None else None
+        self._applied: dict[int, object] = {}
         self._stop = threading.Event()
         self._finished = threading.Event()
         self._error: BaseException | None = None
@@ -95,7 +110,7 @@ class Pipeline:
         self._spawn("capture", self._capture_loop)
         for i, st in enumerate(self.stages):
             self._spawn(st.name, self._stage_loop, st, self.links[i], self.links[i + 1])
-        self._spawn("sink", self._sink_loop, self.links[-1])
+        self._spawn("sink", self._sink_loop if self.controls is None else self._paced_sink_loop, self.links[-1])
 
     def stop(self) -> None:
         """Ask every thread to stop; what the sink already wrote is kept (Ctrl-C)."""
@@ -137,6 +152,9 @@ class Pipeline:
                     tick(self.stats)
         except KeyboardInterrupt:
             self.stop()
+            notify = getattr(self.sink, "interrupted", None)
+            if notify is not None:
+                notify()  # e.g. convert keeps the finished part as NAME.partial.EXT
             self.join()
             raise
         self.join()
@@ -163,6 +181,10 @@ class Pipeline:
     def _capture_loop(self) -> None:
         out = self.links[0]
         for packet in self.source.frames(self._stop):
+            if self.controls is not None:
+                packet.settings = self.controls.current
+            if self._on_capture is not None:
+                self._on_capture(packet)
             self._put(out, packet)
             if "capture" in packet.timings:
                 self.stats.record_stage("capture", packet.timings["capture"])
@@ -191,7 +213,7 @@ class Pipeline:
                     break
                 batch.append(more)
             t0 = time.perf_counter()
-            done = stage.process_batch(batch)
+            done = stage.process_batch(batch) if self.controls is None else self._controlled(stage, batch)
             share = (time.perf_counter() - t0) / len(batch)
             for p in done:
                 p.timings[stage.name] = share
@@ -201,19 +223,74 @@ class Pipeline:
                 out.put(Control.END)
                 return
 
+    def _controlled(self, stage: Stage, batch: list[FramePacket]) -> list[FramePacket]:
+        """process_batch under each packet's own settings: runs of packets that share settings go
+        together; packets captured with the swap off pass through untouched."""
+        done: list[FramePacket] = []
+        start = 0
+        while start < len(batch):
+            settings = batch[start].settings
+            end = start + 1
+            while end < len(batch) and batch[end].settings is settings:
+                end += 1
+            run = batch[start:end]
+            if settings is not None and not getattr(settings, "swap", True):
+                done.extend(run)
+            else:
+                self._apply(stage, settings)
+                done.extend(stage.process_batch(run))
+            start = end
+        return done
+
+    def _apply(self, part, settings) -> None:
+        """Bring `part` in line with `settings` (once per change); a failure is reported, not raised."""
+        if settings is None or self._applied.get(id(part)) is settings:
+            return
+        self._applied[id(part)] = settings
+        try:
+            apply_settings(part, settings)
+        except Exception as e:
+            log.warning("applying live settings to %s failed: %s", part.name, e)
+            self.controls.note(f"{part.name}: could not apply the change ({e})", "error")
+
+    def _write(self, item: FramePacket) -> None:
+        t0 = time.perf_counter()
+        self.sink.write(item)
+        item.timings[self.sink.name] = time.perf_counter() - t0
+        self.stats.record_stage(self.sink.name, item.timings[self.sink.name])
+        self.stats.record_output(item.t_capture, len(item.faces))
+        if self._on_output is not None:
+            self._on_output(item)
+
     def _sink_loop(self, inp: Channel | LatestSlot) -> None:
         while True:
             item = inp.get()
             if item is Control.END:
                 self._finished.set()
                 return
-            t0 = time.perf_counter()
-            self.sink.write(item)
-            item.timings[self.sink.name] = time.perf_counter() - t0
-            self.stats.record_stage(self.sink.name, item.timings[self.sink.name])
-            self.stats.record_output(item.t_capture, len(item.faces))
-            if self._on_output is not None:
-                self._on_output(item)
+            self._write(item)
+
+    def _paced_sink_loop(self, inp: Channel | LatestSlot) -> None:
+        """The sink under live controls: settings applied, each frame held until its target delay."""
+        pacer = self.pacer
+        while True:
+            item = inp.get_until(pacer.next_due())
+            if item is Control.END:
+                for p in pacer.drain():
+                    if self._stop.wait(max(0.0, pacer.due(p) - time.perf_counter())):
+                        return
+                    self._paced_write(p)
+                self._finished.set()
+                return
+            if item is not None:
+                self.stats.record_drop(pacer.add(item, time.perf_counter()))
+            for p in pacer.pop_due(time.perf_counter()):
+                self._paced_write(p)
+
+    def _paced_write(self, item: FramePacket) -> None:
+        self._apply(self.sink, item.settings)
+        self.pacer.record(item, time.perf_counter())
+        self._write(item)
 
     def close_all(self, complete: bool) -> BaseException | None:
         """Close what setup opened, in reverse order; returns the first failure (all are closed)."""

@@ -1,0 +1,175 @@
+"""Swap live and watch and steer it in a local web page: preview, controls, numbers, recording.
+
+Same inputs as `live` (a camera, a device or a video file, which loops), plus a small web server
+bound to 127.0.0.1. Open the URL it prints: it carries a random token, required by every
+request, so no other page or user can watch or steer the session. Changes (colour, mask, blend,
+erode/blur, faces, swap on/off, model, target delay, recording) apply between two frames,
+without restarting. Ctrl-C or SIGTERM stops it and finalises the recording in progress.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import time
+from pathlib import Path
+
+from swapstream.commands.swap_flags import add_swap_arguments
+from swapstream.common.errors import UserError
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", default="0", help="camera index, device path (/dev/videoN) or a video file")
+    parser.add_argument("--once", action="store_true", help="play a video file once, then stop (default: loop it)")
+    parser.add_argument("--vcam", action="store_true", help="also send the swapped stream to a virtual camera")
+    parser.add_argument("--vcam-device", default=None, help="virtual camera device (default: the first one)")
+    parser.add_argument("--vcam-backend", default=None, help="pyvirtualcam backend (default: the platform's)")
+    parser.add_argument("--record", type=Path, default=None, help="start recording to this file at once")
+    parser.add_argument(
+        "--record-dir", type=Path, default=Path("."), help="folder of recordings started in the page (default: .)"
+    )
+    parser.add_argument("--models", type=Path, default=None, help="models folder of the picker (default: -m's folder)")
+    parser.add_argument("--target-delay", type=float, default=0.0, help="hold each frame this many ms after capture")
+    parser.add_argument("--width", type=int, default=None, help="camera width to ask for (default 640)")
+    parser.add_argument("--height", type=int, default=None, help="camera height to ask for (default 480)")
+    parser.add_argument("--fps", type=float, default=None, help="camera rate to ask for (default 30)")
+    parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = until Ctrl-C)")
+    web = parser.add_argument_group("web server")
+    web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    web.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    web.add_argument(
+        "--allow-remote", action="store_true", help="allow a --host other than this machine (others on the network)"
+    )
+    web.add_argument("--jpeg-quality", type=int, default=80, help="preview JPEG quality (default 80)")
+    add_swap_arguments(parser)
+
+
+def check_host(host: str, allow_remote: bool) -> None:
+    """127.0.0.1 by default; any other address only with --allow-remote, and then with a warning."""
+    if host in LOCAL_HOSTS:
+        return
+    if not allow_remote:
+        raise UserError(f"--host {host}: other machines could reach the studio; add --allow-remote if you mean it")
+    print(
+        f"studio: WARNING: listening on {host}: anyone on the network who gets the URL can watch and steer",
+        file=sys.stderr,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as e:
+        sock.close()
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({e.strerror}); try --port 0") from None
+    sock.listen(16)
+    sock.set_inheritable(True)
+    return sock
+
+
+def start_server(app, sock: socket.socket):
+    """uvicorn on its own thread (the main thread keeps the signals and finalises on exit)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="studio-http", daemon=True)
+    thread.start()
+    return server, thread
+
+
+def url_of(sock: socket.socket, host: str, token: str) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/?token={token}"
+
+
+@contextlib.contextmanager
+def sigterm_stops():
+    """SIGTERM ends the studio like Ctrl-C (where the CLI has not arranged that already)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """While the studio shuts down (the recording is being finalised), another Ctrl-C or SIGTERM
+    cannot cut that short; shutting down takes a few seconds at most."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run(args: argparse.Namespace) -> int:
+    from swapstream.studio.app import create_app, new_token
+    from swapstream.studio.session import build_session
+
+    check_host(args.host, args.allow_remote)
+    if not 1 <= args.jpeg_quality <= 100:
+        raise UserError(f"--jpeg-quality {args.jpeg_quality}: must be 1..100")
+    if args.record is not None:
+        from swapstream.engine.stages.sink_file import check_output_path
+
+        check_output_path(args.record)
+    sock = bind(args.host, args.port)
+    session = build_session(args)
+    token = new_token()
+    server, thread = start_server(create_app(session, token), sock)
+    pipe = session.pipe
+    info = pipe.info
+    print(
+        f"studio: {info.name} {info.width}x{info.height} @ {info.fps:.0f} fps on {pipe.stats.provider}", file=sys.stderr
+    )
+    print(f"studio: open {url_of(sock, args.host, token)}", flush=True)
+    t_end = time.monotonic() + args.duration if args.duration else None
+    interrupted = False
+    try:
+        with sigterm_stops():
+            pipe.start()
+            while not pipe.wait(0.25):
+                if t_end is not None and time.monotonic() >= t_end:
+                    break
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the normal way to close the studio
+        interrupted = True
+    finally:
+        with signals_held():
+            pipe.stop()
+            session.close()
+            server.should_exit = True
+            thread.join(3.0)
+            sock.close()
+            pipe.join()  # finalises the recording; re-raises a pipeline failure
+    s = pipe.stats.snapshot()
+    saved = session.sink.finished if session.sink is not None else []
+    print(
+        f"studio: {s.frames} frames in {s.elapsed_s:.1f} s ({s.fps:.1f} fps), {s.dropped} dropped"
+        + (f"; recorded {', '.join(map(str, saved))}" if saved else "")
+        + (" (stopped)" if interrupted else ""),
+        file=sys.stderr,
+    )
+    return 0

@@ -1,0 +1,194 @@
+// swapstream studio page: polls /api/state, sends control messages, shows the MJPEG previews.
+// Every request carries the token from this page's own URL; nothing is loaded from elsewhere.
+"use strict";
+
+const TOKEN = new URLSearchParams(location.search).get("token") || "";
+const withToken = (path) => `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(TOKEN)}`;
+const $ = (id) => document.getElementById(id);
+const COLORS = ["#6ab0ff", "#ffb86b", "#7ee787", "#ff7b72", "#d2a8ff", "#f2cc60", "#56d4dd", "#aaaaaa"];
+const LABELS = { target_delay_ms: "target delay (ms)", swap: "swap", recording: "recording" };
+const inputs = {}; // control key -> its input element
+const history = []; // [{stage: ms}] for the chart
+let lastEvent = 0;
+let built = false;
+
+function showMessage(text, kind) {
+  const m = $("message");
+  m.textContent = text;
+  m.className = kind || "";
+}
+
+async function sendControl(key, value) {
+  try {
+    const r = await fetch(withToken("api/control"), {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ key, value }),
+    });
+    const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
+    if (!r.ok) {
+      showMessage(`refused: ${body.error || r.status}`, "error");
+    } else {
+      showMessage(`${key} = ${JSON.stringify(value)}`, "ok");
+      setValues(body.settings, true);
+    }
+  } catch (e) {
+    showMessage(`cannot reach the studio: ${e}`, "error");
+  }
+}
+
+function row(spec, input) {
+  const label = document.createElement("label");
+  label.className = "row";
+  const name = document.createElement("span");
+  name.className = "name";
+  name.textContent = LABELS[spec.key] || spec.key;
+  name.title = spec.help;
+  label.append(name, input);
+  return label;
+}
+
+function makeInput(spec, models) {
+  let input;
+  if (spec.kind === "bool") {
+    input = document.createElement("input");
+    input.type = "checkbox";
+    input.addEventListener("change", () => sendControl(spec.key, input.checked));
+  } else if (spec.kind === "choice" || spec.kind === "model") {
+    input = document.createElement("select");
+    for (const c of spec.kind === "model" ? models : spec.choices) input.add(new Option(c, c));
+    input.addEventListener("change", () => sendControl(spec.key, input.value));
+  } else {
+    input = document.createElement("input");
+    input.type = "number";
+    input.step = String(spec.step || "any");
+    input.min = String(spec.lo);
+    input.addEventListener("change", () => {
+      const v = input.value.trim() === "" ? input.value : Number(input.value);
+      sendControl(spec.key, v);
+    });
+  }
+  input.id = `control-${spec.key}`;
+  input.name = spec.key;
+  inputs[spec.key] = input;
+  return input;
+}
+
+function buildControls(state) {
+  const form = $("controls");
+  form.addEventListener("submit", (e) => e.preventDefault());
+  for (const spec of state.controls) {
+    if (spec.kind === "model" && state.models.length === 0) continue;
+    form.append(row(spec, makeInput(spec, state.models)));
+  }
+  built = true;
+}
+
+function setValues(settings, force) {
+  for (const [key, input] of Object.entries(inputs)) {
+    if (!force && document.activeElement === input) continue; // do not fight the user's typing
+    const v = settings[key];
+    if (input.type === "checkbox") input.checked = Boolean(v);
+    else input.value = String(v);
+  }
+}
+
+const fmt = (v, digits = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(digits));
+
+function showNumbers(s) {
+  const m = s.metrics;
+  $("fps").textContent = fmt(m.fps);
+  $("lat-p50").textContent = fmt(m.latency_ms.p50);
+  $("lat-p95").textContent = fmt(m.latency_ms.p95);
+  $("lat-p99").textContent = fmt(m.latency_ms.p99);
+  $("frames").textContent = m.frames;
+  $("drops").textContent = m.dropped;
+  $("provider").textContent = m.provider;
+  const p = s.pacing || {};
+  $("delay-p50").textContent = fmt(p.p50_ms);
+  $("delay-p99").textContent = fmt(p.p99_ms);
+  $("delay-jitter").textContent = fmt(p.jitter_ms, 2);
+  $("delay-late").textContent = p.late ?? "–";
+  const r = s.recording;
+  $("recording").textContent = !r ? "–" : r.active ? `● ${r.path}` : r.error || (r.saved.length ? `saved ${r.saved.at(-1)}` : "off");
+  const pv = s.preview;
+  $("preview").textContent = pv.encode_ms === null ? "–" : `${fmt(pv.encode_ms)} ms per frame, ${pv.encoded} sent`;
+  if (s.source) $("source").textContent = `${s.source.name} ${s.source.width}×${s.source.height} @ ${fmt(s.source.fps, 0)} fps`;
+  $("status").textContent = s.running ? "running" : "stopped";
+}
+
+function showEvents(events) {
+  const list = $("events");
+  for (const e of events) {
+    lastEvent = Math.max(lastEvent, e.id);
+    const li = document.createElement("li");
+    li.className = e.level;
+    li.textContent = `${new Date(e.t * 1000).toLocaleTimeString()} ${e.text}`;
+    list.prepend(li);
+    if (e.level === "error") showMessage(e.text, "error");
+  }
+  while (list.children.length > 50) list.lastChild.remove();
+}
+
+function drawChart(stageMs) {
+  history.push(stageMs);
+  if (history.length > 120) history.shift();
+  const canvas = $("chart");
+  const ctx = canvas.getContext("2d");
+  const names = Object.keys(stageMs);
+  const totals = history.map((h) => names.reduce((a, n) => a + (h[n] || 0), 0));
+  const top = Math.max(10, ...totals) * 1.1;
+  const w = canvas.width, h = canvas.height, step = w / 120;
+  ctx.clearRect(0, 0, w, h);
+  history.forEach((sample, i) => {
+    let y = h;
+    names.forEach((n, k) => {
+      const bar = ((sample[n] || 0) / top) * h;
+      ctx.fillStyle = COLORS[k % COLORS.length];
+      ctx.fillRect(i * step, y - bar, Math.max(1, step - 1), bar);
+      y -= bar;
+    });
+  });
+  ctx.fillStyle = "#9aa0a6";
+  ctx.fillText(`${top.toFixed(0)} ms`, 4, 12);
+  $("legend").replaceChildren(
+    ...names.map((n, k) => {
+      const span = document.createElement("span");
+      const dot = document.createElement("i");
+      dot.style.background = COLORS[k % COLORS.length];
+      span.append(dot, `${n} ${fmt(stageMs[n])}`);
+      return span;
+    }),
+  );
+}
+
+async function poll() {
+  try {
+    const r = await fetch(withToken(`api/state?after=${lastEvent}`));
+    if (r.ok) {
+      const s = await r.json();
+      if (!built) buildControls(s);
+      setValues(s.settings, false);
+      showNumbers(s);
+      showEvents(s.events);
+      drawChart(s.metrics.stage_ms);
+    } else {
+      showMessage(`state: HTTP ${r.status}`, "error");
+    }
+  } catch (e) {
+    $("status").textContent = "disconnected";
+  }
+  setTimeout(poll, 500);
+}
+
+function showOriginal(on) {
+  $("original-box").hidden = !on;
+  // No viewer, no encoding: the original stream is only opened while it is shown.
+  $("view-original").src = on ? withToken("stream/original") : "";
+}
+
+window.addEventListener("DOMContentLoaded", () => {
+  $("view-swapped").src = withToken("stream/swapped");
+  $("show-original").addEventListener("change", (e) => showOriginal(e.target.checked));
+  poll();
+});
