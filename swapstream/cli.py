@@ -9,11 +9,14 @@ This package sits above all three, which keeps the dependency arrows one way.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from pathlib import Path
 
@@ -54,6 +57,10 @@ COMMANDS = {
     "live": (
         "swapstream.commands.live",
         "swap faces live from a camera or file into a virtual camera, preview or recording",
+    ),
+    "studio": (
+        "swapstream.commands.studio",
+        "swap live and watch and steer it in a local web page (preview, controls, numbers, recording)",
     ),
     "bench": ("swapstream.commands.bench", "measure per-stage latency and throughput of the engine"),
     "eval": ("swapstream.commands.evaluate", "measure identity, expression and stability of a converted video"),
@@ -104,7 +111,9 @@ def build_parser(mods: dict[str, object]) -> argparse.ArgumentParser:
         description="Real-time streaming face swap. Workflow: extract -> train -> export -> live/convert.",
         epilog="Exit codes: 0 ok, 2 bad usage or input, 130 interrupted (after saving), 1 unexpected failure.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="debug logging, and MediaPipe/TFLite's own log lines on stderr"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, mod in mods.items():
         help_text = COMMANDS[name][1]
@@ -122,6 +131,54 @@ def _log_crash() -> Path:
     return Path(path)
 
 
+def _like_ctrl_c(signum, frame) -> None:
+    """SIGTERM / SIGHUP: do whatever Ctrl-C does now (train's handler stops between steps and
+    saves; the default raises KeyboardInterrupt, which convert and live finalise on)."""
+    handler = signal.getsignal(signal.SIGINT)
+    if callable(handler):
+        handler(signal.SIGINT, frame)
+    else:  # SIGINT ignored or default (e.g. started with `&` from a script): stop cleanly anyway
+        raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def _stop_signals_like_ctrl_c():
+    """SIGTERM (timeout, systemd, docker stop, job schedulers) and SIGHUP (the terminal closed)
+    are handled like SIGINT, so every command saves what it can on them too. A signal the parent
+    set to be ignored (nohup) stays ignored."""
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:
+                previous[sig] = signal.signal(sig, _like_ctrl_c)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+_filter_state = {"active": False}  # a nested main() (the demo's steps) is already filtered
+
+
+@contextlib.contextmanager
+def _quiet_third_party_logs(verbose: bool):
+    """Without --verbose, MediaPipe/TFLite/absl info and warning lines are dropped from stderr."""
+    if verbose or _filter_state["active"]:
+        yield
+        return
+    from swapstream.log_noise import StderrFilter
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    _filter_state["active"] = True
+    try:
+        with StderrFilter():
+            yield
+    finally:
+        _filter_state["active"] = False
+
+
 def main(argv: list[str] | None = None) -> int:
     mods = _available_commands()
     parser = build_parser(mods)
@@ -129,16 +186,23 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as e:  # --help (0) or bad usage (2, one line already printed)
         return int(e.code or 0)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
-    )
+    with _stop_signals_like_ctrl_c(), _quiet_third_party_logs(args.verbose):
+        logging.basicConfig(
+            level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s"
+        )
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return int(args._run(args) or 0)
     except UserError as e:
         print(f"swapstream {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print(f"swapstream {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        # A command may say what it kept: KeyboardInterrupt("kept the finished part in X").
+        kept = f": {e}" if str(e) else ""
+        print(f"swapstream {args.command}: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Exception as e:
         where = _log_crash()

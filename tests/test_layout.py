@@ -4,7 +4,6 @@ small modules and functions."""
 from __future__ import annotations
 
 import ast
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -103,7 +102,7 @@ DEFINED_ONCE = {
     '("feather", "poisson")': "swapstream/common/choices.py",
     '("a2b", "b2a")': "swapstream/common/choices.py",
     '("largest", "all")': "swapstream/common/choices.py",
-    '("both", "model", "hull")': "swapstream/common/choices.py",
+    '("both", "model", "hull", "occlusion")': "swapstream/common/choices.py",
     '("half", "mid", "full", "whole", "head")': "swapstream/common/choices.py",
     '("fp32", "fp16", "int8")': "swapstream/common/choices.py",
     '"Contains synthetically swapped faces': "swapstream/common/choices.py",
@@ -112,7 +111,7 @@ DEFINED_ONCE = {
     "class SourceInfo": "swapstream/common/pipeline_contract.py",
     "class UserError": "swapstream/common/errors.py",
     "def atomic_open": "swapstream/common/atomic_files.py",
-    "TEMPLATE_ID = ": "swapstream/common/alignment_ids.py",
+    "\nTEMPLATE_ID = ": "swapstream/common/alignment_ids.py",
 }
 
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from swapstream.common.errors import user_error
+from swapstream.common.video_frames import UprightFrames, check_complete, decode_failed
 
 VIDEO_EXTS = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv", ".flv"}
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -51,6 +52,8 @@ def collect_sources(inputs: list[str | Path]) -> list[Source]:
             paths.append(p)
     sources = []
     for p in paths:
+        if not p.is_file():  # a FIFO, socket or device: reading it could block or never end
+            raise user_error(p, "not a regular file (a FIFO, socket or device): give a video or image file")
         if p.stat().st_size == 0:
             raise user_error(p, "empty file")
         kind = "image" if p.suffix.lower() in IMAGE_EXTS else "video"
@@ -73,14 +76,17 @@ def video_frame_count(path: Path) -> int:
         ) from None
 
 
-def iter_video(path: Path) -> Iterator[tuple[int, float, np.ndarray]]:
-    """Yield (frame index, time in seconds, BGR uint8 (H, W, 3)) for every frame of a video file.
+def iter_video(path: Path, allow_partial: bool = False) -> Iterator[tuple[int, float, np.ndarray]]:
+    """Yield (frame index, time in seconds, BGR uint8 (H, W, 3)) for every frame of a video file,
+    turned upright by its display rotation.
 
-    A decoding error part way raises UserError saying the video is truncated or corrupt.
+    A truncated video (fewer frames decoded than declared, or a decoding error part way) raises
+    UserError saying so, unless allow_partial (then the frames that decoded are used, with a
+    warning): the rule of swapstream.common.video_frames, shared with convert.
     """
     import av
 
-    index = 0
+    index = declared = 0
     try:
         with av.open(str(path)) as c:
             if not c.streams.video:
@@ -88,17 +94,17 @@ def iter_video(path: Path) -> Iterator[tuple[int, float, np.ndarray]]:
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"
             declared = int(stream.frames or 0)
-            for frame in c.decode(stream):
+            frames = UprightFrames(c.decode(stream))
+            for frame in frames:
                 t = float(frame.time) if frame.time is not None else index / float(stream.average_rate or 30)
-                yield index, t, np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+                yield index, t, frames.bgr(frame)
                 index += 1
     except av.error.FFmpegError as e:
-        where = f"at frame {index}" if index else "at the start"
-        raise user_error(path, f"truncated or corrupt video {where} ({e.strerror or type(e).__name__})") from None
+        decode_failed(path, index, e, allow_partial, declared)
+        return
     if index == 0:
         raise user_error(path, "video holds no decodable frames")
-    if declared and index < declared - 2:
-        raise user_error(path, f"truncated video: decoded {index} of the {declared} frames it declares")
+    check_complete(path, declared, index, allow_partial)
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from swapstream.common.errors import user_error
+from swapstream.common.video_frames import UprightFrames
 
 
 class _VideoFile:
@@ -17,7 +18,7 @@ class _VideoFile:
         import av  # lazy: keeps `swapstream --help` fast
 
         if not path.is_file():
-            raise user_error(path, "no such file")
+            raise user_error(path, "not a regular file (a FIFO or device)" if path.exists() else "no such file")
         try:
             self._container = av.open(str(path))
         except av.error.FFmpegError as e:
@@ -28,7 +29,12 @@ class _VideoFile:
         self.path = path
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
-        self.size = (self._stream.codec_context.width, self._stream.codec_context.height)
+        try:  # the first frame tells the display rotation: frames are compared upright
+            self._frames = UprightFrames(self._container.decode(self._stream))
+        except av.error.FFmpegError as e:
+            self._container.close()
+            raise user_error(path, f"cannot decode ({e})") from None
+        self.size = self._frames.display_size(self._stream.codec_context.width, self._stream.codec_context.height)
         # Container metadata; 0 when the container does not say (e.g. Matroska).
         self.declared_frames = int(self._stream.frames or 0)
         rate = self._stream.average_rate
@@ -38,9 +44,8 @@ class _VideoFile:
         import av
 
         try:
-            for frame in self._container.decode(self._stream):
-                # to_ndarray may be a strided view; OpenCV and MediaPipe need contiguous memory.
-                yield np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+            for frame in self._frames:
+                yield self._frames.bgr(frame)  # contiguous: OpenCV and MediaPipe need it
         except av.error.FFmpegError as e:
             raise user_error(self.path, f"cannot decode ({e})") from None
 

@@ -5,7 +5,9 @@ A swapstream model is an ONNX file whose `metadata_props` (all values strings) a
     swapstream.contract_version  "1"             alignment contract (engine.face.align.CONTRACT_VERSION)
     swapstream.template_id       "mp478-sym-v1"  alignment template (engine.face.template.TEMPLATE_ID)
     swapstream.face_type         "whole"         half | mid | full | whole | head
-    swapstream.resolution        "128"           crop size R in pixels
+    swapstream.resolution        "64"            input crop size R in pixels
+    swapstream.output_resolution "128"           size of the faces and masks the model returns; optional,
+                                                 absent = resolution (models exported before it existed)
     swapstream.input             JSON {"name": "face", "layout": "NHWC", "dtype": "uint8",
                                        "channels": "BGR", "range": [0, 255]}
     swapstream.outputs           JSON {"face": {"name": "swapped", "layout": "NHWC", "dtype": "uint8",
@@ -104,7 +106,10 @@ class ModelContract:
     """Everything the engine needs to feed a model and read its outputs.
 
     format: 'swapstream' (metadata in the file) or 'dfm' (DeepFaceLive; I/O fixed, face type given
-    by the user). resolution: the side R of the square aligned crops in and out.
+    by the user). resolution: the side R of the square aligned crops the model reads;
+    output_resolution: the side of the faces and masks it returns (0 given = resolution). The
+    engine aligns at the output resolution (colour transfer and blending work there) and resizes
+    the crop to R for the model.
     """
 
     format: str
@@ -123,6 +128,11 @@ class ModelContract:
     losses: dict[str, float] = field(default_factory=dict)
     weights_sha256: str = ""
     synthetic: bool = True
+    output_resolution: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.output_resolution:
+            object.__setattr__(self, "output_resolution", self.resolution)
 
     def to_metadata(self) -> dict[str, str]:
         """metadata_props for an exported swapstream model (the exporter writes exactly these)."""
@@ -131,6 +141,7 @@ class ModelContract:
             "template_id": self.template_id,
             "face_type": self.face_type,
             "resolution": str(self.resolution),
+            "output_resolution": str(self.output_resolution),
             "input": json.dumps(self.input.to_json()),
             "outputs": json.dumps({"face": self.face_output.to_json(), "mask": self.mask_output.to_json()}),
             "direction": self.direction,
@@ -191,8 +202,10 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
     if face_type not in FACE_TYPES:
         raise user_error(path, f"face type {face_type!r} is unknown (known: {', '.join(FACE_TYPES)})")
     resolution = get_int("resolution")
-    if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
-        raise user_error(path, f"resolution {resolution} is outside {MIN_RESOLUTION}..{MAX_RESOLUTION}")
+    output_resolution = get_int("output_resolution") if PREFIX + "output_resolution" in metadata else resolution
+    for name, value in (("resolution", resolution), ("output_resolution", output_resolution)):
+        if not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
+            raise user_error(path, f"{name} {value} is outside {MIN_RESOLUTION}..{MAX_RESOLUTION}")
     outputs = get_json("outputs")
     if not isinstance(outputs, dict) or set(outputs) != {"face", "mask"}:
         raise user_error(path, "model metadata swapstream.outputs must have exactly 'face' and 'mask'")
@@ -222,6 +235,7 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
         losses={str(k): float(v) for k, v in losses.items()},
         weights_sha256=metadata.get(PREFIX + "weights_sha256", ""),
         synthetic=metadata.get(PREFIX + "synthetic", "true") == "true",
+        output_resolution=output_resolution,
     )
 
 
@@ -261,8 +275,32 @@ def check_servable(contract: ModelContract, path: object, face_type: str | None,
         raise user_error(
             path, f"model was trained on {contract.face_type!r} crops but {face_type!r} crops were asked for"
         )
-    if max_resolution is not None and contract.resolution > max_resolution:
-        raise user_error(path, f"model resolution {contract.resolution} exceeds the maximum {max_resolution} here")
+    largest = max(contract.resolution, contract.output_resolution)
+    if max_resolution is not None and largest > max_resolution:
+        raise user_error(path, f"model resolution {largest} exceeds the maximum {max_resolution} here")
+
+
+_ONNX_TYPES = {"uint8": "tensor(uint8)", "float32": "tensor(float)", "float16": "tensor(float16)"}
+
+
+def check_output_tensors(contract: ModelContract, outputs: dict[str, tuple[str, list]], path: object) -> None:
+    """Refuse a model whose face/mask outputs disagree with its contract in dtype or shape.
+
+    outputs: name -> (ONNX type such as 'tensor(uint8)', shape with ints or symbolic dims).
+    Checked at load, so `info` and `convert` refuse it with one line instead of failing mid-run.
+    """
+    o = contract.output_resolution
+    for what, spec, channels in (("face", contract.face_output, 3), ("mask", contract.mask_output, 1)):
+        onnx_type, shape = outputs[spec.name]
+        if onnx_type != _ONNX_TYPES[spec.dtype]:
+            raise user_error(path, f"{what} output {spec.name!r} is {onnx_type}, the contract says {spec.dtype}")
+        expected = (o, o, channels) if spec.layout == "NHWC" else (channels, o, o)
+        fixed = [d if isinstance(d, int) and d > 0 else None for d in shape]
+        if len(shape) != 4 or any(d is not None and d != e for d, e in zip(fixed[1:], expected, strict=True)):
+            want = ", ".join(map(str, expected))
+            raise user_error(
+                path, f"{what} output {spec.name!r} has shape {list(shape)}, the contract says (N, {want})"
+            )
 
 
 def is_dfm_path(path: str | Path) -> bool:

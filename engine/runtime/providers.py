@@ -19,6 +19,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from swapstream.common.arg_types import MAX_THREADS, int_in, threads
+
 log = logging.getLogger(__name__)
 
 # short name -> ONNX Runtime execution provider name
@@ -209,8 +211,13 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="execution providers in order, comma separated: tensorrt,cuda,cpu or auto (default: auto)",
     )
-    g.add_argument("--threads", type=int, default=0, help="intra-op threads (0 = ONNX Runtime default)")
-    g.add_argument("--device-id", type=int, default=0, help="GPU index for CUDA/TensorRT")
+    g.add_argument(
+        "--threads",
+        type=threads(allow_zero=True),
+        default=0,
+        help=f"intra-op threads, 0..{MAX_THREADS} (0 = ONNX Runtime default)",
+    )
+    g.add_argument("--device-id", type=int_in(0, 63), default=0, help="GPU index for CUDA/TensorRT")
     g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
     g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from swapstream.common.errors import user_error
 from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
+from swapstream.common.video_frames import UprightFrames, check_complete, decode_failed
 
 log = logging.getLogger(__name__)
 
@@ -25,25 +26,31 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 
 
 class VideoFileSource(Source):
-    """Decodes a video file with PyAV, in order, every frame.
+    """Decodes a video file with PyAV, in order, every frame, turned upright by its display rotation.
 
     realtime=True paces frames at their presentation times (a file standing in for a camera
     in `swapstream live`); otherwise frames come as fast as they decode.
-    max_frames > 0 stops after that many frames.
+    max_frames > 0 stops after that many frames. A truncated file (fewer frames than declared, or
+    a decoding error part way) fails with a UserError unless allow_partial (then a warning):
+    the rule of swapstream.common.video_frames, shared with extract.
     """
 
-    def __init__(self, path: str | Path, realtime: bool = False, max_frames: int = 0):
+    def __init__(self, path: str | Path, realtime: bool = False, max_frames: int = 0, allow_partial: bool = False):
         self.path = Path(path)
         self.realtime = realtime
         self.max_frames = max_frames
+        self.allow_partial = allow_partial
         self._container = None
         self._stream = None
+        self._frames: UprightFrames | None = None
+        self._declared = 0
 
     def setup(self) -> SourceInfo:
         import av
 
         if not self.path.is_file():
-            raise user_error(self.path, "no such file")
+            problem = "not a regular file (a FIFO or device)" if self.path.exists() else "no such file"
+            raise user_error(self.path, problem)
         try:
             self._container = av.open(str(self.path))
         except (av.error.FFmpegError, OSError) as e:
@@ -54,16 +61,26 @@ class VideoFileSource(Source):
         stream = self._stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"  # frame + slice threads inside FFmpeg's decoder
         fps = float(stream.average_rate or stream.guessed_rate or 0)
-        count = stream.frames or (round(float(stream.duration * stream.time_base) * fps) if stream.duration else 0)
+        self._declared = int(stream.frames or 0)
+        count = self._declared or (round(float(stream.duration * stream.time_base) * fps) if stream.duration else 0)
         if self.max_frames:
             count = min(count, self.max_frames) if count else self.max_frames
         if not stream.codec_context.width:
             self.close()
             raise user_error(self.path, "video stream has no frame size")
+        try:  # the first frame tells the display rotation, hence the size frames will have
+            self._frames = UprightFrames(self._container.decode(stream))
+        except av.error.FFmpegError as e:
+            self.close()
+            raise user_error(self.path, f"cannot decode its first frame ({e})") from None
+        if self._frames.empty:
+            self.close()
+            raise user_error(self.path, "video holds no decodable frames")
+        width, height = self._frames.display_size(stream.codec_context.width, stream.codec_context.height)
         return SourceInfo(
             name=str(self.path),
-            width=stream.codec_context.width,
-            height=stream.codec_context.height,
+            width=width,
+            height=height,
             fps=fps,
             frame_count=count,
             time_base=stream.time_base,
@@ -82,10 +99,10 @@ class VideoFileSource(Source):
         pts_first = None
         try:
             t0 = time.perf_counter()
-            for frame in self._container.decode(stream):
+            for frame in self._frames:
                 if stop.is_set():
                     return
-                image = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+                image = self._frames.bgr(frame)
                 # Some containers leave pts unset on a few frames: derive it from the rate.
                 pts = frame.pts if frame.pts is not None else round(seq / fps / tb)
                 decode_s = time.perf_counter() - t0  # the stage's cost, without the pacing wait
@@ -102,7 +119,9 @@ class VideoFileSource(Source):
                     return
                 t0 = time.perf_counter()
         except av.error.FFmpegError as e:
-            raise user_error(self.path, f"decoding failed at frame {seq} ({e})") from None
+            decode_failed(self.path, seq, e, self.allow_partial, self._declared)
+            return
+        check_complete(self.path, self._declared, seq, self.allow_partial)
 
     def close(self) -> None:
         if self._container is not None:
@@ -156,9 +175,11 @@ class ImageFolderSource(Source):
             yield FramePacket(seq, now, image, pts=pts, time_base=Fraction(1, 1000), timings={"capture": now - t0})
 
 
-def open_file_source(path: str | Path, realtime: bool = False, max_frames: int = 0) -> Source:
+def open_file_source(
+    path: str | Path, realtime: bool = False, max_frames: int = 0, allow_partial: bool = False
+) -> Source:
     """A folder of images or a video file, chosen by what `path` is."""
     p = Path(path)
     if p.is_dir():
         return ImageFolderSource(p, max_frames=max_frames)
-    return VideoFileSource(p, realtime=realtime, max_frames=max_frames)
+    return VideoFileSource(p, realtime=realtime, max_frames=max_frames, allow_partial=allow_partial)

@@ -1,9 +1,11 @@
 """File sinks: an encoded video (PyAV) with the input's audio, and a lossless image sequence.
 
 Both write under a temporary name in the destination folder and rename on success, so a
-failure never leaves a half-written file under the final name (an interrupted run still
-finalizes what it has: a valid, shorter output). Videos carry a container metadata label saying
-they contain synthetically swapped faces.
+failure never leaves a half-written file under the final name. An interrupted run (Ctrl-C,
+SIGTERM) still finalizes what it has, a valid shorter output: under the final name, or with
+partial_on_interrupt (convert) under NAME.partial.EXT, so an existing output is never replaced
+by a shorter one. Videos carry a container metadata label saying they contain synthetically
+swapped faces. Files and folders get the modes the user's umask gives.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from pathlib import Path
 
 import cv2
 
-from swapstream.common.choices import SYNTHETIC_LABEL
+from swapstream.common.atomic_files import honour_umask
+from swapstream.common.choices import ENCODER_PRESETS, SYNTHETIC_LABEL
 from swapstream.common.errors import user_error
+from swapstream.common.output_paths import check_output_file, check_output_folder, free_partial_name
 from swapstream.common.pipeline_contract import FramePacket, Sink, SourceInfo
 
 log = logging.getLogger(__name__)
@@ -32,30 +36,41 @@ LIVE_TIME_BASE = Fraction(1, 1000)
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """codec: libx264 (default), libx265, ffv1 (lossless, use .mkv), ...; crf/preset for x264/x265;
-    pix_fmt: '' picks yuv420p for x264/x265 and bgr0 for ffv1; label: the synthetic-media
-    comment written into the container ('' disables it); copy_audio: remux the input's audio."""
+    """codec: libx264 (default), libx265, ffv1 (lossless, use .mkv), ...; crf (0..51)/preset for
+    x264/x265; pix_fmt: '' picks yuv420p for x264/x265 and bgr0 for ffv1; label: the
+    synthetic-media comment written into the container (never empty); synthetic_label: False
+    writes videos without it, an explicit choice that is logged; copy_audio: remux the input's audio."""
 
     codec: str = "libx264"
     crf: int = 18
     preset: str = "veryfast"
     pix_fmt: str = ""
     label: str = SYNTHETIC_LABEL
+    synthetic_label: bool = True
     copy_audio: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.label.strip():
+            raise ValueError(
+                "label is empty: the synthetic-media label cannot be blank "
+                "(to write videos without it, set output.synthetic_label: false)"
+            )
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"crf must be 0..51, got {self.crf}")
+        if self.preset not in ENCODER_PRESETS:
+            raise ValueError(f"preset must be one of {', '.join(ENCODER_PRESETS)}, got {self.preset!r}")
 
 
 def check_output_path(path: Path, inputs: tuple[Path, ...] = ()) -> None:
-    """Fail early (before any work) when `path` cannot be written as an output."""
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise user_error(path, f"cannot write: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise user_error(path, f"cannot write: folder {parent} is not writable")
-    if path.is_dir():
-        raise user_error(path, "is a folder, expected a video file name")
-    for inp in inputs:
-        if path.exists() and inp.exists() and path.resolve() == inp.resolve():
-            raise user_error(path, "output would overwrite the input")
+    """Fail early (before any work) when `path` cannot be written as an output video."""
+    check_output_file(path, inputs)
+
+
+def _finish_partial(tmp: Path, final: Path) -> Path:
+    """Move an interrupted run's output to a free NAME.partial.EXT beside FINAL; returns it."""
+    dest = free_partial_name(final)
+    os.replace(tmp, dest)
+    return dest
 
 
 class _AudioCopy:
@@ -98,10 +113,19 @@ class VideoFileSink(Sink):
 
     name = "write"
 
-    def __init__(self, path: str | Path, cfg: EncoderConfig, audio_from: str | Path | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        cfg: EncoderConfig,
+        audio_from: str | Path | None = None,
+        partial_on_interrupt: bool = False,
+    ):
         self.path = Path(path)
         self.cfg = cfg
         self.audio_from = str(audio_from) if audio_from else None
+        self.partial_on_interrupt = partial_on_interrupt
+        self.kept: Path | None = None  # where the output ended up (None: nothing kept)
+        self._interrupted = False
         self._tmp: Path | None = None
         self._out = self._stream = self._audio = None
         self._t0: float | None = None
@@ -118,6 +142,7 @@ class VideoFileSink(Sink):
         )
         os.close(fd)
         self._tmp = Path(tmp)
+        honour_umask(self._tmp)  # mkstemp makes it 0600; a video is an ordinary user file
         c = self.cfg
         try:
             self._out = av.open(str(self._tmp), "w")
@@ -141,9 +166,11 @@ class VideoFileSink(Sink):
         if c.codec in _CRF_CODECS:
             stream.options = {"crf": str(c.crf), "preset": c.preset}
         self._stream = stream
-        if c.label:
+        if c.synthetic_label:
             self._out.metadata["comment"] = c.label
             self._out.metadata["description"] = c.label
+        else:
+            log.warning("%s: written WITHOUT the synthetic-media label (output.synthetic_label: false)", self.path)
         if c.copy_audio and self.audio_from:
             with av.open(self.audio_from) as probe:
                 has_audio = bool(probe.streams.audio)
@@ -176,6 +203,9 @@ class VideoFileSink(Sink):
             self._audio.mux_until(self._last_end_s - 1.0 / self._fps)
         self.frames_written += 1
 
+    def interrupted(self) -> None:
+        self._interrupted = True
+
     def close(self, complete: bool) -> None:
         if self._out is None:
             return
@@ -195,8 +225,16 @@ class VideoFileSink(Sink):
             self._out = None
             if self._audio is not None:
                 self._audio.close()
-            if complete:
+            if complete and self._interrupted and self.partial_on_interrupt:
+                if self.frames_written:
+                    self.kept = _finish_partial(self._tmp, self.path)
+                    self._tmp = None
+                    log.info("interrupted: kept %d frames in %s", self.frames_written, self.kept)
+                else:
+                    self._discard()
+            elif complete:
                 os.replace(self._tmp, self.path)
+                self.kept = self.path
                 log.info("wrote %s (%d frames)", self.path, self.frames_written)
             else:
                 self._discard()
@@ -212,18 +250,18 @@ class ImageSequenceSink(Sink):
 
     name = "write"
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, partial_on_interrupt: bool = False):
         self.path = Path(path)
+        self.partial_on_interrupt = partial_on_interrupt
+        self.kept: Path | None = None
+        self._interrupted = False
         self._tmp: Path | None = None
         self._index = 0
 
     def setup(self, info: SourceInfo) -> None:
-        parent = self.path.parent
-        if not parent.is_dir() or not os.access(parent, os.W_OK):
-            raise user_error(self.path, f"cannot write: folder {parent} does not exist or is not writable")
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
-            raise user_error(self.path, "exists and is not an empty folder")
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".partial", dir=parent))
+        check_output_folder(self.path)
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent))
+        honour_umask(self._tmp)  # mkdtemp makes it 0700
 
     def write(self, packet: FramePacket) -> None:
         dest = self._tmp / f"{self._index:06d}.png"
@@ -232,11 +270,20 @@ class ImageSequenceSink(Sink):
             raise user_error(dest, "cannot write image")
         self._index += 1
 
+    def interrupted(self) -> None:
+        self._interrupted = True
+
     def close(self, complete: bool) -> None:
         if self._tmp is None:
             return
         tmp, self._tmp = self._tmp, None
-        if complete:
+        if complete and self._interrupted and self.partial_on_interrupt:
+            if self._index:
+                self.kept = _finish_partial(tmp, self.path)
+            else:
+                shutil.rmtree(tmp, ignore_errors=True)
+        elif complete:
+            self.kept = self.path
             if self.path.exists():
                 self.path.rmdir()  # checked empty in setup
             os.replace(tmp, self.path)

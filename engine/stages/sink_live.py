@@ -128,6 +128,10 @@ class TeeSink(Sink):
         for s in self.sinks:
             s.write(packet)
 
+    def interrupted(self) -> None:
+        for s in self.sinks:
+            s.interrupted()
+
     def close(self, complete: bool) -> None:
         first: BaseException | None = None
         for s in reversed(self._opened):

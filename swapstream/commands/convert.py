@@ -3,7 +3,13 @@
 Output: a video file (H.264 by default; --lossless writes FFV1, use .mkv), or, when OUTPUT has no
 file extension, a folder of lossless PNG frames. The file is written under a temporary name and
 renamed when complete, and carries a metadata label saying it contains synthetically swapped
-faces. Frames without a face are copied unchanged.
+faces. Frames without a face are copied unchanged. Phone videos stored sideways are turned
+upright by their rotation flag.
+
+Interrupted (Ctrl-C, SIGTERM, SIGHUP): the frames finished so far are closed properly and kept
+as NAME.partial.EXT (a folder NAME.partial) beside OUTPUT; an existing OUTPUT is never replaced.
+A truncated input (fewer frames than its container declares) is refused with exit 2 unless
+--allow-partial.
 """
 
 from __future__ import annotations
@@ -13,6 +19,8 @@ import sys
 from pathlib import Path
 
 from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args, load_model, stage_table
+from swapstream.common.arg_types import int_in
+from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
 
 LOSSLESS_CONTAINERS = (".mkv", ".avi", ".nut")
@@ -23,12 +31,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-o", "--output", required=True, type=Path, help="output video, or a folder name (no suffix)")
     add_swap_arguments(parser)
     g = parser.add_argument_group("encoding")
-    g.add_argument("--crf", type=int, default=None, help="x264/x265 quality, lower is better (default 18)")
+    g.add_argument(
+        "--crf", type=int_in(0, 51), default=None, help="x264/x265 quality 0..51, lower is better (default 18)"
+    )
     g.add_argument("--codec", default=None, help="video codec (default libx264; libx265, ffv1, ...)")
-    g.add_argument("--preset", default=None, help="x264/x265 speed preset (default veryfast)")
+    g.add_argument("--preset", choices=ENCODER_PRESETS, default=None, help="x264/x265 speed preset (default veryfast)")
     g.add_argument("--lossless", action="store_true", help="FFV1 lossless video (needs .mkv/.avi)")
     g.add_argument("--no-audio", action="store_true", help="do not copy the input's audio")
-    g.add_argument("--batch", type=int, default=None, help="faces per inference call (default 8)")
+    g.add_argument("--batch", type=int_in(1, 256), default=None, help="faces per inference call, 1..256 (default 8)")
+    parser.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="convert the frames a truncated input holds (default: refuse it, exit 2)",
+    )
 
 
 def build_sink(args: argparse.Namespace, encoder_cfg):
@@ -36,26 +51,29 @@ def build_sink(args: argparse.Namespace, encoder_cfg):
 
     out: Path = args.output
     if not out.suffix:
-        return ImageSequenceSink(out)
+        return ImageSequenceSink(out, partial_on_interrupt=True)
     if encoder_cfg.codec == "ffv1" and out.suffix.lower() not in LOSSLESS_CONTAINERS:
         raise UserError(f"{out}: FFV1 needs a {'/'.join(LOSSLESS_CONTAINERS)} file")
     audio_from = None if args.no_audio or args.input.is_dir() else args.input
-    return VideoFileSink(out, encoder_cfg, audio_from=audio_from)
+    return VideoFileSink(out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from swapstream.common.output_paths import check_output_file, check_output_folder
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.stages.capture import open_file_source
-    from swapstream.engine.stages.sink_file import check_output_path
 
     if not args.input.exists():
         raise UserError(f"{args.input}: no such file or folder")
+    inputs = (args.input, args.model, args.config)
     if args.output.suffix:
-        check_output_path(args.output, (args.input,))  # before the slow model load
+        check_output_file(args.output, inputs)  # before the slow model load
+    else:
+        check_output_folder(args.output, inputs)
     cfg = engine_config_from_args(args)
     output = {k: v for k, v in (("crf", args.crf), ("codec", args.codec), ("preset", args.preset)) if v is not None}
     if args.lossless:
@@ -65,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args)
     stats = PipelineStats(provider=model.provider)
     pipe = Pipeline(
-        open_file_source(args.input, max_frames=args.max_frames),
+        open_file_source(args.input, max_frames=args.max_frames, allow_partial=args.allow_partial),
         swap_stages(model, cfg, offline=True),
         sink,
         PipelinePolicy(live=False, queue_depth=cfg.offline.queue_depth),
@@ -77,25 +95,30 @@ def run(args: argparse.Namespace) -> int:
     def tick(s: PipelineStats) -> None:
         bar.update(s.frames - bar.n)
 
-    interrupted = False
     try:
         pipe.run(tick, tick_s=0.25)
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
+    except KeyboardInterrupt:  # pipe.run finalised the output before re-raising
+        raise KeyboardInterrupt(_interrupted_note(args.output, sink.kept, stats)) from None
     finally:
         tick(stats)
         bar.close()
-        if not pipe.failed:
-            _summary(args, stats, interrupted)
+    _summary(sink.kept or args.output, stats)
     return 0
 
 
-def _summary(args: argparse.Namespace, stats, interrupted: bool) -> None:
+def _interrupted_note(output: Path, kept: Path | None, stats) -> str:
+    """What an interrupted convert leaves: the exit message says it in one line."""
+    untouched = f"; {output} was not touched" if output.exists() else ""
+    if kept is None:
+        return f"no frame was finished, nothing written{untouched}"
+    frames = stats.snapshot().frames
+    return f"kept the {frames} finished frames in {kept}{untouched}"
+
+
+def _summary(written: Path, stats) -> None:
     s = stats.snapshot()
-    state = "interrupted; kept" if interrupted else "wrote"
     print(
-        f"{state} {args.output}: {s.frames} frames, {s.faces_swapped} faces swapped, "
+        f"wrote {written}: {s.frames} frames, {s.faces_swapped} faces swapped, "
         f"{s.frames_without_face} frames without a face, {s.fps:.1f} fps mean on {s.provider} "
         f"(stage ms p50/p95: {stage_table(stats)}). The output is labelled as containing synthetic faces.",
         file=sys.stderr,

@@ -16,6 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from swapstream.common.arg_types import int_in
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--driving", type=Path, required=True, metavar="ORIGINAL", help="the video that was converted")
@@ -25,17 +27,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", type=Path, metavar="OUT", help="write the full report (with per-frame curves)")
     parser.add_argument("--plot", type=Path, metavar="OUT.png", help="write a PNG of the per-frame curves")
-    parser.add_argument("--every", type=int, default=1, metavar="N", help="measure one frame in N (default 1)")
+    parser.add_argument(
+        "--every", type=int_in(1), default=1, metavar="N", help="measure one frame in N, N >= 1 (default 1)"
+    )
     parser.add_argument(
         "--max-identity-faces",
-        type=int,
+        type=int_in(1),
         default=100,
         metavar="K",
         help="embed at most K faces of the faceset, spread over it (default 100)",
     )
     parser.add_argument(
         "--background-threshold",
-        type=int,
+        type=int_in(0, 254),
         default=12,
         metavar="LEVELS",
         help="a background pixel counts as changed above this difference (default 12, room for codec noise)",
@@ -45,13 +49,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from swapstream.common.errors import user_error
+    from swapstream.common.output_paths import check_output_file
     from swapstream.engine.quality.evaluate import EvalConfig, evaluate
     from swapstream.engine.quality.report import format_table, write_json, write_plot
 
-    if args.max_identity_faces < 1:
-        raise user_error("--max-identity-faces", f"must be >= 1, got {args.max_identity_faces}")
-    if not 0 <= args.background_threshold < 255:
-        raise user_error("--background-threshold", f"must be in 0..254, got {args.background_threshold}")
+    inputs = (args.driving, args.swapped, args.identity)
+    for flag, out in (("--json", args.json), ("--plot", args.plot)):
+        if out is not None:  # before the slow part, never onto an input
+            check_output_file(out, inputs, flag, make_parents=True)
+    if args.json is not None and args.json == args.plot:
+        raise user_error(args.json, "--json and --plot name the same file")
     config = EvalConfig(
         driving=args.driving,
         swapped=args.swapped,

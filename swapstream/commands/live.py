@@ -3,8 +3,9 @@ window and/or a recording.
 
 Only the newest camera frame is processed (older ones are dropped and counted), so latency stays
 bounded when the machine is slower than the camera. A status line each second shows fps,
-glass-to-glass latency p50/p95, drops and the execution provider. Ctrl-C stops and finalizes
-the recording.
+glass-to-glass latency p50/p95, drops and the execution provider. Ctrl-C (or SIGTERM, or
+SIGHUP when the terminal closes) stops and finalizes the recording under its --record name;
+--record never overwrites the source, the model or the config.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 from pathlib import Path
 
 from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args, load_model
+from swapstream.common.arg_types import float_in, int_in, positive_float
+from swapstream.common.errors import user_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vcam-backend", default=None, help="pyvirtualcam backend (default: the platform's)")
     parser.add_argument("--preview", action="store_true", help="show a preview window (needs OpenCV with a GUI)")
     parser.add_argument("--record", type=Path, default=None, help="also record the swapped stream to this file")
-    parser.add_argument("--width", type=int, default=None, help="camera width to ask for (default 640)")
-    parser.add_argument("--height", type=int, default=None, help="camera height to ask for (default 480)")
-    parser.add_argument("--fps", type=float, default=None, help="camera rate to ask for (default 30)")
-    parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = until Ctrl-C)")
+    parser.add_argument("--width", type=int_in(16, 7680), default=None, help="camera width to ask for (default 640)")
+    parser.add_argument("--height", type=int_in(16, 4320), default=None, help="camera height to ask for (default 480)")
+    parser.add_argument("--fps", type=positive_float(240), default=None, help="camera rate to ask for (default 30)")
+    parser.add_argument(
+        "--duration", type=float_in(0), default=0, help="stop after this many seconds (0 = until Ctrl-C)"
+    )
     add_swap_arguments(parser)
 
 
@@ -37,10 +42,21 @@ def build_source(args: argparse.Namespace, cfg):
     from swapstream.engine.stages.capture import VideoFileSource
 
     path = Path(args.source)
-    if not args.source.isdigit() and path.is_file() and not args.source.startswith("/dev/"):
-        return VideoFileSource(path, realtime=True, max_frames=args.max_frames)
+    if is_camera(args.source):
+        pass
+    elif not path.exists():
+        raise user_error(path, "no such file (--source: a video file, a camera index such as 0, or /dev/videoN)")
+    elif not path.is_file():
+        raise user_error(path, "not a regular file (--source: a video file, a camera index such as 0, or /dev/videoN)")
+    else:  # a file played in real time; a short or damaged file is played as far as it goes
+        return VideoFileSource(path, realtime=True, max_frames=args.max_frames, allow_partial=True)
     asked = {k: v for k, v in (("width", args.width), ("height", args.height), ("fps", args.fps)) if v}
     return CameraSource(parse_device(args.source), dataclasses.replace(cfg.live.camera, **asked))
+
+
+def is_camera(source: str) -> bool:
+    """A camera index (0), a device path (/dev/video0) or a stream URL (rtsp://...), not a file."""
+    return source.isdigit() or source.startswith("/dev/") or "://" in source
 
 
 def build_sink(args: argparse.Namespace, cfg):
@@ -53,13 +69,22 @@ def build_sink(args: argparse.Namespace, cfg):
     if args.preview:
         sinks.append(PreviewSink())
     if args.record is not None:
-        check_output_path(args.record)
+        source = None if is_camera(args.source) else Path(args.source)
+        check_output_path(args.record, tuple(p for p in (source, args.model, args.config) if p is not None))
         # Live recordings favour encoding speed: the encoder shares the CPU with the swap.
         encoder = dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False)
         sinks.append(VideoFileSink(args.record, encoder))
     if not sinks:
         return NullSink()
     return sinks[0] if len(sinks) == 1 else TeeSink(sinks)
+
+
+def sink_kept(sink) -> Path | None:
+    """Where the --record file ended up (None: nothing recorded)."""
+    for part in getattr(sink, "sinks", [sink]):
+        if getattr(part, "kept", None) is not None:
+            return part.kept
+    return None
 
 
 def status_line(stats) -> str:
@@ -72,7 +97,9 @@ def status_line(stats) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swapstream.commands.control_keys import KeyReader
     from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.controls import ControlBoard, SwapSettings
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
 
@@ -81,12 +108,14 @@ def run(args: argparse.Namespace) -> int:
     sink = build_sink(args, cfg)
     model = load_model(args)
     stats = PipelineStats(provider=model.provider)
+    board = ControlBoard(SwapSettings.from_config(cfg, model))  # the studio's control path; keys below
     pipe = Pipeline(
         source,
         swap_stages(model, cfg, offline=False),
         sink,
         PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth),
         stats=stats,
+        controls=board,
     )
     info = pipe.setup()
     print(f"live: {info.name} {info.width}x{info.height} @ {info.fps:.0f} fps on {model.provider}", file=sys.stderr)
@@ -99,9 +128,19 @@ def run(args: argparse.Namespace) -> int:
         if t_end is not None and time.monotonic() >= t_end:
             pipe.stop()
 
+    keys = KeyReader(board) if KeyReader.usable() else None
     try:
+        if keys is not None:
+            keys.start()
         pipe.run(tick, tick_s=1.0)
+    except KeyboardInterrupt:  # the usual way to end a live session: the recording is finalised
+        if args.record is not None:
+            kept = sink_kept(sink)
+            raise KeyboardInterrupt(f"the recording {kept} was finalised" if kept else "nothing recorded") from None
+        raise
     finally:
+        if keys is not None:
+            keys.stop()
         if not pipe.failed:
             s = stats.snapshot()
             print(

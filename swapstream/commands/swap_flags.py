@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from swapstream.common.arg_types import int_in
 from swapstream.common.choices import (
     BLEND_MODE_HELP,
     BLEND_MODES,
@@ -44,7 +45,7 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
     g.add_argument("--mask", choices=MASK_MODES, default=None, help=describe(MASK_MODES, MASK_MODE_HELP))
     g.add_argument("--config", type=Path, default=None, help="engine config YAML (default configs/engine.yaml)")
     if max_frames:
-        g.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
+        g.add_argument("--max-frames", type=int_in(0), default=0, help="stop after this many frames (0 = all)")
     add_runtime_arguments(parser)
 
 

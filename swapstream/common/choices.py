@@ -35,22 +35,32 @@ BLEND_MODES = ("feather", "poisson")
 BLEND_MODE_HELP = {"feather": "feathered alpha", "poisson": "Poisson (seamless) cloning"}
 
 # What limits the blend (engine/stages/infer.py).
-MASK_MODES = ("both", "model", "hull")
+MASK_MODES = ("both", "model", "hull", "occlusion")
 MASK_MODE_HELP = {
     "both": "the model's mask inside the landmark hull",
     "model": "the model's own mask",
     "hull": "the landmark hull only",
+    "occlusion": "'both' minus what an occlusion model (--occluder) sees in front of the face: hands, objects",
 }
+
+# What an ONNX file made by swapstream is (its swapstream.kind metadata; absent = swap).
+MODEL_KINDS = ("swap", "occlusion")
 
 # Which way an autoencoder swaps; LIAE models swap b2a only.
 DIRECTIONS = ("a2b", "b2a")
 DIRECTION_HELP = {"a2b": "faces of A rendered as B", "b2a": "faces of B rendered as A"}
+
+# Output resolution / input resolution of a model: 2 = depth-to-space decoders (trainer/model.py).
+OUTPUT_SCALES = (1, 2)
 
 # Numeric precision of an exported model.
 MODEL_PRECISIONS = ("fp32", "fp16", "int8")
 
 # Numeric precision of training (auto: fp16 on CUDA, bf16 on CPUs with native bf16, else fp32).
 TRAIN_PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# x264/x265 speed presets, fastest first.
+ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
 
 # Engine policy: live drops stale frames, convert keeps every frame in order.
 ENGINE_MODES = ("live", "convert")

@@ -34,7 +34,8 @@ class FaceSlot:
 
     landmarks: float32 (478, 3) frame pixels (x, y, relative z).
     matrix:    float64 (2, 3) frame -> crop similarity (engine.face.align.alignment_matrix).
-    crop:      uint8 (R, R, 3) BGR aligned crop of the original frame (R = model resolution).
+    crop:      uint8 (R, R, 3) BGR aligned crop of the original frame (R = the model's output resolution;
+               the infer stage resizes it to the model's input resolution when that differs).
     hull:      uint8 (R, R) 0/255 landmark hull mask in crop pixels.
     swapped:   uint8 (R, R, 3) BGR face from the model (then colour-corrected in place of it).
     mask:      float32 (R, R) in [0, 1]: the mask that blending uses.
@@ -59,6 +60,9 @@ class FramePacket:
                file sink re-uses them so output timing matches the input exactly.
     faces:     one FaceSlot per face that will be swapped (empty: the frame passes untouched).
     timings:   stage name -> seconds spent on this packet.
+    settings:  the live control settings current when the frame was captured (an
+               engine.pipeline.controls.SwapSettings, or None without live controls); every
+               stage processes the packet under these, so a change lands between frames.
     """
 
     seq: int
@@ -68,6 +72,7 @@ class FramePacket:
     time_base: Fraction | None = None
     faces: list[FaceSlot] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    settings: object | None = None
 
     @property
     def seconds(self) -> float | None:
@@ -143,6 +148,10 @@ class Sink:
 
     def write(self, packet: FramePacket) -> None:
         raise NotImplementedError
+
+    def interrupted(self) -> None:
+        """Called before close(complete=True) when the run was interrupted (Ctrl-C, SIGTERM):
+        a file sink may then keep what it wrote as a partial output, not as the final one."""
 
     def close(self, complete: bool) -> None:
         """Finish the output. complete=False (a failure) discards a file output instead of

@@ -1,0 +1,95 @@
+"""Checks every command runs on its output paths before any work starts.
+
+An output must not be one of the command's inputs (source video, model, driving video, faceset),
+must not be a folder or a device, and its folder must exist and accept a new file: probed by
+creating (and removing) an empty temp file, which is the only test that also holds for root and
+for read-only or special file systems such as /proc.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from swapstream.common.errors import user_error
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        return folder.is_dir() and path.exists() and path.resolve().is_relative_to(folder.resolve())
+    except OSError:
+        return False
+
+
+def check_not_an_input(path: Path, inputs: Iterable[Path | None], flag: str = "") -> None:
+    """UserError when PATH is (the same file as) one of INPUTS, or an existing file inside an
+    input folder (a faceset); None inputs are skipped."""
+    named = f"{flag} " if flag else ""
+    for inp in inputs:
+        if inp is None:
+            continue
+        if _same_file(Path(path), Path(inp)):
+            raise user_error(path, f"{named}output would overwrite the input {inp}: choose another name")
+        if _inside(Path(path), Path(inp)):
+            raise user_error(path, f"{named}output would overwrite a file of the input folder {inp}")
+
+
+def probe_folder(path: Path, make_parents: bool = False) -> None:
+    """UserError unless a new file can be created in PATH's folder. make_parents: the writer
+    creates missing folders, so the nearest existing one is probed instead."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if make_parents:
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+    if not parent.is_dir():
+        raise user_error(path, f"cannot write: folder {parent} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".swapstream-probe-", dir=parent)
+    except OSError as e:
+        raise user_error(path, f"cannot write in folder {parent} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
+def check_output_file(
+    path: Path, inputs: Iterable[Path | None] = (), flag: str = "", make_parents: bool = False
+) -> None:
+    """Fail early (before any work) when the file PATH cannot be written as an output.
+    make_parents: the writer (atomic_open) creates missing folders."""
+    path = Path(path)
+    check_not_an_input(path, inputs, flag)
+    if path.is_dir():
+        raise user_error(path, "is a folder, expected a file name")
+    if path.exists() and not path.is_file():
+        raise user_error(path, "exists and is not a regular file (a device or FIFO): choose a file name")
+    probe_folder(path, make_parents)
+
+
+def check_output_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
+    """Fail early when PATH cannot become a new output folder (absent or empty, parent writable)."""
+    path = Path(path)
+    check_not_an_input(path, inputs)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise user_error(path, "exists and is not an empty folder")
+    probe_folder(path)
+
+
+def free_partial_name(path: Path) -> Path:
+    """NAME.partial.EXT (or NAME.partial for a folder), or NAME.partial-2.EXT ... when taken."""
+    path = Path(path)
+    stem, suffix = (path.stem, path.suffix) if path.suffix else (path.name, "")
+    for n in range(1, 10_000):
+        tag = "partial" if n == 1 else f"partial-{n}"
+        candidate = path.with_name(f"{stem}.{tag}{suffix}")
+        if not os.path.lexists(candidate):
+            return candidate
+    raise user_error(path, "too many .partial files beside it: remove some")
