@@ -73,20 +73,8 @@ def composite_opencv(frame, face, alpha):
     frame[:] = cv2.convertScaleAbs(blended)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=50)
-    parser.add_argument("--stat", choices=("median", "min"), default="median", help="per-call time reported")
-    args = parser.parse_args()
-    ms = functools.partial(time_ms, stat=args.stat)
-    print(f"times: {args.stat} of {args.repeat} calls")
-    print(f"CPU: {cpu_name()}, {cv2.getNumberOfCPUs()} logical CPUs; OpenCV threads {cv2.getNumThreads()}")
-    print(f"load average at start (other processes on the machine): {os.getloadavg()[0]:.1f}")
-    warmup()
-    (src, _), (target, mask_u8) = real_crops()
-    mask = mask_u8.astype(np.float32) / 255
-    r = args.repeat
-
+def colour_transfer(src, target, mask, ms, r: int) -> float:
+    """Print the colour-transfer table (Numba vs NumPy, rct also vs OpenCV); returns rct's Numba ms."""
     print(f"\ncolour transfer, {SIZE} px crop (ms; ratio = NumPy / Numba)")
     rct_ms = 0.0
     for mode in ("rct", "lct", "mkl", "hist"):
@@ -110,7 +98,13 @@ def main() -> int:
             ocv = ms(rct_opencv, r)
             line += f"   opencv-cvtColor {ocv:6.2f}   x{ocv / fast:4.1f}"
         print(line)
+    return rct_ms
 
+
+def feather_and_paste(src, target, mask_u8, mask, ms, r: int) -> tuple[float, dict[str, float]]:
+    """Print the feather time and, per frame size, the paste and composite variants.
+
+    Returns (feather ms, {frame name: paste_face ms})."""
     print("\nfeather + paste per face (ms; ratio = other / Numba composite)")
     erode_px = blur_px = round(0.05 * SIZE)  # configs/engine.yaml's defaults
     soft = blend.feather_mask(mask_u8, erode_px, blur_px)
@@ -121,7 +115,7 @@ def main() -> int:
         f"  feather_mask (octagon erode {erode_px} + GaussianBlur {blur_px}, {SIZE} px): {feather_ms:.2f}"
         f"   (a float disc erosion alone: {disc_ms:.2f})"
     )
-    totals = {}
+    pastes = {}
     for name, (h, w, face_px) in FRAMES.items():
         frame = cv2.resize(target, (w, h), interpolation=cv2.INTER_LINEAR)
         s = SIZE / face_px  # crop px per frame px: the face's 256 px crop covers face_px frame px
@@ -142,7 +136,7 @@ def main() -> int:
         numpy_c = ms(lambda v=view, f=face, a=alpha: blend.composite_numpy(v, f, a), r)
         ocv_c = ms(lambda v=view, f=face, a=alpha: composite_opencv(v, f, a), r)
         poisson = ms(lambda f=frame, m=m: blend.paste_face(f, src, soft, m, mode="poisson"), max(r // 10, 3))
-        totals[name] = rct_ms + feather_ms + paste
+        pastes[name] = paste
         print(
             f"  {name:11s} ROI {x1 - x0}x{y1 - y0}: paste_face {paste:5.2f} (two warps + float composite "
             f"{old_paste:5.2f}, its warps {warp:5.2f}); composite numba "
@@ -150,12 +144,11 @@ def main() -> int:
             f"opencv {ocv_c:5.2f} x{ocv_c / numba_c:4.1f};"
             f"  poisson paste {poisson:6.1f}"
         )
+    return feather_ms, pastes
 
-    print("\ncolour (rct) + feather + paste, per face:")
-    for name, total in totals.items():
-        print(f"  {name:11s} {total:5.2f} ms   (target <= 2 ms at 1920x1080)")
 
-    # nogil: two threads compositing at once should take about as long as one.
+def composite_without_gil(ms) -> None:
+    """nogil: two threads compositing at once should take about as long as one."""
     big_frame = np.zeros((2000, 2000, 3), np.uint8)
     big_face = np.full_like(big_frame, 200)
     big_alpha = np.full((2000, 2000), 0.5, np.float32)
@@ -173,6 +166,26 @@ def main() -> int:
         f"\nGIL: composite 2000x2000 once {one:.1f} ms, twice in two threads {both:.1f} ms "
         f"(x{2 * one / both:.2f} throughput)"
     )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=50)
+    parser.add_argument("--stat", choices=("median", "min"), default="median", help="per-call time reported")
+    args = parser.parse_args()
+    ms = functools.partial(time_ms, stat=args.stat)
+    print(f"times: {args.stat} of {args.repeat} calls")
+    print(f"CPU: {cpu_name()}, {cv2.getNumberOfCPUs()} logical CPUs; OpenCV threads {cv2.getNumThreads()}")
+    print(f"load average at start (other processes on the machine): {os.getloadavg()[0]:.1f}")
+    warmup()
+    (src, _), (target, mask_u8) = real_crops()
+    mask = mask_u8.astype(np.float32) / 255
+    rct_ms = colour_transfer(src, target, mask, ms, args.repeat)
+    feather_ms, pastes = feather_and_paste(src, target, mask_u8, mask, ms, args.repeat)
+    print("\ncolour (rct) + feather + paste, per face:")
+    for name, paste in pastes.items():
+        print(f"  {name:11s} {rct_ms + feather_ms + paste:5.2f} ms   (target <= 2 ms at 1920x1080)")
+    composite_without_gil(ms)
     return 0
 
 

@@ -2,8 +2,8 @@
 
 Usage:
     python benchmarks/train_step.py [--preset live] [--batch-sizes 2 4 8 16] [--steps 10] [--threads N]
-One step is exactly what trainer/train.py does per iteration minus data loading: forward of A and
-B, the trainer's own loss (trainer.train.autoencoder_loss), backward, gradient clipping, Adam.
+One step is exactly what trainer/step.py does per iteration minus data loading: forward of A and
+B, the trainer's own loss (trainer.step.autoencoder_loss), backward, gradient clipping, Adam.
 Inputs are random (speed does not depend on content), so no faceset is needed. Each batch size
 is run in NCHW and channels_last in the same process, alternating, and the table gives the median
 step and the channels_last/NCHW time ratio. Pair it with benchmarks/time_to_quality.py: a smaller
@@ -20,7 +20,7 @@ import time
 import torch
 from swapstream.trainer.config import load_preset
 from swapstream.trainer.model import build_model
-from swapstream.trainer.train import autoencoder_loss
+from swapstream.trainer.step import autoencoder_loss
 
 from swapstream.bench_report import cpu_name
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import torch
 from swapstream.trainer.config import load_preset
-from swapstream.trainer.train import RunOptions, cpu_has_fast_bf16, train
+from swapstream.trainer.step import cpu_has_fast_bf16
+from swapstream.trainer.train import RunOptions, train
 
 from swapstream.bench_report import cpu_name
 

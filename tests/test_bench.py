@@ -16,8 +16,10 @@ import pytest
 from conftest import media
 from test_pipeline_models import write_invert_model
 
+from swapstream.bench_inputs import UNTRAINED_NOTE, default_model
 from swapstream.cli import main
-from swapstream.commands.bench import UNTRAINED_NOTE, default_model, parse_size
+from swapstream.commands.bench import parse_size
+from swapstream.shipped_models import asset_paths, find_shipped
 
 SWAP_STAGES = ("capture", "detect", "align", "infer", "color", "blend")
 
@@ -111,6 +113,15 @@ def test_size_rescales_the_source(tmp_path, capsys):
     assert (r["source"]["width"], r["source"]["height"]) == (640, 360)
     assert r["run"]["faces_swapped"] > 0, "the letterboxed face must still be found"
     assert not math.isnan(r["run"]["fps"])
+
+
+def test_default_model_is_the_shipped_one_when_it_fits(tmp_path):
+    """`--preset demo --precision int8` measures the demo model that ships (no export, nothing cached)."""
+    if find_shipped("demo", "int8") is None:
+        pytest.skip("no fresh demo model shipped in swapstream/assets")
+    path, note = default_model("demo", "int8", tmp_path)
+    assert path == asset_paths("demo", "int8")[0] and note is None
+    assert not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize("text", ["1280", "x720", "12x7000", "axb", "1280x720x3"])

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from swapstream.commands import demo
+from swapstream import shipped_models
 
 
 def test_shipped_model_is_fresh_and_goes_stale_with_the_preset(monkeypatch):
-    if not demo.ASSET_MODEL.exists():
+    model, _ = shipped_models.asset_paths("demo", "int8")
+    if not model.exists():
         pytest.skip("no demo model shipped in swapstream/assets")
-    info = demo.shipped_model()
-    assert info is not None, "the shipped demo model does not match configs/presets/demo.yaml"
-    assert info["iterations"] > 0 and "--save-model" in info["command"]
-    changed = dict(demo._demo_model_config(), d_dims=99)
-    monkeypatch.setattr(demo, "_demo_model_config", lambda: changed)
-    assert demo.shipped_model() is None
+    found = shipped_models.find_shipped("demo", "int8")
+    assert found is not None, "the shipped demo model does not match configs/presets/demo.yaml"
+    path, info = found
+    assert path == model and info["iterations"] > 0 and "--save-model" in info["command"]
+    assert all(p.is_file() for p in shipped_models.plot_paths("demo").values())
+    changed = dict(shipped_models.preset_model_config("demo"), d_dims=99)
+    monkeypatch.setattr(shipped_models, "preset_model_config", lambda preset: changed)
+    assert shipped_models.find_shipped("demo", "int8") is None

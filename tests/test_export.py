@@ -18,7 +18,7 @@ import onnx
 import pytest
 import torch
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
-from swapstream.export.exporter import ExportOptions, export_run, load_run
+from swapstream.export.exporter import ExportOptions, export_model, load_run
 from swapstream.export.faces import public_domain_faces
 from swapstream.export.graph import SwapGraph
 from swapstream.export.verify import ssim_per_face
@@ -127,7 +127,7 @@ def test_round_trip_matches_torch(runs, people, tmp_path, arch, precision):
     direction = "a2b" if arch == "df" else "b2a"
     calibration = runs["faceset_a"] if arch == "liae" else None  # DF uses the faceset its checkpoint records
     out = tmp_path / f"{arch}_{precision}.onnx"
-    report = export_run(runs[arch], out, ExportOptions(direction, precision, calibration, verify_faces=8))
+    report = export_model(runs[arch], out, ExportOptions(direction, precision, calibration, verify_faces=8))
     assert all(v.passed for v in report.verifications)
     model = load_swap_model(out, CPU)
     assert model.contract.precision == precision and model.contract.direction == direction
@@ -150,7 +150,7 @@ def test_round_trip_matches_torch(runs, people, tmp_path, arch, precision):
 
 def test_metadata_survives_and_describes_the_run(runs, tmp_path):
     out = tmp_path / "m.onnx"
-    export_run(runs["df"], out, ExportOptions("b2a", "fp32", verify_faces=4))
+    export_model(runs["df"], out, ExportOptions("b2a", "fp32", verify_faces=4))
     meta = {p.key: p.value for p in onnx.load(out).metadata_props}
     assert meta["swapstream.direction"] == "b2a" and meta["swapstream.iterations"] == "40"
     assert meta["swapstream.preset"] == "test-tiny" and meta["swapstream.arch"] == "df"

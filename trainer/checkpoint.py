@@ -6,6 +6,9 @@ The dict holds only plain types and tensors, so `torch.load(weights_only=True)` 
   "model": state_dict, "optimizer": state_dict, "iteration": int,
   "losses": {name: float} (latest smoothed), "rng": {"torch": ByteTensor, "numpy": dict},
   plus optional entries (discriminator, faceset paths, validation history).
+
+model_from_checkpoint() is the one place a model is rebuilt from a checkpoint (the trainer's
+resume and the exporter both call it).
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from swapstream.trainer.config import ModelConfig
+from swapstream.trainer.model import SwapAutoencoder, build_model
 
-from swapstream.common.atomic_files import atomic_open
+from swapstream.common.atomic_files import atomic_open, remove_stale_temp_files
 from swapstream.common.errors import user_error
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -46,6 +51,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     if missing:
         raise ValueError(f"checkpoint state lacks {missing}")
     state = {"format": FORMAT, "version": VERSION, **state}
+    remove_stale_temp_files(path)  # a killed save's leftover (.checkpoint.pt.*.tmp, ~50 MB)
     with atomic_open(path, "wb") as f:
         torch.save(state, f)
     dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -58,6 +64,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and validate a checkpoint on the CPU. UserError naming the file if missing, corrupt or foreign."""
     path = Path(path)
+    remove_stale_temp_files(path)
     if not path.is_file():
         raise user_error(path, "no such checkpoint")
     # torch.save writes a zip archive; a truncated or overwritten file fails here with a clear reason.
@@ -66,8 +73,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise user_error(path, f"corrupt or unreadable checkpoint ({first_line})") from None
+        raise user_error(path, f"corrupt or unreadable checkpoint ({first_line(e)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise user_error(path, "not a swapstream training checkpoint")
     if state.get("version") != VERSION:
@@ -89,3 +95,27 @@ def find_checkpoint(run_dir: str | Path) -> Path:
     if not path.is_file():
         raise user_error(run_dir, f"no {CHECKPOINT_NAME} in this run directory (train first)")
     return path
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an exception's message (torch's state_dict errors run to dozens of lines)."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def model_from_checkpoint(state: dict[str, Any], path: str | Path) -> tuple[ModelConfig, SwapAutoencoder]:
+    """The model a loaded checkpoint describes, built on the CPU with its weights in (train mode).
+
+    state: what load_checkpoint returned; path: the checkpoint file, named in errors.
+    UserError when its model_config is invalid or its weights do not fit that config.
+    """
+    try:
+        cfg = ModelConfig.from_dict(state["model_config"])
+    except ValueError as e:
+        raise user_error(path, f"model_config: {e}") from None
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(state["model"])
+    except (RuntimeError, ValueError, KeyError) as e:
+        raise user_error(path, f"weights do not fit model_config ({first_line(e)})") from None
+    return cfg, model

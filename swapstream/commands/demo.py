@@ -22,17 +22,21 @@ import shutil
 import time
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent / "assets"
-ASSET_MODEL = ASSETS / "demo_int8.onnx"
-ASSET_INFO = ASSETS / "demo_int8.json"
+from swapstream.common.arg_types import int_in, positive_float
+
+PRESET, PRECISION = "demo", "int8"  # the demo's model; a fresh one may ship (swapstream/shipped_models.py)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", default="out/demo", metavar="DIR", help="where to write (default: out/demo)")
     p.add_argument("--quick", action="store_true", help="train 1 minute, 90 frames (about 3 minutes in all)")
-    p.add_argument("--frames", type=int, default=None, help="driving clip length (default: 150, quick: 90)")
+    p.add_argument(
+        "--frames", type=int_in(2, 100_000), default=None, help="driving clip length (default: 150, quick: 90)"
+    )
     p.add_argument("--retrain", action="store_true", help="train even when the shipped demo model is usable")
-    p.add_argument("--train-minutes", type=float, default=None, help="training budget (default 5, quick 1)")
+    p.add_argument(
+        "--train-minutes", type=positive_float(525_600), default=None, help="training budget (default 5, quick 1)"
+    )
     p.add_argument("--save-model", action="store_true", help="store the trained model in swapstream/assets/")
 
 
@@ -46,49 +50,20 @@ def _step(title: str, argv: list[str]) -> None:
         raise UserError(f"demo step '{title}' failed with exit code {code} (see above)")
 
 
-def _demo_model_config() -> dict:
-    from swapstream.trainer.config import load_preset
+def _export(run_dir: Path, model: Path, calibration: Path) -> None:
+    """The trained run -> the demo's INT8 model, through the export package's one entry point."""
+    from swapstream.export.exporter import ExportOptions, export_model
 
-    return load_preset("demo")[0].to_dict()
-
-
-def shipped_model() -> dict | None:
-    """The shipped demo model's record when it matches the current preset and contract, else None."""
-    from swapstream.engine.face.align import CONTRACT_VERSION, TEMPLATE_ID
-    from swapstream.engine.runtime.model import inspect_model
-
-    if not (ASSET_MODEL.exists() and ASSET_INFO.exists()):
-        return None
-    info = json.loads(ASSET_INFO.read_text())
-    contract = inspect_model(ASSET_MODEL)
-    fresh = (
-        info.get("model_config") == _demo_model_config()
-        and contract.template_id == TEMPLATE_ID
-        and contract.contract_version == CONTRACT_VERSION
-    )
-    return info if fresh else None
-
-
-def _save_model(model: Path, run_dir: Path, minutes: float) -> None:
-    from swapstream.engine.runtime.model import inspect_model
-
-    ASSETS.mkdir(exist_ok=True)
-    shutil.copyfile(model, ASSET_MODEL)
-    for name in ("preview.png", "loss.png"):
-        shutil.copyfile(run_dir / name, ASSETS / f"demo_{name}")
-    info = {
-        "model_config": _demo_model_config(),
-        "iterations": inspect_model(model).iterations,
-        "train_minutes": minutes,
-        "command": f"swapstream demo --retrain --train-minutes {minutes:g} --save-model",
-    }
-    ASSET_INFO.write_text(json.dumps(info, indent=2) + "\n")
-    print(f"stored the demo model in {ASSETS}")
+    print(f"\n== export: {run_dir} -> {model} ({PRECISION}, calibrated on {calibration})", flush=True)
+    report = export_model(run_dir, model, ExportOptions(precision=PRECISION, calibration=calibration))
+    for line in report.lines():
+        print(line)
 
 
 def run(args: argparse.Namespace) -> int:
     from swapstream.demo_media import astronaut_bgr, grace_hopper_bgr, motion_frames, side_by_side, write_video
     from swapstream.demo_page import write_index
+    from swapstream.shipped_models import ASSETS, find_shipped, plot_paths, store_shipped
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     frames = args.frames or (90 if args.quick else 150)
     minutes = args.train_minutes or (1.0 if args.quick else 5.0)
-    shipped = None if (args.quick or args.retrain) else shipped_model()
+    shipped = None if (args.quick or args.retrain) else find_shipped(PRESET, PRECISION)
 
     print(f"rendering a {frames}-frame driving clip of A and a pose clip of B ...", flush=True)
     driving = out / "driving.mp4"
@@ -113,24 +88,26 @@ def run(args: argparse.Namespace) -> int:
     _step("extract A", ["extract", str(clip_a), "-o", str(fs_a)])
     _step("extract B", ["extract", str(clip_b), "-o", str(fs_b)])
     if shipped:
+        shipped_path, info = shipped
         print(
-            f"\nusing the shipped demo model ({shipped['iterations']} iterations, {shipped['train_minutes']:g} min "
-            f"of training by `{shipped['command']}`); --retrain trains a new one",
+            f"\nusing the shipped demo model ({info['iterations']} iterations, {info['train_minutes']:g} min "
+            f"of training by `{info['command']}`); --retrain trains a new one",
             flush=True,
         )
-        shutil.copyfile(ASSET_MODEL, model)
-        for name in ("preview.png", "loss.png"):
-            shutil.copyfile(ASSETS / f"demo_{name}", out / f"train_{name}")
+        shutil.copyfile(shipped_path, model)
+        for name, path in plot_paths(PRESET).items():
+            shutil.copyfile(path, out / f"train_{name}")
     else:
         resume = ["--resume"] if (run_dir / "checkpoint.pt").exists() else []
-        train = ["train", "-a", str(fs_a), "-b", str(fs_b), "-o", str(run_dir), "--preset", "demo"]
+        train = ["train", "-a", str(fs_a), "-b", str(fs_b), "-o", str(run_dir), "--preset", PRESET]
         _step("train", [*train, "--minutes", str(minutes), *resume])
-        export = ["export", str(run_dir), "-o", str(model), "--precision", "int8", "--calibration", str(fs_a)]
-        _step("export", export)
+        _export(run_dir, model, calibration=fs_a)
         for name in ("preview.png", "loss.png"):
             shutil.copyfile(run_dir / name, out / f"train_{name}")
         if args.save_model:
-            _save_model(model, run_dir, minutes)
+            command = f"swapstream demo --retrain --train-minutes {minutes:g} --save-model"
+            store_shipped(model, run_dir, PRESET, PRECISION, minutes, command)
+            print(f"stored the demo model in {ASSETS}")
     _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped)])
     bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live"]
     _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])

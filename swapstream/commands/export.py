@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from swapstream.common.arg_types import int_in
 from swapstream.common.choices import DIRECTION_HELP, DIRECTIONS, MODEL_PRECISIONS, describe
 
 
@@ -32,18 +33,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fp32 (default), fp16 (GPUs), int8 (CPUs, static quantization)",
     )
     parser.add_argument("--calibration", type=Path, metavar="FACESET", help="faceset of INT8 calibration faces")
-    parser.add_argument("--verify-faces", type=int, default=16, help="faces used for verification (default 16)")
-    parser.add_argument("--calibration-faces", type=int, default=64, help="faces used for INT8 calibration")
+    parser.add_argument(
+        "--verify-faces", type=int_in(1, 10_000), default=16, help="faces used for verification, 1..10000 (default 16)"
+    )
+    parser.add_argument(
+        "--calibration-faces", type=int_in(1, 100_000), default=64, help="faces used for INT8 calibration (default 64)"
+    )
     trt = parser.add_argument_group("TensorRT (machines with an NVIDIA GPU)")
     trt.add_argument("--tensorrt", action="store_true", help="prebuild TensorRT engines next to the model")
     trt.add_argument("--fp16-trt", action="store_true", help="let TensorRT use FP16 kernels")
     trt.add_argument("--trt-cache", type=Path, help="TensorRT engine/timing cache dir (default MODEL.trt-cache/)")
-    trt.add_argument("--trt-max-batch", type=int, default=8, help="largest batch the TensorRT engine serves")
+    trt.add_argument(
+        "--trt-max-batch", type=int_in(1, 1024), default=8, help="largest batch the TensorRT engine serves, 1..1024"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from swapstream.common.errors import UserError
-    from swapstream.export.exporter import ExportOptions, export_run
+    from swapstream.common.output_paths import check_output_file
+    from swapstream.export.exporter import ExportOptions, export_model
+
+    # Before the slow part (loading, tracing, verifying, quantizing): never onto an input.
+    check_output_file(args.output, (args.run_dir, args.calibration), "-o", make_parents=True)
 
     try:
         options = ExportOptions(
@@ -55,18 +66,9 @@ def run(args: argparse.Namespace) -> int:
         )
     except ValueError as e:
         raise UserError(str(e)) from None
-    report = export_run(args.run_dir, args.output, options)
-    for check in report.verifications:
-        print(f"verified {check.summary()}")
-    for line in report.int8_tried:
-        print(f"int8 tried {line}")
-    c = report.contract
-    print(
-        f"{report.path}: {c.arch.upper()} {c.direction} {c.precision}, {c.face_type} faces at {c.resolution} px, "
-        f"preset {c.preset or '-'}, {c.iterations} iterations, {report.size_bytes / 1e6:.1f} MB, "
-        f"verified on {report.verifications[0].faces} faces from {report.faces_source}, "
-        f"{report.seconds:.1f} s" + (f"; int8 settings: {report.int8_settings}" if report.int8_settings else "")
-    )
+    report = export_model(args.run_dir, args.output, options)
+    for line in report.lines():
+        print(line)
     if args.tensorrt:
         from swapstream.export.tensorrt import TensorRTOptions, prepare_tensorrt
 
