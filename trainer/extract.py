@@ -1,8 +1,12 @@
 """`swapstream extract`: aligned faces of one person from videos and photos into a faceset.
 
-Videos are processed in fixed segments of frames; the face tracker and its smoothing start fresh
-at every segment boundary and the manifest is saved there. An interrupted run therefore resumes
-at the last boundary and produces exactly the faceset one clean run would have.
+Faces are found by the engine's one face finder (engine.face.tracking.FaceFinder), so small and
+distant faces are found as well as close-ups. Videos are processed in fixed segments of frames;
+the finder's tracks and smoothing start fresh at every segment boundary and the manifest is saved
+there. An interrupted run therefore resumes at the last boundary and produces exactly the faceset
+one clean run would have. Blur is judged per source, once the source is complete, relative to the
+source's own median sharpness (trainer.face_checks); photos given in one run form one source for
+that judgement, and are processed first.
 """
 
 from __future__ import annotations
@@ -13,18 +17,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 from swapstream.engine.face.align import alignment_matrix, face_type, transform_points, warp_face
-from swapstream.engine.face.landmarks import Face, PhotoFaceFinder
+from swapstream.engine.face.landmarks import Face
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.face.pose import yaw_pitch_roll
-from swapstream.engine.face.tracking import VideoFaceTracker
+from swapstream.engine.face.tracking import FaceFinder, FinderConfig
+from swapstream.trainer.face_checks import (
+    blurred_records,
+    delete_files,
+    is_upscaled,
+    remove_records,
+    sharpness,
+    source_warnings,
+)
 from swapstream.trainer.media_inputs import Source, collect_sources, iter_video, read_image, video_frame_count
 from tqdm import tqdm
 
+from swapstream.common.choices import FACE_SELECTIONS
 from swapstream.common.errors import UserError
 from swapstream.common.faceset import FaceRecord, Faceset, SourceProgress
+
+MIN_SEARCH_PX = 14.0  # the detector's floor (engine.face.scan): smaller faces are not searched for
 
 
 @dataclass(frozen=True)
@@ -32,22 +46,29 @@ class ExtractConfig:
     face_type: str = "whole"
     size: int = 256
     every: int = 1  # keep every Nth video frame
-    min_face: float = 64.0  # forehead-to-chin height in source pixels
+    # Forehead-to-chin height in source pixels; faces are searched down to it. 40 keeps a 60 px face
+    # of an HD wide shot even when a nod shortens it by a third.
+    min_face: float = 40.0
     max_yaw: float = 65.0  # degrees
     faces: str = "largest"  # 'largest' | 'all'
-    min_sharpness: float = 15.0  # variance of the Laplacian inside the mask, at 256 px
+    max_faces: int = 8  # with faces='all'
+    blur_ratio: float = 0.25  # blurred: sharpness under this x the source's median (0: off)
+    min_sharpness: float = 0.0  # optional absolute floor on sharpness (0: off)
     # Mean landmark change (share of crop size) below which a frame repeats the previous one: at
     # 256 px this is 0.013 px, far below the 0.02-0.1 px a still face moves between real frames.
     min_motion: float = 0.00005
     smooth: bool = True  # One-Euro smoothing of landmarks in videos
+    allow_partial: bool = False  # use the frames of a truncated video (else UserError)
     segment: int = 64  # frames per resumable segment
 
     def __post_init__(self) -> None:
         face_type(self.face_type)  # raises on an unknown type
-        if self.faces not in ("largest", "all"):
-            raise ValueError(f"faces must be 'largest' or 'all', got {self.faces!r}")
-        if not 32 <= self.size <= 1024 or self.every < 1 or self.segment < 1:
-            raise ValueError("size must be 32..1024, every and segment >= 1")
+        if self.faces not in FACE_SELECTIONS:
+            raise ValueError(f"faces must be one of {FACE_SELECTIONS}, got {self.faces!r}")
+        if not 32 <= self.size <= 1024 or self.every < 1 or self.segment < 1 or self.max_faces < 1:
+            raise ValueError("size must be 32..1024, every, segment and max_faces >= 1")
+        if not 0 <= self.blur_ratio <= 1 or self.min_sharpness < 0 or self.min_face < 0:
+            raise ValueError("blur_ratio must be in [0, 1], min_sharpness and min_face >= 0")
 
 
 @dataclass
@@ -57,42 +78,40 @@ class ExtractSummary:
     faces_kept: int = 0
     rejected: Counter = field(default_factory=Counter)
     sources_without_face: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # for the user, loud: see face_checks
     seconds: float = 0.0
 
 
-def sharpness(crop: np.ndarray, mask: np.ndarray) -> float:
-    """Variance of the Laplacian of the grey crop inside the mask, normalised to a 256 px crop."""
-    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-    if grey.shape[0] != 256:
-        grey = cv2.resize(grey, (256, 256), interpolation=cv2.INTER_AREA)
-        mask = cv2.resize(mask, (256, 256), interpolation=cv2.INTER_NEAREST)
-    lap = cv2.Laplacian(grey, cv2.CV_32F)
-    inside = lap[mask > 127]
-    return float(inside.var()) if inside.size else 0.0
-
-
 class _FaceFilter:
-    """Turns detected faces into kept records or counted rejections, for one source."""
+    """Turns detected faces into kept records or counted rejections (per run and per source)."""
 
     def __init__(self, cfg: ExtractConfig, faceset: Faceset, summary: ExtractSummary):
         self.cfg, self.fs, self.summary = cfg, faceset, summary
         self.last_kept: dict[int, np.ndarray] = {}
+        self.source_rejected: Counter = Counter()
 
     def reset(self) -> None:
         self.last_kept.clear()
 
+    def begin_source(self) -> None:
+        self.reset()
+        self.source_rejected = Counter()
+
+    def reject(self, reason: str, n: int = 1) -> None:
+        self.summary.rejected[reason] += n
+        self.source_rejected[reason] += n
+
     def take(self, source: Source, frame_index: int, frame: np.ndarray, faces: list[Face]) -> int:
-        cfg = self.cfg
         if not faces:
-            self.summary.rejected["no face"] += 1
+            self.reject("no face")
             return 0
-        if cfg.faces == "largest":
+        if self.cfg.faces == "largest":
             faces = [max(faces, key=lambda f: f.area)]
         kept = 0
-        for k, face in enumerate(faces):
+        for k, face in enumerate(sorted(faces, key=lambda f: float(f.points[:, 0].mean()))):
             reason = self._consider(source, frame_index, frame, k, face)
             if reason:
-                self.summary.rejected[reason] += 1
+                self.reject(reason)
             else:
                 kept += 1
         return kept
@@ -109,11 +128,11 @@ class _FaceFilter:
         previous = self.last_kept.get(k)
         if previous is not None and np.abs(crop_lm - previous).mean() < cfg.min_motion * cfg.size:
             return "duplicate"
+        sharp = sharpness(frame, face.landmarks, cfg.face_type, cfg.size, m)
+        if cfg.min_sharpness and sharp < cfg.min_sharpness:
+            return "blurred"
         crop = warp_face(frame, m, cfg.size)
         mask = hull_mask(crop_lm, cfg.size, cfg.face_type)
-        sharp = sharpness(crop, mask)
-        if sharp < cfg.min_sharpness:
-            return "blurred"
         name = f"{source.source_id}_{frame_index:06d}_{k}"
         record = FaceRecord(
             file=f"faces/{name}.jpg",
@@ -131,6 +150,28 @@ class _FaceFilter:
         self.last_kept[k] = crop_lm
         self.summary.faces_kept += 1
         return None
+
+
+def _complete(fs: Faceset, filt: _FaceFilter, done: list[tuple[Source, SourceProgress]], name: str) -> None:
+    """Judge blur over the faces of `done` (one video, or one run's photos) relative to their own
+    median, mark them complete in the same manifest save, then warn about what the filters did."""
+    cfg, summary = filt.cfg, filt.summary
+    ids = {src.source_id for src, _ in done}
+    records = [r for r in fs.faces if r.source in ids]
+    blurred = blurred_records(records, cfg.blur_ratio)
+    remove_records(fs, blurred)
+    if blurred:
+        filt.reject("blurred", len(blurred))
+    summary.faces_kept = max(0, summary.faces_kept - len(blurred))
+    for src, prog in done:
+        prog.complete = True
+        if prog.faces_found == 0:
+            summary.sources_without_face.append(str(src.path))
+    fs.save()
+    delete_files(fs, blurred)
+    kept = [r for r in fs.faces if r.source in ids]
+    upscaled = sum(is_upscaled(r.matrix) for r in kept)
+    summary.warnings += source_warnings(name, len(kept), filt.source_rejected, upscaled, cfg.size)
 
 
 def extract(
@@ -153,30 +194,25 @@ def extract(
     start = time.perf_counter()
     bar = tqdm(total=sum(totals.values()), unit="frame", disable=not progress, dynamic_ncols=True)
     filt = _FaceFilter(cfg, fs, summary)
-    photo_finder: PhotoFaceFinder | None = None
+    finder = FaceFinder(
+        FinderConfig(
+            max_faces=1 if cfg.faces == "largest" else cfg.max_faces,
+            smooth=cfg.smooth,
+            min_face_px=max(cfg.min_face, MIN_SEARCH_PX),
+        )
+    )
     try:
-        for src in sources:
+        _extract_photos([s for s in sources if s.kind == "image"], filt, finder, bar)
+        for src in (s for s in sources if s.kind == "video"):
             prog = fs.sources.setdefault(src.source_id, SourceProgress(path=str(src.path)))
             if prog.complete:
                 summary.frames_skipped += totals[src.source_id]
                 bar.update(totals[src.source_id])
                 continue
             bar.set_description(src.path.name[:24])
-            filt.reset()
-            if src.kind == "image":
-                photo_finder = photo_finder or PhotoFaceFinder()
-                image = read_image(src.path)
-                found = photo_finder.find(image)
-                prog.faces_found += len(found)
-                filt.take(src, 0, image, found)
-                summary.frames_read += 1
-                bar.update(1)
-            else:
-                _extract_video(src, prog, cfg, filt, summary, bar, on_frame)
-            prog.complete = True
-            fs.save()
-            if prog.faces_found == 0:
-                summary.sources_without_face.append(str(src.path))
+            filt.begin_source()
+            _extract_video(src, prog, cfg, filt, summary, bar, on_frame, finder)
+            _complete(fs, filt, [(src, prog)], str(src.path))
     except BaseException:
         # Keep only what the last saved manifest names: files written after it are rewritten,
         # identically, by the next run.
@@ -185,8 +221,7 @@ def extract(
         raise
     finally:
         bar.close()
-        if photo_finder:
-            photo_finder.close()
+        finder.close()
     fs.rejected = {k: fs.rejected.get(k, 0) + v for k, v in summary.rejected.items()}
     fs.save()
     summary.seconds = time.perf_counter() - start
@@ -195,33 +230,51 @@ def extract(
     return fs, summary
 
 
-def _extract_video(src, prog, cfg, filt, summary, bar, on_frame) -> None:
-    """Process one video from prog.frames_done on, saving the faceset at each segment boundary."""
-    tracker: VideoFaceTracker | None = None
-    skip_to = prog.frames_done
-    try:
-        for index, t, frame in iter_video(src.path):
-            if index < skip_to:
-                summary.frames_skipped += 1
-                bar.update(1)
-                continue
-            if index % cfg.segment == 0:
-                # Segment boundary: everything before is final. Save, then start the tracker and
-                # the duplicate filter afresh so a resumed run sees exactly the same state.
-                prog.frames_done = index
-                filt.fs.save()
-                if tracker:
-                    tracker.close()
-                tracker = VideoFaceTracker(max_faces=1 if cfg.faces == "largest" else 4, smooth=cfg.smooth)
-                filt.reset()
-            summary.frames_read += 1
+def _extract_photos(images: list[Source], filt: _FaceFilter, finder: FaceFinder, bar) -> None:
+    """Every photo not done by an earlier run; they are judged for blur together, then completed."""
+    fs, summary = filt.fs, filt.summary
+    done = []
+    filt.begin_source()
+    for src in images:
+        prog = fs.sources.setdefault(src.source_id, SourceProgress(path=str(src.path)))
+        if prog.complete:
+            summary.frames_skipped += 1
             bar.update(1)
-            if index % cfg.every == 0:
-                faces = tracker.process(frame, t)
-                prog.faces_found += len(faces)
-                filt.take(src, index, frame, faces)
-            if on_frame:
-                on_frame(summary.frames_read)
-    finally:
-        if tracker:
-            tracker.close()
+            continue
+        bar.set_description(src.path.name[:24])
+        filt.reset()
+        image = read_image(src.path)
+        found = finder.find(image)
+        prog.faces_found += len(found)
+        filt.take(src, 0, image, found)
+        summary.frames_read += 1
+        bar.update(1)
+        done.append((src, prog))
+    if done:
+        name = str(done[0][0].path) if len(done) == 1 else f"the {len(done)} photos"
+        _complete(fs, filt, done, name)
+
+
+def _extract_video(src, prog, cfg, filt, summary, bar, on_frame, finder: FaceFinder) -> None:
+    """Process one video from prog.frames_done on, saving the faceset at each segment boundary."""
+    skip_to = prog.frames_done
+    for index, t, frame in iter_video(src.path, cfg.allow_partial):
+        if index < skip_to:
+            summary.frames_skipped += 1
+            bar.update(1)
+            continue
+        if index % cfg.segment == 0:
+            # Segment boundary: everything before is final. Save, then start the tracks and the
+            # duplicate filter afresh so a resumed run sees exactly the same state.
+            prog.frames_done = index
+            filt.fs.save()
+            finder.reset()
+            filt.reset()
+        summary.frames_read += 1
+        bar.update(1)
+        if index % cfg.every == 0:
+            faces = finder.process(frame, t)
+            prog.faces_found += len(faces)
+            filt.take(src, index, frame, faces)
+        if on_frame:
+            on_frame(summary.frames_read)

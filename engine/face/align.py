@@ -97,8 +97,15 @@ def scale_of(m: np.ndarray) -> float:
     return float(np.sqrt(abs(np.linalg.det(m[:, :2]))))
 
 
+# A crop made by stretching each frame pixel over more than this many crop pixels (per side) holds
+# under a quarter of the detail its resolution promises: such faces are too small for a useful crop
+# at that resolution (extract and the engine warn about them; they are still used).
+MAX_UPSCALE = 2.0
+
+
 __all__ = [
     "FACE_TYPES",
+    "MAX_UPSCALE",
     "FaceType",
     "alignment_matrix",
     "face_type",

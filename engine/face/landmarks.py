@@ -16,10 +16,13 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Detection:
-    """A face box from the detector: (x, y, w, h) in frame pixels and a confidence in [0, 1]."""
+    """A face box from the detector: (x, y, w, h) in frame pixels, a confidence in [0, 1] and the
+    detector's six keypoints (6, 2) in frame pixels (eyes, nose tip, mouth, ears; subject's right
+    before left), or None."""
 
     box: tuple[float, float, float, float]
     score: float
+    keypoints: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Face:
         return float((x1 - x0) * (y1 - y0))
 
 
-def _solutions():
+def mediapipe_solutions():
     # Imported lazily: MediaPipe takes ~1 s to import and not every command needs it.
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ INFO/WARNING lines
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -61,17 +64,26 @@ class FaceDetector:
     def __init__(self, face_range: str = "full", min_score: float = 0.5):
         if face_range not in ("short", "full"):
             raise ValueError(f"face_range must be 'short' or 'full', got {face_range!r}")
-        self._det = _solutions().face_detection.FaceDetection(
+        self._det = mediapipe_solutions().face_detection.FaceDetection(
             model_selection=0 if face_range == "short" else 1, min_detection_confidence=min_score
         )
 
     def detect(self, frame_bgr: np.ndarray) -> list[Detection]:
-        h, w = frame_bgr.shape[:2]
-        result = self._det.process(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        return self.detect_rgb(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+
+    def detect_rgb(self, rgb: np.ndarray, origin=(0.0, 0.0), scale: float = 1.0) -> list[Detection]:
+        """Detections in an RGB image, mapped to frame pixels as origin + image pixels * scale
+        (the caller passes a resized window of a larger frame)."""
+        h, w = rgb.shape[:2]
+        result = self._det.process(rgb)
         out = []
+        ox, oy = origin
         for d in result.detections or []:
             b = d.location_data.relative_bounding_box
-            out.append(Detection((b.xmin * w, b.ymin * h, b.width * w, b.height * h), float(d.score[0])))
+            box = (ox + b.xmin * w * scale, oy + b.ymin * h * scale, b.width * w * scale, b.height * h * scale)
+            kp = np.array([(k.x * w, k.y * h) for k in d.location_data.relative_keypoints], np.float32)
+            kp = kp * scale + np.array(origin, np.float32) if len(kp) else None
+            out.append(Detection(box, float(d.score[0]), kp))
         return out
 
     def close(self) -> None:
@@ -96,7 +108,7 @@ class FaceMesh:
 
     def __init__(self, static: bool, max_faces: int = 1, min_score: float = 0.5):
         self.static = static
-        self._mesh = _solutions().face_mesh.FaceMesh(
+        self._mesh = mediapipe_solutions().face_mesh.FaceMesh(
             static_image_mode=static,
             max_num_faces=max_faces,
             refine_landmarks=True,
@@ -117,45 +129,22 @@ class FaceMesh:
 class PhotoFaceFinder:
     """Faces in unrelated still images, small and far ones included.
 
-    The full-range detector finds boxes; FaceMesh then runs on a square crop around each box,
-    so a face that fills 5% of a photo still gets a 192 px landmark pass.
+    The same finder as for video (engine.face.tracking.FaceFinder) without tracking or smoothing:
+    the full-range detector over the whole image and over tiles (for small faces), then FaceMesh
+    on a square around each face, so a face that fills 5% of a photo still gets a 192 px
+    landmark pass.
     """
 
-    def __init__(self, max_faces: int = 8, min_score: float = 0.5):
-        self._detector = FaceDetector("full", min_score)
-        self._mesh = FaceMesh(static=True, max_faces=1, min_score=min_score)
+    def __init__(self, max_faces: int = 8, min_score: float = 0.5, min_face_px: float = 24.0):
+        from swapstream.engine.face.tracking import FaceFinder, FinderConfig  # imports this module
+
         self.max_faces = max_faces
+        self._finder = FaceFinder(
+            FinderConfig(max_faces=max_faces, smooth=False, min_face_px=min_face_px, detect_score=min_score)
+        )
 
     def find(self, frame_bgr: np.ndarray) -> list[Face]:
-        h, w = frame_bgr.shape[:2]
-        faces: list[Face] = []
-        for det in sorted(self._detector.detect(frame_bgr), key=lambda d: -d.score)[: self.max_faces]:
-            x, y, bw, bh = det.box
-            side = 2.0 * max(bw, bh)
-            cx, cy = x + bw / 2, y + bh / 2
-            x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
-            x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
-            if x1 - x0 < 16 or y1 - y0 < 16:
-                continue
-            found = self._mesh.process(np.ascontiguousarray(frame_bgr[y0:y1, x0:x1]))
-            if not found:
-                continue
-            lm = found[0].landmarks.copy()
-            lm[:, 0] += x0
-            lm[:, 1] += y0
-            faces.append(Face(lm, det.score))
-        return _drop_overlaps(faces)
+        return self._finder.find(frame_bgr)
 
     def close(self) -> None:
-        self._detector.close()
-        self._mesh.close()
-
-
-def _drop_overlaps(faces: list[Face]) -> list[Face]:
-    """Two detector boxes on one face give two near-identical meshes: keep the first."""
-    kept: list[Face] = []
-    for f in faces:
-        c = f.points.mean(axis=0)
-        if all(np.linalg.norm(c - k.points.mean(axis=0)) > 0.25 * k.height for k in kept):
-            kept.append(f)
-    return kept
+        self._finder.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from swapstream.engine.face.landmarks import Face, FaceMesh
+from swapstream.engine.face.landmarks import Face
 from swapstream.engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
 from swapstream.engine.quality.identity import IdentityJudge, IdentityResult, JudgeMissing, judge_identity
 from swapstream.engine.quality.pixels import (
@@ -18,6 +18,12 @@ from swapstream.engine.quality.pixels import (
     mean_change,
     summarize_background,
     summarize_stability,
+)
+from swapstream.engine.quality.sharpness import (
+    SharpnessResult,
+    high_frequency_energy,
+    inner_face_region,
+    summarize_sharpness,
 )
 from swapstream.engine.quality.video import PairedVideos
 
@@ -59,6 +65,8 @@ class Curves:
     change_driving: list[float] = field(default_factory=list)
     change_swapped: list[float] = field(default_factory=list)
     background_changed: list[float] = field(default_factory=list)
+    sharpness_driving: list[float] = field(default_factory=list)  # high-frequency energy inside the face
+    sharpness_swapped: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -75,6 +83,7 @@ class EvalReport:
     stability: StabilityResult
     background: BackgroundResult
     curves: Curves
+    sharpness: SharpnessResult
 
 
 def _largest(faces: list[Face]) -> Face | None:
@@ -97,6 +106,8 @@ class _FrameMeasures:
         self.change_swapped: list[float] = []
         self.bg_shares: list[float] = []
         self.bg_diffs: list[float] = []
+        self.sharp_driving: list[float] = []
+        self.sharp_swapped: list[float] = []
         self.driving_faces = self.swapped_faces = self.lost = 0
 
     def add(
@@ -133,6 +144,7 @@ class _FrameMeasures:
         self.bg_shares.append(share)
         self.bg_diffs.append(diff)
         c.background_changed.append(share)
+        self._sharpness(drv, swp, face_d)
 
         if face_d is not None and face_s is not None:
             ed, es = expression_of(face_d.landmarks), expression_of(face_s.landmarks)
@@ -156,6 +168,18 @@ class _FrameMeasures:
         c.distance_to_target.append(nan)
         c.distance_to_driving.append(nan)
 
+    def _sharpness(self, drv: np.ndarray, swp: np.ndarray, face_d: Face | None) -> None:
+        """High-frequency energy of both frames inside the driving face (shrunk clear of the seam)."""
+        energy_d = energy_s = float("nan")
+        if face_d is not None:
+            inner = inner_face_region(face_d.landmarks, drv.shape)
+            if inner.any():
+                energy_d, energy_s = high_frequency_energy(drv, inner), high_frequency_energy(swp, inner)
+                self.sharp_driving.append(energy_d)
+                self.sharp_swapped.append(energy_s)
+        self.curves.sharpness_driving.append(energy_d)
+        self.curves.sharpness_swapped.append(energy_s)
+
 
 def evaluate(config: EvalConfig) -> EvalReport:
     """Measure a swapped video against its driving video and the target identity's faceset."""
@@ -176,7 +200,10 @@ def evaluate(config: EvalConfig) -> EvalReport:
         if judge is not None:
             target = judge.embed_faceset(faceset, config.max_identity_faces, config.progress)
         measures = _FrameMeasures(config, judge)
-        mesh = FaceMesh(static=True, max_faces=2)
+        # The engine's one face finder (small faces too), one per video, tracking, never smoothed.
+        from swapstream.engine.face.tracking import FaceFinder, FinderConfig
+
+        finders = [FaceFinder(FinderConfig(max_faces=2, smooth=False)) for _ in range(2)]
         previous = None
         frames = 0
         try:
@@ -184,12 +211,13 @@ def evaluate(config: EvalConfig) -> EvalReport:
             for index, drv, swp in bar:
                 frames += 1
                 if index % config.every == 0:
-                    face_d = _largest(mesh.process(drv))
-                    face_s = _largest(mesh.process(swp))
+                    face_d = _largest(finders[0].process(drv, float(index)))
+                    face_s = _largest(finders[1].process(swp, float(index)))
                     measures.add(index, drv, swp, previous, face_d=face_d, face_s=face_s)
                 previous = (drv, swp)
         finally:
-            mesh.close()
+            for finder in finders:
+                finder.close()
     if frames == 0:
         raise user_error(config.driving, "has no frames")
 
@@ -223,4 +251,5 @@ def evaluate(config: EvalConfig) -> EvalReport:
             measures.bg_shares, measures.bg_diffs, config.background_threshold, config.hull_growth
         ),
         curves=measures.curves,
+        sharpness=summarize_sharpness(measures.sharp_driving, measures.sharp_swapped),
     )

@@ -12,7 +12,9 @@ examples:
 from __future__ import annotations
 
 import argparse
+import sys
 
+from swapstream.common.arg_types import float_in, int_in
 from swapstream.common.choices import FACE_SELECTION_HELP, FACE_SELECTIONS, FACE_TYPE_HELP, FACE_TYPES, describe
 
 
@@ -25,15 +27,44 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=FACE_TYPES,
         help="crop coverage (default whole): " + describe(FACE_TYPES, FACE_TYPE_HELP),
     )
-    p.add_argument("--size", type=int, default=256, help="aligned crop size in pixels (default: 256)")
-    p.add_argument("--every", type=int, default=1, metavar="N", help="use every Nth video frame (default: 1)")
-    p.add_argument("--min-face", type=float, default=64, metavar="PX", help="minimum face height (default: 64)")
-    p.add_argument("--max-yaw", type=float, default=65, metavar="DEG", help="maximum head turn (default: 65)")
+    p.add_argument(
+        "--size", type=int_in(32, 1024), default=256, help="aligned crop size in pixels, 32..1024 (default: 256)"
+    )
+    p.add_argument("--every", type=int_in(1), default=1, metavar="N", help="use every Nth video frame (default: 1)")
+    p.add_argument(
+        "--min-face",
+        type=float_in(0),
+        default=40,
+        metavar="PX",
+        help="minimum face height, forehead to chin; smaller faces are skipped and counted (default: 40)",
+    )
+    p.add_argument(
+        "--max-yaw", type=float_in(0, 180), default=65, metavar="DEG", help="maximum head turn, 0..180 (default: 65)"
+    )
     p.add_argument(
         "--faces", default="largest", choices=FACE_SELECTIONS, help=describe(FACE_SELECTIONS, FACE_SELECTION_HELP)
     )
-    p.add_argument("--min-sharpness", type=float, default=15.0, help="blur threshold (variance of Laplacian)")
+    p.add_argument(
+        "--blur-ratio",
+        type=float_in(0, 1),
+        default=0.25,
+        metavar="R",
+        help="reject faces whose sharpness is under R x the median of their source (0 = off; default: 0.25)",
+    )
+    p.add_argument(
+        "--min-sharpness",
+        type=float_in(0),
+        default=0.0,
+        metavar="S",
+        help="also reject faces under this absolute sharpness (variance of the Laplacian at the face's own "
+        "resolution; 'swapstream info' shows a faceset's median; default: 0 = off)",
+    )
     p.add_argument("--no-smooth", dest="smooth", action="store_false", help="no One-Euro landmark smoothing")
+    p.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="use the frames a truncated video holds (default: refuse it, exit 2)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,12 +80,16 @@ def run(args: argparse.Namespace) -> int:
             min_face=args.min_face,
             max_yaw=args.max_yaw,
             faces=args.faces,
+            blur_ratio=args.blur_ratio,
             min_sharpness=args.min_sharpness,
             smooth=args.smooth,
+            allow_partial=args.allow_partial,
         )
     except ValueError as e:
         raise UserError(f"bad option: {e}") from None
     fs, s = extract(args.inputs, args.output, cfg)
+    for warning in s.warnings:
+        print(f"swapstream extract: warning: {warning}", file=sys.stderr)
     write_contact_sheet(fs)
     rejected = ", ".join(f"{v} {k}" for k, v in s.rejected.most_common()) or "none"
     skipped = f" {s.frames_skipped} frames were already done by an earlier run and skipped." if s.frames_skipped else ""
