@@ -1,16 +1,18 @@
 """Inference speed and quality of exported models: fp32 vs int8 (and fp16), batch 1 and 8, per preset.
 
-Usage: python benchmarks/inference.py [--presets live balanced quality] [--train-steps 150] [--repeat 20]
+Usage: python benchmarks/inference.py [--presets live balanced quality PATH.yaml] [--train-steps 150] [--repeat 20]
 
-For each preset the model is built from configs/presets/<name>.yaml. The `live` preset is first
-trained for --train-steps steps on real aligned faces (A = ../shared/media/d6.mp4,
-B = d3.mp4; falls back to the public-domain photos) so that its SSIM figures mean something;
+For each preset the model is built from configs/presets/<name>.yaml (or a YAML path). Presets
+whose name contains `live` are first trained for --train-steps steps on real aligned faces
+(A = ../shared/media/d6.mp4, B = d3.mp4; falls back to the public-domain photos; targets at the
+output resolution) so that their SSIM figures mean something;
 the larger presets keep their random initialisation, which is fine for speed (weights do not
 change the work) but makes their SSIM figures not meaningful (marked so). Each model is exported
 exactly as `swapstream export` does (uint8 NHWC graph), quantized with every INT8 candidate
 (calibration on A's faces, evaluation on other A faces) and run through engine.runtime on the
 CPU provider. Also measured: the uint8-in-graph interface vs float NCHW I/O with host-side
 conversion, for the live preset. Times: median wall-clock ms per batch / per face.
+--models A.onnx B.onnx ... times exported models instead, through engine.runtime, interleaved.
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ def media_faces(video: Path, face_type: str, size: int, count: int, every: int =
     """uint8 (n, size, size, 3) BGR aligned faces from every `every`-th frame of a video."""
     import av
     from swapstream.engine.face.align import alignment_matrix, warp_face
-    from swapstream.engine.face.tracking import VideoFaceTracker
+    from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 
-    tracker = VideoFaceTracker(max_faces=1, smooth=False)
+    tracker = FaceFinder(FinderConfig(max_faces=1, smooth=False))
     crops = []
     with av.open(str(video)) as container:
         for i, frame in enumerate(container.decode(video=0)):
@@ -65,10 +67,17 @@ def real_faces(face_type: str, size: int) -> tuple[np.ndarray, np.ndarray, str]:
 
 
 def train(model: torch.nn.Module, a: np.ndarray, b: np.ndarray, steps: int, batch: int = 16) -> float:
-    """Reconstruction training (MSE of faces, mask toward 1 inside the crop centre); returns last loss."""
-    xa = torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255.0
-    xb = torch.from_numpy(b).permute(0, 3, 1, 2).float() / 255.0
-    r = xa.shape[-1]
+    """Reconstruction training (MSE of faces, mask toward 1 inside the crop centre); returns last loss.
+
+    a, b: faces at the model's output resolution; the inputs are the same faces resized to its input.
+    """
+
+    def tensor(faces: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 255.0
+
+    ta, tb = tensor(a), tensor(b)  # targets
+    xa, xb = tensor(resized(a, model.resolution)), tensor(resized(b, model.resolution))
+    r = ta.shape[-1]
     target_mask = torch.zeros(1, 1, r, r)
     target_mask[..., r // 6 : -r // 8, r // 6 : -r // 6] = 1.0
     opt = torch.optim.Adam(model.parameters(), lr=5e-4, betas=(0.5, 0.999))
@@ -79,8 +88,8 @@ def train(model: torch.nn.Module, a: np.ndarray, b: np.ndarray, steps: int, batc
         ia, ib = rng.choice(len(xa), batch), rng.choice(len(xb), batch)
         fa, ma, fb, mb = model(xa[ia], xb[ib])
         loss = (
-            (fa - xa[ia]).square().mean()
-            + (fb - xb[ib]).square().mean()
+            (fa - ta[ia]).square().mean()
+            + (fb - tb[ib]).square().mean()
             + 0.1 * ((ma - target_mask).square().mean() + (mb - target_mask).square().mean())
         )
         opt.zero_grad()
@@ -88,6 +97,15 @@ def train(model: torch.nn.Module, a: np.ndarray, b: np.ndarray, steps: int, batc
         opt.step()
     model.eval()
     return float(loss.detach())
+
+
+def resized(faces: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, size, size, 3): faces resized with INTER_AREA (the engine's and trainer's model inputs)."""
+    import cv2
+
+    if faces.shape[1] == size:
+        return faces
+    return np.stack([cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA) for f in faces])
 
 
 def time_session(session, faces: np.ndarray, batch: int, repeat: int) -> float:
@@ -137,11 +155,12 @@ def bench_preset(preset: str, args, cfg: RuntimeConfig) -> list[str]:
     model_cfg, _ = load_preset(preset)
     torch.manual_seed(0)
     model = build_model(model_cfg)
-    r = model_cfg.resolution
-    a, b, where = real_faces(model_cfg.face_type, r)
-    calib, evaluation = a[0::2], a[1::2][:16]
-    lines = [f"preset {preset}: {model_cfg.arch.upper()} {r} px, faces from {where}"]
-    trained = preset == "live" and args.train_steps > 0
+    r, o = model_cfg.resolution, model_cfg.output_resolution
+    a, b, where = real_faces(model_cfg.face_type, o)
+    calib, evaluation = resized(a[0::2], r), resized(a[1::2][:16], r)
+    size = f"{r} px" if r == o else f"{r} px in, {o} px out"
+    lines = [f"preset {preset}: {model_cfg.arch.upper()} {size}, faces from {where}"]
+    trained = "live" in Path(preset).stem and args.train_steps > 0
     if trained:
         t = time.perf_counter()
         loss = train(model, a, b, args.train_steps)
@@ -168,8 +187,34 @@ def bench_preset(preset: str, args, cfg: RuntimeConfig) -> list[str]:
             base.setdefault(batch, ms)
             row.append(f"b{batch} {ms / batch:7.2f} ms/face {1000 * batch / ms:6.1f} faces/s x{base[batch] / ms:4.2f}")
         lines.append(f"  {name:48s} {' | '.join(row)} | SSIM {ssim:.4f}{note}")
-    if preset == "live":
+    if "live" in Path(preset).stem:
         lines += io_comparison(swap, r, evaluation, cfg, args.repeat)
+    return lines
+
+
+def time_models(paths: list[Path], cfg: RuntimeConfig, repeat: int) -> list[str]:
+    """Exported model files through engine.runtime (SwapModel.swap), batch 1, calls interleaved
+    round-robin so that load from other processes hits every model alike; median and min ms."""
+    from swapstream.engine.runtime.model import load_swap_model
+
+    models = [load_swap_model(p, cfg) for p in paths]
+    faces = [np.full((1, m.resolution, m.resolution, 3), 128, np.uint8) for m in models]
+    for m, x in zip(models, faces, strict=True):
+        for _ in range(5):
+            m.swap(x)
+    times: list[list[float]] = [[] for _ in models]
+    for _ in range(repeat):
+        for m, x, t in zip(models, faces, times, strict=True):
+            start = time.perf_counter()
+            m.swap(x)
+            t.append(1000 * (time.perf_counter() - start))
+    lines = []
+    for path, m, t in zip(paths, models, times, strict=True):
+        c = m.contract
+        lines.append(
+            f"  {path.name:28s} {c.precision} {c.resolution} px in, {c.output_resolution} px out: "
+            f"b1 median {np.median(t):6.2f} ms/face, min {np.min(t):6.2f} ({repeat} calls)"
+        )
     return lines
 
 
@@ -180,6 +225,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads")
     parser.add_argument("--all-int8", action="store_true", help="time every INT8 candidate, not the first two")
+    parser.add_argument("--models", nargs="+", type=Path, help="time these exported models instead of presets")
     args = parser.parse_args()
     # Torch only trains and exports here; one thread avoids spin-wait collapse on shared cores.
     torch.set_num_threads(1)
@@ -189,6 +235,9 @@ def main() -> None:
         f"ORT threads {args.threads}, load average {os.getloadavg()[0]:.1f}",
         flush=True,
     )
+    if args.models:
+        print("\n".join(time_models(args.models, cfg, args.repeat)))
+        return
     print("ratio x = fp32 time / this time, same batch; SSIM of faces vs fp32 on held-out real faces")
     for preset in args.presets:
         for line in bench_preset(preset, args, cfg):

@@ -31,20 +31,21 @@ def make_step(preset: str, batch_size: int, memory_format: torch.memory_format):
     torch.manual_seed(0)
     model = build_model(model_cfg).to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, betas=(train_cfg.adam_beta1, 0.999))
-    res = model_cfg.resolution
+    res, out = model_cfg.resolution, model_cfg.output_resolution  # inputs; targets, masks, regions
 
-    def faces(channels: int) -> torch.Tensor:
-        return torch.rand(batch_size, channels, res, res).contiguous(memory_format=memory_format)
+    def faces(channels: int, size: int = out) -> torch.Tensor:
+        return torch.rand(batch_size, channels, size, size).contiguous(memory_format=memory_format)
 
     t = {
-        "a_input": faces(3),
-        "b_input": faces(3),
+        "a_input": faces(3, res),
+        "b_input": faces(3, res),
+        "a_target": faces(3),
+        "b_target": faces(3),
         "a_mask": faces(1),
         "b_mask": faces(1),
         "a_region": faces(1).round(),
         "b_region": faces(1).round(),
     }
-    t["a_target"], t["b_target"] = t["a_input"], t["b_input"]
 
     def step() -> None:
         loss, _ = autoencoder_loss(model(t["a_input"], t["b_input"]), t, train_cfg)

@@ -128,6 +128,9 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         "driving": write_lossless(tmp / "a.mkv", a),
         "swapped": write_lossless(tmp / "a_as_b.mkv", swapped),
         "short": write_lossless(tmp / "a_short.mkv", a[:10]),
+        "short_blurred": write_lossless(
+            tmp / "a_short_blurred.mkv", [cv2.GaussianBlur(f, (0, 0), 2.0) for f in a[:10]]
+        ),
         "small": write_lossless(tmp / "small.mkv", [cv2.resize(f, (64, 64)) for f in a[:3]]),
         "faceset_b": write_faceset(tmp / "faceset_b", crops, crop_lms),
     }
@@ -139,7 +142,8 @@ def test_video_against_itself_through_the_cli(clips, tmp_path, capsys):
             "--identity", str(clips["faceset_b"]), "--every", str(EVERY), "--no-progress",
             "--json", str(out_json), "--plot", str(out_png)]  # fmt: skip
     assert run_eval(argv) == 0
-    assert "flicker ratio" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "flicker ratio" in printed and "sharpness ratio" in printed
     r = json.loads(out_json.read_text())
     assert r["format"] == "swapstream-eval"
     assert r["frames"] == CLIP_FRAMES and r["frames_measured"] == CLIP_FRAMES // EVERY
@@ -152,6 +156,7 @@ def test_video_against_itself_through_the_cli(clips, tmp_path, capsys):
     assert ex["mouth_correlation"] > 0.99 and ex["eye_correlation"] > 0.99, ex
     assert ex["pose_error_deg"] < 0.01
     assert r["stability"]["flicker_ratio"] == pytest.approx(1.0, abs=1e-6)
+    assert r["sharpness"]["ratio"] == 1.0 and r["sharpness"]["frames_compared"] == CLIP_FRAMES // EVERY
     assert r["background"]["changed_share"] == 0.0
     assert len(r["curves"]["frame"]) == CLIP_FRAMES // EVERY
     assert cv2.imread(str(out_png)) is not None
@@ -180,6 +185,17 @@ def test_without_the_judge_the_other_metrics_still_come(clips, monkeypatch):
     assert report.identity is None and "eval" in report.identity_skipped
     assert report.expression is not None and report.expression.mouth_correlation > 0.99
     assert report.frames == 10
+
+
+def test_a_blurred_face_has_a_sharpness_ratio_well_below_one(clips, monkeypatch):
+    def missing():
+        raise JudgeMissing("not needed here")
+
+    monkeypatch.setattr(evaluate_module, "IdentityJudge", missing)
+    report = evaluate(EvalConfig(clips["short"], clips["short_blurred"], clips["faceset_b"], every=3, progress=False))
+    assert report.sharpness.frames_compared == 4
+    assert report.sharpness.ratio < 0.4, report.sharpness
+    assert len(report.curves.sharpness_swapped) == 4
 
 
 def test_mismatched_videos_are_refused(clips):

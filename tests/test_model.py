@@ -32,13 +32,13 @@ def test_presets_exist_and_match_the_design():
 @pytest.mark.parametrize("preset", ["live", "balanced", "quality"])
 def test_forward_shapes_for_every_preset(preset):
     cfg, _ = load_preset(preset)
-    r = cfg.resolution
+    r, o = cfg.resolution, cfg.output_resolution
     with torch.device("meta"):  # shapes only: the quality model is 150 GFLOP per face
         model = build_model(cfg)
         faces = model(torch.empty(2, 3, r, r), torch.empty(2, 3, r, r))
         swapped = model.render(torch.empty(3, 3, r, r), model.swap_directions()[0][-1])
-    assert [tuple(t.shape) for t in faces] == [(2, 3, r, r), (2, 1, r, r)] * 2
-    assert [tuple(t.shape) for t in swapped] == [(3, 3, r, r), (3, 1, r, r)]
+    assert [tuple(t.shape) for t in faces] == [(2, 3, o, o), (2, 1, o, o)] * 2
+    assert [tuple(t.shape) for t in swapped] == [(3, 3, o, o), (3, 1, o, o)]
 
 
 @pytest.mark.parametrize("cfg", [TINY_DF, TINY_LIAE], ids=["df", "liae"])

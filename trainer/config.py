@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from swapstream.common.choices import FACE_TYPES, TRAIN_PRECISIONS
+from swapstream.common.choices import FACE_TYPES, OUTPUT_SCALES, TRAIN_PRECISIONS
 from swapstream.common.errors import user_error
 
 ARCHS = ("df", "liae")
@@ -23,7 +23,6 @@ PRESETS_DIR = Path(__file__).resolve().parents[1] / "configs" / "presets"
 
 # The encoder halves the resolution four times before the dense bottleneck.
 RESOLUTION_MULTIPLE = 16
-OUTPUT_SCALES = (1, 2)  # 2: depth-to-space decoders rendering twice the input resolution
 
 
 @dataclass(frozen=True)

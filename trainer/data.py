@@ -177,31 +177,49 @@ def _warp_offsets(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.stack([cv2.resize(g, (size, size), interpolation=cv2.INTER_CUBIC) for g in grid])
 
 
-def augment_one(
-    rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, region: np.ndarray, cfg: AugmentConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One training sample: (input, target, target_mask, target_region), all (R, R[, 3]) uint8.
+def _input_view(rng: np.random.Generator, source: np.ndarray, m: np.ndarray, random_warp: bool) -> np.ndarray:
+    """The model input: `source` through the affine `m` and, with random_warp, DFL's random warp.
 
-    The random affine and flip apply to input and target alike; the random warp distorts only the
-    input, so the model must learn the face rather than copy pixels, and the target stays sharp.
+    One remap from the source: output px -> warped px -> inverse affine -> source px.
+    """
+    size = source.shape[0]
+    border = cv2.BORDER_REFLECT101
+    if not random_warp:
+        return cv2.warpAffine(source, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
+    off = _warp_offsets(rng, size)
+    wx, wy = xs + off[0], ys + off[1]
+    inv = cv2.invertAffineTransform(m).astype(np.float32)
+    map_x = inv[0, 0] * wx + inv[0, 1] * wy + inv[0, 2]
+    map_y = inv[1, 0] * wx + inv[1, 1] * wy + inv[1, 2]
+    return cv2.remap(source, map_x, map_y, cv2.INTER_LINEAR, borderMode=border)
+
+
+def augment_one(
+    rng: np.random.Generator,
+    image: np.ndarray,
+    mask: np.ndarray,
+    region: np.ndarray,
+    cfg: AugmentConfig,
+    small: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One training sample: (input, target, target_mask, target_region), all uint8.
+
+    image, mask, region: (O, O[, 3]) at the output resolution, which the target, mask and region
+    keep; small: the same crop at the input resolution R (None: R = O, the input comes from image).
+    The random affine and flip apply to input and target alike (the affine rescaled exactly to R);
+    the random warp distorts only the input, so the model must learn the face rather than copy
+    pixels, and the target stays sharp.
     """
     size = image.shape[0]
     m = _affine(rng, size, cfg)
-    border = cv2.BORDER_REFLECT101
-    target = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+    target = cv2.warpAffine(image, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT101)
     t_mask = cv2.warpAffine(mask, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     t_region = cv2.warpAffine(region, m, (size, size), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT)
-    if cfg.random_warp:
-        # One remap from the source: output px -> warped px -> inverse affine -> source px.
-        ys, xs = np.mgrid[0:size, 0:size].astype(np.float32)
-        off = _warp_offsets(rng, size)
-        wx, wy = xs + off[0], ys + off[1]
-        inv = cv2.invertAffineTransform(m).astype(np.float32)
-        map_x = inv[0, 0] * wx + inv[0, 1] * wy + inv[0, 2]
-        map_y = inv[1, 0] * wx + inv[1, 1] * wy + inv[1, 2]
-        inp = cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=border)
+    if small is None:
+        inp = _input_view(rng, image, m, cfg.random_warp)
     else:
-        inp = target.copy()
+        inp = _input_view(rng, small, rescale_affine(m, small.shape[0] / size), cfg.random_warp)
     if cfg.random_flip and rng.random() < 0.5:
         inp, target, t_mask, t_region = (a[:, ::-1] for a in (inp, target, t_mask, t_region))
     if cfg.color_jitter > 0:
@@ -228,8 +246,9 @@ def reinhard_transfer(images: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Batch:
-    """One training batch of both identities. *_input/*_target (N, R, R, 3) uint8 BGR; *_mask (N, R, R) 0/255;
-    *_region (N, R, R) 0/1. `iteration` is the step it was made for."""
+    """One training batch of both identities. *_input (N, R, R, 3) and *_target (N, O, O, 3) uint8 BGR
+    (R, O: the model's input and output resolutions); *_mask (N, O, O) 0/255; *_region (N, O, O) 0/1.
+    `iteration` is the step it was made for."""
 
     iteration: int
     a_input: np.ndarray
@@ -260,7 +279,11 @@ def make_batch(
         p = yaw_balanced_weights(faces.yaw) if yaw_balance else None
         idx = rng.choice(len(faces), batch_size, p=p)
         picks[name] = idx
-        samples = [augment_one(rng, faces.images[i], faces.masks[i], faces.regions[i], cfg) for i in idx]
+        small = [None] * len(idx) if faces.inputs is None else faces.inputs[idx]
+        samples = [
+            augment_one(rng, faces.images[i], faces.masks[i], faces.regions[i], cfg, s)
+            for i, s in zip(idx, small, strict=True)
+        ]
         parts[name] = [np.stack(s) for s in zip(*samples, strict=True)]
     if color_transfer:
         # A's samples take the colour statistics of random B faces, so the decoder of B never

@@ -1,6 +1,9 @@
 """Training losses: masked DSSIM (kornia's SSIM) + masked MSE with eyes/mouth priority, mask MSE, patch GAN.
 
-All inputs float32 NCHW: faces (N, 3, R, R) in [0, 1], masks and regions (N, 1, R, R) in [0, 1].
+All inputs float32 NCHW at the model's output resolution R (the targets' size; twice the input
+for depth-to-space models): faces (N, 3, R, R) in [0, 1], masks and eye/mouth regions (N, 1, R, R)
+in [0, 1]; the regions are drawn from the landmarks at R (trainer/data.py), so the weighting is per
+output pixel.
 Computed in fp32 outside autocast: SSIM's variance terms lose too much in bf16.
 """
 

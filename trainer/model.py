@@ -3,8 +3,11 @@
 Imports only torch and the constants leaf swapstream.common.choices (export and tests build models
 from a checkpoint's ModelConfig dict).
 
-Tensors: faces are float32 NCHW, channel order BGR, values in [0, 1], H = W = resolution;
-masks are float32 (N, 1, H, W) in [0, 1].
+Tensors: faces are float32 NCHW, channel order BGR, values in [0, 1]; inputs are
+resolution x resolution, outputs (faces and masks, float32 (N, 1, H, W) in [0, 1]) are
+output_scale x that: with output_scale 2 (DeepFaceLab's "-d" decoders) each decoder ends in a
+depth-to-space step, a 3x3 conv to 4x the channels then pixel shuffle, so the model renders
+twice its input resolution for the cost of one small convolution.
 
 DF: one shared encoder + inter, one decoder per identity. Any face goes through the shared
 path, so either decoder can render it: both directions swap.
@@ -26,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from swapstream.common.choices import DIRECTIONS
+from swapstream.common.choices import DIRECTIONS, OUTPUT_SCALES
 
 IDENTITIES = ("a", "b")
 
@@ -93,31 +96,58 @@ class Inter(nn.Module):
         return self.upscale(x)
 
 
-class Decoder(nn.Module):
-    """Code (N, in_ch, R/8, R/8) -> face (N, 3, R, R) and mask (N, 1, R, R), both sigmoid."""
+def _out_conv(in_ch: int, out_ch: int, output_scale: int) -> nn.Conv2d:
+    """The decoder's last conv: 1x1 to the outputs, or 3x3 to scale^2 x them for depth-to-space."""
+    if output_scale == 1:
+        return nn.Conv2d(in_ch, out_ch, 1)
+    return nn.Conv2d(in_ch, out_ch * output_scale**2, 3, padding=1)
 
-    def __init__(self, in_ch: int, d_dims: int, d_mask_dims: int):
+
+class Decoder(nn.Module):
+    """Code (N, in_ch, R/8, R/8) -> face (N, 3, S*R, S*R) and mask (N, 1, S*R, S*R), both sigmoid.
+
+    output_scale S = 1: a 1x1 conv to the outputs at R. S = 2: depth-to-space, a 3x3 conv to
+    4x the output channels at R, then pixel shuffle to 2R (face and mask branch alike).
+    """
+
+    def __init__(self, in_ch: int, d_dims: int, d_mask_dims: int, output_scale: int = 1):
         super().__init__()
+        if output_scale not in OUTPUT_SCALES:
+            raise ValueError(f"output_scale must be one of {OUTPUT_SCALES}, got {output_scale}")
         d, m = d_dims, d_mask_dims
+        self.output_scale = output_scale
         self.upscales = nn.ModuleList([Upscale(in_ch, d * 8), Upscale(d * 8, d * 4), Upscale(d * 4, d * 2)])
         self.residuals = nn.ModuleList([ResidualBlock(d * 8), ResidualBlock(d * 4), ResidualBlock(d * 2)])
-        self.out_face = nn.Conv2d(d * 2, 3, 1)
+        # (registration order kept as before the option existed: same seed, same initial weights)
+        self.out_face = _out_conv(d * 2, 3, output_scale)
         self.mask = nn.Sequential(Upscale(in_ch, m * 8), Upscale(m * 8, m * 4), Upscale(m * 4, m * 2))
-        self.out_mask = nn.Conv2d(m * 2, 1, 1)
+        self.out_mask = _out_conv(m * 2, 1, output_scale)
+
+    def _out(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
+        y = conv(x)
+        return torch.sigmoid(F.pixel_shuffle(y, 2) if self.output_scale == 2 else y)
 
     def forward(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = code
         for up, res in zip(self.upscales, self.residuals, strict=True):
             x = res(up(x))
-        face = torch.sigmoid(self.out_face(x))
-        mask = torch.sigmoid(self.out_mask(self.mask(code)))
-        return face, mask
+        return self._out(self.out_face, x), self._out(self.out_mask, self.mask(code))
 
 
 class SwapAutoencoder(nn.Module):
     """DF or LIAE autoencoder built from a ModelConfig (see module docstring for the maths)."""
 
-    def __init__(self, *, arch: str, resolution: int, ae_dims: int, e_dims: int, d_dims: int, d_mask_dims: int):
+    def __init__(
+        self,
+        *,
+        arch: str,
+        resolution: int,
+        ae_dims: int,
+        e_dims: int,
+        d_dims: int,
+        d_mask_dims: int,
+        output_scale: int = 1,
+    ):
         super().__init__()
         if arch not in ("df", "liae"):
             raise ValueError(f"unknown arch {arch!r}")
@@ -125,17 +155,18 @@ class SwapAutoencoder(nn.Module):
             raise ValueError(f"resolution must be a multiple of 16, got {resolution}")
         self.arch = arch
         self.resolution = resolution
+        self.output_resolution = resolution * output_scale
         low_res = resolution // 16
         self.encoder = Encoder(e_dims)
         features = e_dims * 8 * low_res * low_res
         if arch == "df":
             self.inter = Inter(features, ae_dims, ae_dims, low_res)
-            self.decoder_a = Decoder(ae_dims, d_dims, d_mask_dims)
-            self.decoder_b = Decoder(ae_dims, d_dims, d_mask_dims)
+            self.decoder_a = Decoder(ae_dims, d_dims, d_mask_dims, output_scale)
+            self.decoder_b = Decoder(ae_dims, d_dims, d_mask_dims, output_scale)
         else:
             self.inter_AB = Inter(features, ae_dims, ae_dims * 2, low_res)
             self.inter_B = Inter(features, ae_dims, ae_dims * 2, low_res)
-            self.decoder = Decoder(ae_dims * 4, d_dims, d_mask_dims)
+            self.decoder = Decoder(ae_dims * 4, d_dims, d_mask_dims, output_scale)
 
     def swap_directions(self) -> tuple[str, ...]:
         """Directions this model can swap; 'a2b' means render(face_of_A, 'b')."""
@@ -144,7 +175,8 @@ class SwapAutoencoder(nn.Module):
     def render(self, x: torch.Tensor, identity: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Face of `identity` ('a' | 'b') with x's pose and expression.
 
-        x: float32 (N, 3, R, R) BGR in [0, 1]. Returns (face (N, 3, R, R) BGR [0, 1], mask (N, 1, R, R) [0, 1]).
+        x: float32 (N, 3, R, R) BGR in [0, 1]. Returns (face (N, 3, O, O) BGR [0, 1], mask (N, 1, O, O) [0, 1]),
+        O = output_resolution.
         LIAE cannot render identity 'b' from an arbitrary face (module docstring): ValueError.
         """
         if identity not in IDENTITIES:
@@ -234,6 +266,7 @@ def build_model(cfg) -> SwapAutoencoder:
         e_dims=cfg.e_dims,
         d_dims=cfg.d_dims,
         d_mask_dims=cfg.d_mask_dims,
+        output_scale=getattr(cfg, "output_scale", 1),
     )
 
 

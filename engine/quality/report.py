@@ -84,6 +84,11 @@ def format_table(report: EvalReport) -> str:
         ("face change driving / swapped", f"{st.driving_change:.2f} / {st.swapped_change:.2f} levels per frame"),
         ("flicker ratio", _num(st.flicker_ratio, ".2f")),
         (
+            "sharpness ratio (swapped / driving)",
+            f"{_num(report.sharpness.ratio, '.2f')} (high-frequency energy inside the face, "
+            f"{report.sharpness.frames_compared} frames)",
+        ),
+        (
             "background changed",
             f"{bg.changed_share:.2%} mean, {bg.max_changed_share:.2%} max (> {bg.threshold} levels; "
             f"mean |diff| {bg.mean_abs_diff:.2f})",
@@ -106,8 +111,8 @@ def write_plot(report: EvalReport, path: Path) -> None:
     from matplotlib.figure import Figure
 
     c = report.curves
-    fig = Figure(figsize=(10, 14), layout="constrained")
-    axes = fig.subplots(6, 1, sharex=True)
+    fig = Figure(figsize=(10, 16), layout="constrained")
+    axes = fig.subplots(7, 1, sharex=True)
     panels = (
         ("identity distance (dlib)", (("to target", c.distance_to_target), ("to driving", c.distance_to_driving))),
         ("mouth opening (eye-corner distances)", (("driving", c.mouth_driving), ("swapped", c.mouth_swapped))),
@@ -115,6 +120,10 @@ def write_plot(report: EvalReport, path: Path) -> None:
         ("head-pose error (deg, mean of yaw/pitch/roll)", (("swapped vs driving", c.pose_error_deg),)),
         ("face change per frame (levels)", (("driving", c.change_driving), ("swapped", c.change_swapped))),
         ("background pixels changed (%)", (("swapped vs driving", [100 * v for v in c.background_changed]),)),
+        (
+            "sharpness: high-frequency energy inside the face (levels^2)",
+            (("driving", c.sharpness_driving), ("swapped", c.sharpness_swapped)),
+        ),
     )
     for ax, (title, series) in zip(axes, panels, strict=True):
         for label, values in series:

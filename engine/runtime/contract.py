@@ -39,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
-from swapstream.common.choices import DIRECTIONS, FACE_TYPES
+from swapstream.common.choices import DIRECTIONS, FACE_TYPES, MODEL_KINDS
 from swapstream.common.choices import MODEL_PRECISIONS as PRECISIONS
 from swapstream.common.errors import user_error
 
@@ -188,6 +188,9 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
         except ValueError:
             raise user_error(path, f"model metadata {PREFIX + key}={get(key)!r} is not an integer") from None
 
+    kind = metadata.get(PREFIX + "kind", MODEL_KINDS[0])
+    if kind != MODEL_KINDS[0]:
+        raise user_error(path, f"is a {kind} model, not a swap model (an occlusion model goes to --occluder)")
     version = get_int("contract_version")
     if version not in KNOWN_CONTRACT_VERSIONS:
         raise user_error(

@@ -21,6 +21,7 @@ from swapstream.engine.runtime.contract import (
     DFM_OUTPUT_SOURCE_MASK,
     ModelContract,
     TensorSpec,
+    check_output_tensors,
     check_servable,
     contract_from_metadata,
     dfm_contract,
@@ -62,7 +63,8 @@ def _contract_of(
     """Read, validate and cross-check the contract of an open session against its real I/O."""
     metadata = session.get_modelmeta().custom_metadata_map
     inputs = {i.name: i for i in session.get_inputs()}
-    outputs = {o.name for o in session.get_outputs()}
+    output_args = {o.name: (o.type, o.shape) for o in session.get_outputs()}
+    outputs = set(output_args)
     if has_swapstream_metadata(metadata):
         contract = contract_from_metadata(metadata, path)
     elif is_dfm_path(path):
@@ -76,6 +78,7 @@ def _contract_of(
     for spec in (contract.face_output, contract.mask_output):
         if spec.name not in outputs:
             raise user_error(path, f"model has no output {spec.name!r} (outputs: {', '.join(sorted(outputs))})")
+    check_output_tensors(contract, output_args, path)
     shape = inputs[contract.input.name].shape
     r = contract.resolution
     expected = (r, r, 3) if contract.input.layout == "NHWC" else (3, r, r)
@@ -155,12 +158,19 @@ class SwapModel:
 
     @property
     def resolution(self) -> int:
+        """Side of the crops the model reads."""
         return self.contract.resolution
+
+    @property
+    def output_resolution(self) -> int:
+        """Side of the faces and masks it returns (2x resolution for depth-to-space models)."""
+        return self.contract.output_resolution
 
     def swap(self, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """faces: uint8 (N, R, R, 3) BGR aligned crops, R = contract.resolution.
 
-        Returns (faces_out uint8 (N, R, R, 3) BGR, masks float32 (N, R, R) in [0, 1]).
+        Returns (faces_out uint8 (N, O, O, 3) BGR, masks float32 (N, O, O) in [0, 1]),
+        O = contract.output_resolution (= R for most models).
         For a .dfm the mask is DeepFaceLive's learned celeb mask times its learned source-face
         mask (DeepFaceLab's 'learned-prd*learned-dst'): blend only where both faces are.
         """
@@ -168,7 +178,8 @@ class SwapModel:
         if faces.dtype != np.uint8 or faces.ndim != 4 or faces.shape[1:] != (r, r, 3):
             raise ValueError(f"expected uint8 (N, {r}, {r}, 3) BGR faces, got {faces.dtype} {faces.shape}")
         if len(faces) == 0:
-            return np.empty((0, r, r, 3), np.uint8), np.empty((0, r, r), np.float32)
+            o = self.contract.output_resolution
+            return np.empty((0, o, o, 3), np.uint8), np.empty((0, o, o), np.float32)
         step = self._max_batch or len(faces)
         out_faces, out_masks = [], []
         for start in range(0, len(faces), step):
@@ -222,11 +233,12 @@ def load_swap_model(
     contract = _contract_of(session, path, face_type)
     check_servable(contract, path, face_type, max_resolution)
     log.info(
-        "model %s: %s %s %dpx %s, %s, on %s",
+        "model %s: %s %s %dpx (out %dpx) %s, %s, on %s",
         path.name,
         contract.format,
         contract.face_type,
         contract.resolution,
+        contract.output_resolution,
         contract.direction or "-",
         contract.precision,
         provider,

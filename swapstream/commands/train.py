@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
         s = train(opts)
     except KeyboardInterrupt:  # Ctrl-C, SIGTERM, SIGHUP: train saved a checkpoint between steps
         raise KeyboardInterrupt(_interrupted_note(args.output)) from None
+    if not s.leader:  # torchrun's other ranks: rank 0 reports
+        return 0
     if s.base is not None:
         print(s.base.summary())
     print(

@@ -43,6 +43,18 @@ MASK_MODE_HELP = {
     "occlusion": "'both' minus what an occlusion model (--occluder) sees in front of the face: hands, objects",
 }
 
+# Output (and processing) size of a live stream: frames are scaled at capture to this height
+# (the width follows the source's aspect), never enlarged (engine/pipeline/frame_size.py).
+OUTPUT_SIZES = ("source", "1080p", "720p", "540p", "480p", "360p")
+OUTPUT_SIZE_HELP = {
+    "source": "the source's own size",
+    "1080p": "at most 1080 px tall",
+    "720p": "at most 720 px tall",
+    "540p": "at most 540 px tall",
+    "480p": "at most 480 px tall",
+    "360p": "at most 360 px tall",
+}
+
 # What an ONNX file made by swapstream is (its swapstream.kind metadata; absent = swap).
 MODEL_KINDS = ("swap", "occlusion")
 
