@@ -34,6 +34,8 @@ from swapstream.export.verify import run_onnx, ssim_per_face
 from swapstream.trainer.config import load_preset
 from swapstream.trainer.model import build_model
 
+from swapstream.bench_report import time_ms
+
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
 
@@ -112,14 +114,7 @@ def time_session(session, faces: np.ndarray, batch: int, repeat: int) -> float:
     """Median ms per batch of `batch` faces."""
     x = np.ascontiguousarray(np.resize(faces, (batch, *faces.shape[1:])))
     name = session.get_inputs()[0].name
-    for _ in range(3):
-        session.run(None, {name: x})
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        session.run(None, {name: x})
-        times.append(time.perf_counter() - t)
-    return 1000.0 * float(np.median(times))
+    return time_ms(lambda: session.run(None, {name: x}), repeat, warmup=3)
 
 
 def io_comparison(swap, r: int, faces: np.ndarray, cfg: RuntimeConfig, repeat: int) -> list[str]:
@@ -140,14 +135,8 @@ def io_comparison(swap, r: int, faces: np.ndarray, cfg: RuntimeConfig, repeat: i
 
     out = []
     for name, fn in (("uint8 NHWC in graph", u8_path), ("float NCHW + host conversion", host_float_path)):
-        for _ in range(3):
-            fn()
-        times = []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-        out.append(f"  I/O {name:30s} {1000 * np.median(times):7.2f} ms per face (batch 1, incl. host conversion)")
+        ms = time_ms(fn, repeat, warmup=3)
+        out.append(f"  I/O {name:30s} {ms:7.2f} ms per face (batch 1, incl. host conversion)")
     return out
 
 

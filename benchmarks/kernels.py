@@ -14,7 +14,6 @@ import argparse
 import functools
 import os
 import threading
-import time
 
 import cv2
 import numpy as np
@@ -23,7 +22,7 @@ from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.image import blend, color, warmup
 
-from swapstream.bench_report import cpu_name
+from swapstream.bench_report import cpu_name, time_ms
 
 SIZE = 256
 FRAMES = {
@@ -32,20 +31,6 @@ FRAMES = {
     "1920x1080": (1080, 1920, 500),
     "1080p-close": (1080, 1920, 1000),
 }
-
-
-def time_ms(fn, repeat: int, stat: str = "median") -> float:
-    """Wall-clock ms per call of fn over repeat calls after one warm call: their median or minimum.
-
-    On a machine shared with other jobs the minimum estimates the uncontended cost; the median
-    includes the time other processes took the core."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * float(np.median(times) if stat == "median" else np.min(times))
 
 
 def real_crops():

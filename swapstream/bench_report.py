@@ -10,7 +10,9 @@ import math
 import os
 import platform
 import shutil
+import statistics
 import subprocess
+import time
 from pathlib import Path
 
 from swapstream.common.atomic_files import atomic_open
@@ -199,3 +201,17 @@ def write_plot(result: dict, path: Path) -> None:
             fig.savefig(f, format="png", dpi=100)
     finally:
         plt.close(fig)
+
+
+def time_ms(fn, repeat: int, stat: str = "median", warmup: int = 1) -> float:
+    """Wall-clock ms per call of fn over `repeat` calls after `warmup` untimed ones: their median or
+    minimum. On a machine shared with other jobs the minimum estimates the uncontended cost; the
+    median includes the time other processes took the core."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1e3 * (statistics.median(times) if stat == "median" else min(times))

@@ -77,15 +77,17 @@ class BackgroundResult:
     hull_growth: float
 
 
-def summarize_stability(driving: list[float], swapped: list[float]) -> StabilityResult:
+def paired_means(driving: list[float], swapped: list[float]) -> tuple[int, float, float, float | None]:
+    """(frames, mean of driving, mean of swapped, swapped / driving or None when driving is ~0)
+    for one per-frame measure taken on both videos."""
     d, s = float(np.sum(driving)), float(np.sum(swapped))
     n = len(driving)
-    return StabilityResult(
-        frames_compared=n,
-        driving_change=d / n if n else 0.0,
-        swapped_change=s / n if n else 0.0,
-        flicker_ratio=s / d if d > 1e-9 else None,
-    )
+    return n, d / n if n else 0.0, s / n if n else 0.0, s / d if d > 1e-9 else None
+
+
+def summarize_stability(driving: list[float], swapped: list[float]) -> StabilityResult:
+    n, d, s, ratio = paired_means(driving, swapped)
+    return StabilityResult(frames_compared=n, driving_change=d, swapped_change=s, flicker_ratio=ratio)
 
 
 def summarize_background(shares: list[float], diffs: list[float], threshold: int, grow: float) -> BackgroundResult:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from swapstream.engine.quality.pixels import face_region
+from swapstream.engine.quality.pixels import face_region, paired_means
 
 SIGMA_PX = 1.5
 SHRINK = 0.15
@@ -59,11 +59,5 @@ def high_frequency_energy(frame: np.ndarray, region: np.ndarray, sigma: float = 
 
 
 def summarize_sharpness(driving: list[float], swapped: list[float]) -> SharpnessResult:
-    d, s = float(np.sum(driving)), float(np.sum(swapped))
-    n = len(driving)
-    return SharpnessResult(
-        frames_compared=n,
-        driving_energy=d / n if n else 0.0,
-        swapped_energy=s / n if n else 0.0,
-        ratio=s / d if d > 1e-9 else None,
-    )
+    n, d, s, ratio = paired_means(driving, swapped)
+    return SharpnessResult(frames_compared=n, driving_energy=d, swapped_energy=s, ratio=ratio)
