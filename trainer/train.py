@@ -22,6 +22,7 @@ import torch
 from swapstream.trainer import data, losses, preview
 from swapstream.trainer.checkpoint import save_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
+from swapstream.trainer.distributed import Team
 from swapstream.trainer.run_state import Run, RunOptions, checkpoint_state, start_run
 from swapstream.trainer.step import Compute, learning_rate, train_step
 from swapstream.trainer.warm_start import WarmStart
@@ -47,6 +48,7 @@ class TrainSummary:
     precision: str
     model_config: ModelConfig  # the run's own (a resumed run's comes from its checkpoint)
     base: WarmStart | None = None  # what --base loaded, when given
+    leader: bool = True  # False on torchrun's ranks > 0, which write nothing (trainer/distributed.py)
 
 
 @dataclass
@@ -81,24 +83,28 @@ def train(
 
     model_cfg / train_cfg: a fresh run's configs (None: the preset's); a resumed run keeps its own
     (trainer.run_state.start_run). on_step(iteration) is called after every step (tests and
-    benchmarks hook in here).
+    benchmarks hook in here). Under torchrun this process is one rank of a DistributedDataParallel
+    run (trainer/distributed.py): only rank 0 validates and writes files.
     """
+    team = Team.from_environment()
     run = start_run(opts, model_cfg, train_cfg)
+    team.wrap(run)
     log.info("%s", run.describe())
-    tb = _tensorboard(opts.run_dir)
+    tb = _tensorboard(opts.run_dir) if team.leader else None
     try:
         clock = _Clock()
-        val_start = _validate_and_report(run, tb, clock)
-        _loop(run, tb, clock, val_start, on_step)
-        val_end = _validate_and_report(run, tb, clock)
-        path = _save(run, clock)
+        val_start = _validate_and_report(run, tb, clock) if team.leader else (math.nan, math.nan)
+        _loop(run, tb, clock, val_start, on_step, team)
+        val_end = _validate_and_report(run, tb, clock) if team.leader else val_start
+        path = _save(run, clock) if team.leader else run.checkpoint_path
     finally:
         if tb is not None:
             tb.close()
+        team.close()
     return TrainSummary(
         iteration=run.iteration,
         seconds=clock.loop_end - clock.start,
-        samples_per_s=clock.samples_per_s(run.train_cfg.batch_size, clock.loop_end),
+        samples_per_s=clock.samples_per_s(run.train_cfg.batch_size, clock.loop_end) * team.size,
         data_wait_share=clock.wait_share(clock.loop_end),
         val_ssim_start=val_start,
         val_ssim_end=val_end,
@@ -107,19 +113,27 @@ def train(
         precision=run.compute.precision,
         model_config=run.model_cfg,
         base=run.warm,
+        leader=team.leader,
     )
 
 
-def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step) -> None:
-    """Step until the budget is spent: log every LOG_EVERY steps, preview and checkpoint on their timers."""
+def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step, team: Team) -> None:
+    """Step until the budget is spent: log every LOG_EVERY steps, preview and checkpoint on their timers
+    (rank 0 alone writes; every rank stops after the same step)."""
     opts, cfg = run.opts, run.train_cfg
-    loader = data.BatchLoader(run.iteration, run.batch_maker(), workers=cfg.data_workers)
-    bar = tqdm(total=opts.iters, initial=run.iteration, disable=not opts.progress, unit="it", dynamic_ncols=True)
+    loader = data.BatchLoader(run.iteration, team.batch_maker(run.batch_maker()), workers=cfg.data_workers)
+    show = opts.progress and team.leader
+    bar = tqdm(total=opts.iters, initial=run.iteration, disable=not show, unit="it", dynamic_ncols=True)
     clock.loop_start = last_preview = last_checkpoint = time.perf_counter()
     try:
         with _StopRequest() as stop:
-            while not _budget_spent(opts, run.iteration, elapsed := clock.seconds()):
-                if stop.requested:
+            while True:
+                spent, stopping = team.agree(
+                    _budget_spent(opts, run.iteration, elapsed := clock.seconds()), stop.requested
+                )
+                if spent:
+                    break
+                if stopping:
                     raise KeyboardInterrupt
                 progress = run.iteration / opts.iters if opts.iters else elapsed / (opts.minutes * 60)
                 lr = learning_rate(cfg, run.iteration, progress)
@@ -139,10 +153,10 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step) -
                 tick = time.perf_counter()
                 if run.iteration % LOG_EVERY == 0:
                     _log_row(run, tb, clock, tick, lr, bar, val_last)
-                if tick - last_preview >= cfg.preview_minutes * 60:
+                if team.leader and tick - last_preview >= cfg.preview_minutes * 60:
                     val_last = _validate_and_report(run, tb, clock)
                     last_preview = time.perf_counter()
-                if tick - last_checkpoint >= cfg.checkpoint_minutes * 60:
+                if team.leader and tick - last_checkpoint >= cfg.checkpoint_minutes * 60:
                     _save(run, clock)
                     last_checkpoint = time.perf_counter()
                 if on_step is not None:
@@ -150,6 +164,8 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step) -
     except KeyboardInterrupt:
         # The first Ctrl-C stops the loop between steps; only a second one can land mid-update,
         # and then the last good checkpoint must not be replaced by half-updated weights.
+        if not team.leader:
+            raise
         preview.write_history(run.history_path, run.history)
         if run.updating:
             log.warning("interrupted mid-step: kept the previous checkpoint")

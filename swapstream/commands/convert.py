@@ -10,6 +10,10 @@ Interrupted (Ctrl-C, SIGTERM, SIGHUP): the frames finished so far are closed pro
 as NAME.partial.EXT (a folder NAME.partial) beside OUTPUT; an existing OUTPUT is never replaced.
 A truncated input (fewer frames than its container declares) is refused with exit 2 unless
 --allow-partial.
+
+With --resume, --workers N or --cluster ADDRESS a video converts in segments kept in NAME.parts/
+beside OUTPUT: interrupted or crashed, the same command with --resume converts only the missing
+segments; --workers/--cluster run them as Ray tasks (a folder of videos fans out over them).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from swapstream.commands.swap_flags import add_swap_arguments, engine_config_fro
 from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
+from swapstream.convert_parts.command import add_parts_arguments, wants_parts
 
 LOSSLESS_CONTAINERS = (".mkv", ".avi", ".nut")
 
@@ -44,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="convert the frames a truncated input holds (default: refuse it, exit 2)",
     )
+    add_parts_arguments(parser)
 
 
 def build_sink(args: argparse.Namespace, encoder_cfg):
@@ -52,16 +58,28 @@ def build_sink(args: argparse.Namespace, encoder_cfg):
     out: Path = args.output
     if not out.suffix:
         return ImageSequenceSink(out, partial_on_interrupt=True)
-    if encoder_cfg.codec == "ffv1" and out.suffix.lower() not in LOSSLESS_CONTAINERS:
-        raise UserError(f"{out}: FFV1 needs a {'/'.join(LOSSLESS_CONTAINERS)} file")
     audio_from = None if args.no_audio or args.input.is_dir() else args.input
     return VideoFileSink(out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True)
+
+
+def _engine_config(args: argparse.Namespace):
+    """The EngineConfig with convert's encoding and batch flags applied."""
+    cfg = engine_config_from_args(args)
+    output = {k: v for k, v in (("crf", args.crf), ("codec", args.codec), ("preset", args.preset)) if v is not None}
+    if args.lossless:
+        output["codec"] = "ffv1"
+    cfg = cfg.replace(output=output, offline={"batch_size": args.batch} if args.batch else {})
+    out = args.output
+    if cfg.output.codec == "ffv1" and out.suffix and out.suffix.lower() not in LOSSLESS_CONTAINERS:
+        raise UserError(f"{out}: FFV1 needs a {'/'.join(LOSSLESS_CONTAINERS)} file")
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from swapstream.common.output_paths import check_output_file, check_output_folder
+    from swapstream.convert_parts.jobs import check_no_parts
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
@@ -69,16 +87,17 @@ def run(args: argparse.Namespace) -> int:
 
     if not args.input.exists():
         raise UserError(f"{args.input}: no such file or folder")
+    if wants_parts(args):  # --resume, --workers, --cluster: in segments (swapstream/convert_parts)
+        from swapstream.convert_parts.command import run_parts
+
+        return run_parts(args, _engine_config(args))
     inputs = (args.input, args.model, args.config)
     if args.output.suffix:
         check_output_file(args.output, inputs)  # before the slow model load
+        check_no_parts(args.output)
     else:
         check_output_folder(args.output, inputs)
-    cfg = engine_config_from_args(args)
-    output = {k: v for k, v in (("crf", args.crf), ("codec", args.codec), ("preset", args.preset)) if v is not None}
-    if args.lossless:
-        output["codec"] = "ffv1"
-    cfg = cfg.replace(output=output, offline={"batch_size": args.batch} if args.batch else {})
+    cfg = _engine_config(args)
     sink = build_sink(args, cfg.output)
     model = load_model(args)
     stats = PipelineStats(provider=model.provider)

@@ -1,0 +1,184 @@
+"""Convert in segments: one pipeline vs segments in one process vs Ray workers, and what a resume costs.
+
+Usage:
+    python benchmarks/convert_scale.py [--clip ../shared/media/d6.mp4] [--model swapstream/assets/demo_int8.onnx]
+        [--segment-seconds 4] [--workers 1 2] [--json out.json]
+
+Every run is a real `python -m swapstream convert` of the same clip in a fresh process, timed from
+start to exit (Python start, model load and, for Ray, the local instance's start included), in one
+session so the figures sit side by side:
+  plain         one pipeline over the whole clip (the default convert)
+  segments      --resume: segments one after another in this process (the unit of resume)
+  ray N         --workers N: segments as Ray tasks on a local Ray instance with N CPUs
+  crash+resume  --resume killed (SIGKILL) once half the parts exist, then --resume to the end
+Then: the time to start and stop a local Ray instance, and the join alone (stream copy + audio +
+label) of a segmented run's parts. Prints a Markdown table for benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+
+from swapstream.bench_report import cpu_name
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def convert(clip: Path, model: Path, out: Path, extra: list[str], kill_when=None) -> tuple[float, str]:
+    """Run one convert; returns (seconds, stderr). kill_when(): SIGKILL the run once it is true."""
+    cmd = [sys.executable, "-m", "swapstream", "convert", str(clip), "-m", str(model), "-o", str(out), *extra]
+    t0 = time.perf_counter()
+    with tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
+        while proc.poll() is None:
+            if kill_when is not None and kill_when():
+                proc.send_signal(signal.SIGKILL)
+                proc.wait()
+                break
+            time.sleep(0.05)
+        seconds = time.perf_counter() - t0
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    if kill_when is None and proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{text[-2000:]}")
+    return seconds, text
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.demux(video=0)) - 1  # less the demuxer's flush packet
+
+
+def plan_of(clip: Path, seconds: float) -> list[tuple[int, int]]:
+    from swapstream.engine.stages.segment_source import plan_segments, scan_video
+
+    index = scan_video(clip)
+    return plan_segments(index.keyframes, len(index.pts), max(1, round(seconds * index.fps)))
+
+
+def ray_start_stop_s() -> float:
+    """Seconds to start and stop a local Ray instance with 2 CPUs (what each --workers run pays)."""
+    code = (
+        "import os, time; os.environ['RAY_USAGE_STATS_ENABLED'] = '0'; t = time.perf_counter(); import ray;"
+        "ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False); ray.shutdown();"
+        "print(time.perf_counter() - t)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def join_s(clip: Path, model: Path, tmp: Path, seg_s: float) -> tuple[float, int]:
+    """Time the join alone, on parts made here by the library (work.run_segment per segment)."""
+    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.runtime.providers import RuntimeConfig
+
+    from swapstream.convert_parts.jobs import Job, Settings, join, prepare
+    from swapstream.convert_parts.manifest import file_sha256
+    from swapstream.convert_parts.work import run_segment
+
+    s = Settings(load_engine_config(), model, file_sha256(model), RuntimeConfig(), None, seg_s, 12)
+    job = Job(clip, tmp / "join.mp4")
+    prepare(job, s, resume=False)
+    for i in job.missing():
+        run_segment(job.task(i, s))
+    t0 = time.perf_counter()
+    frames = join(job, s, no_audio=False)
+    return time.perf_counter() - t0, frames
+
+
+def crash_and_resume(clip: Path, model: Path, tmp: Path, seg_s: float) -> dict:
+    from swapstream.convert_parts.jobs import work_folder
+
+    out = tmp / "crash.mp4"
+    segments = plan_of(clip, seg_s)
+    half = work_folder(out) / f"part_{len(segments) // 2 - 1:05d}.mp4"
+    killed_s, _ = convert(clip, model, out, ["--resume", "--segment-seconds", str(seg_s)], kill_when=half.exists)
+    kept = len(list(work_folder(out).glob("part_*.mp4")))
+    resume_s, err = convert(clip, model, out, ["--resume", "--segment-seconds", str(seg_s)])
+    return {"killed_s": killed_s, "resume_s": resume_s, "kept": kept, "segments": len(segments), "stderr": err[-300:]}
+
+
+def measure(args: argparse.Namespace, tmp: Path) -> dict:
+    clip, model, seg = args.clip, args.model, ["--segment-seconds", str(args.segment_seconds)]
+    frames = frame_count(clip)
+    rows = {}
+    rows["plain"], _ = convert(clip, model, tmp / "plain.mp4", [])
+    rows["segments"], _ = convert(clip, model, tmp / "segments.mp4", ["--resume", *seg])
+    for n in args.workers:
+        rows[f"ray {n}"], _ = convert(clip, model, tmp / f"ray{n}.mp4", ["--workers", str(n), *seg])
+    assert all(frame_count(tmp / f"{name}.mp4") == frames for name in ("plain", "segments"))
+    crash = crash_and_resume(clip, model, tmp, args.segment_seconds)
+    join_seconds, joined = join_s(clip, model, tmp, args.segment_seconds)
+    return {
+        "clip": str(clip),
+        "model": str(model),
+        "frames": frames,
+        "segments": len(plan_of(clip, args.segment_seconds)),
+        "segment_seconds": args.segment_seconds,
+        "wall_s": rows,
+        "crash_and_resume": crash,
+        "ray_start_stop_s": ray_start_stop_s(),
+        "join_s": join_seconds,
+        "join_frames": joined,
+        "cpu": cpu_name(),
+        "cpus": os.cpu_count(),
+        "load_avg_1min": os.getloadavg()[0],
+    }
+
+
+def report(r: dict) -> str:
+    frames, segs, walls = r["frames"], r["segments"], r["wall_s"]
+    plain = walls["plain"]
+    lines = [
+        f"clip {Path(r['clip']).name}: {frames} frames in {segs} segments (--segment-seconds "
+        f"{r['segment_seconds']:g}, cut at keyframes: {frames / segs:.0f} frames each on average); "
+        f"model {Path(r['model']).name}; CPU: {r['cpu']}, {r['cpus']} CPUs; load average {r['load_avg_1min']:.1f}",
+        "",
+        "| run | wall s | fps (whole run) | vs plain |",
+        "|---|---|---|---|",
+    ]
+    for name, s in walls.items():
+        lines.append(f"| {name} | {s:.1f} | {frames / s:.1f} | {plain / s:.2f}x |")
+    c = r["crash_and_resume"]
+    both = c["killed_s"] + c["resume_s"]
+    lines += [
+        "",
+        f"per-segment overhead in one process: {(walls['segments'] - plain) / segs:.2f} s "
+        f"((segments - plain) / {segs} segments)",
+        f"local Ray instance start + stop: {r['ray_start_stop_s']:.1f} s",
+        f"join (stream copy + audio + label) of {r['join_frames']} frames: {r['join_s'] * 1000:.0f} ms",
+        f"crash + resume: killed after {c['killed_s']:.1f} s with {c['kept']} of {c['segments']} parts kept, "
+        f"resume {c['resume_s']:.1f} s; together {both:.1f} s = {both / walls['segments']:.2f}x an uninterrupted "
+        f"segmented run",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--clip", type=Path, default=REPO.parent / "shared" / "media" / "d6.mp4")
+    p.add_argument("--model", type=Path, default=REPO / "swapstream" / "assets" / "demo_int8.onnx")
+    p.add_argument("--segment-seconds", type=float, default=4.0)
+    p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    args.clip, args.model = args.clip.resolve(), args.model.resolve()
+    with tempfile.TemporaryDirectory(prefix="convert-scale-") as tmp:
+        result = measure(args, Path(tmp))
+    print(report(result))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""`swapstream convert --resume / --workers N / --cluster ADDRESS`: a convert in segments.
+
+The input is planned into segments of about --segment-seconds starting at keyframes; each missing
+segment is converted by the normal engine pipeline (here, or as Ray tasks) into NAME.parts/
+beside the output; when all are there they are joined by stream copy with the source's audio and
+the synthetic-media label, and the parts folder is removed. Interrupted or crashed, the finished
+parts stay: the same command with --resume does only what is missing, and gives the output an
+uninterrupted run gives (the parts do not depend on which process converted them, or when).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import time
+
+from swapstream.common.arg_types import float_in, int_in
+from swapstream.common.errors import UserError
+
+DEFAULT_SEGMENT_SECONDS = 4.0
+
+
+def add_parts_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("resume and scale-out (segments kept in NAME.parts/ beside the output)")
+    g.add_argument(
+        "--resume",
+        action="store_true",
+        help="convert in segments kept in NAME.parts/ until the output is joined; run the same command "
+        "with --resume again after a crash or Ctrl-C and only the missing segments are converted",
+    )
+    g.add_argument(
+        "--workers",
+        metavar="N",
+        type=int_in(1, 4096),
+        default=None,
+        help="convert the segments as Ray tasks on a local Ray instance with N workers (pip extra 'cluster')",
+    )
+    g.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        default=None,
+        help="run the segments on an existing Ray cluster (auto, HOST:6379 or ray://HOST:10001); input, "
+        "output and model must be on storage every node sees under the same path",
+    )
+    g.add_argument(
+        "--segment-seconds",
+        metavar="S",
+        type=float_in(0.5, 3600),
+        default=DEFAULT_SEGMENT_SECONDS,
+        help=f"segment length in seconds, cut at a nearby keyframe (default {DEFAULT_SEGMENT_SECONDS:g})",
+    )
+    g.add_argument(
+        "--gpus-per-task",
+        metavar="G",
+        type=float_in(0, 64),
+        default=1.0,
+        help="Ray: GPUs each segment asks for when the model runs on CUDA/TensorRT (0.5: two per GPU; default 1)",
+    )
+
+
+def wants_parts(args: argparse.Namespace) -> bool:
+    return bool(args.resume or args.workers or args.cluster)
+
+
+def _settings(args: argparse.Namespace, cfg, distributed: bool):
+    from swapstream.commands.swap_flags import load_model
+    from swapstream.convert_parts.jobs import Settings
+    from swapstream.convert_parts.manifest import file_sha256
+    from swapstream.engine.runtime.providers import runtime_config_from_args
+    from swapstream.engine.stages.segment_source import WARMUP_FRAMES
+
+    model = load_model(args)  # validates the model (one line, exit 2) before any work
+    runtime = runtime_config_from_args(args)
+    if distributed and not args.threads:
+        runtime = dataclasses.replace(runtime, intra_op_threads=1)  # a task asks for one CPU
+    settings = Settings(
+        engine=cfg,
+        model=args.model.absolute(),
+        model_sha256=file_sha256(args.model),
+        runtime=runtime,
+        face_type=args.face_type,
+        segment_seconds=args.segment_seconds,
+        warmup=WARMUP_FRAMES,
+        max_frames=args.max_frames,
+        allow_partial=args.allow_partial,
+    )
+    return settings, model
+
+
+class _Progress:
+    """Counts per job, the progress bar, and the join of each job when its last part is done."""
+
+    def __init__(self, jobs, settings, no_audio: bool, total_frames: int):
+        from tqdm import tqdm
+
+        self.jobs, self.settings, self.no_audio = jobs, settings, no_audio
+        self.bar = tqdm(total=total_frames or None, unit="frame", desc="convert", dynamic_ncols=True, file=sys.stderr)
+        self.t0 = time.perf_counter()
+        self._partial = 0
+
+    def tick(self, stats) -> None:
+        """In-process: frames of the running segment as they are written."""
+        frames = stats.snapshot().frames
+        self.bar.update(frames - self._partial)
+        self._partial = frames
+
+    def done(self, job, task, counts: dict) -> None:
+        self.bar.update(counts["frames"] - self._partial)
+        self._partial = 0
+        job.results[task.index] = counts
+        if not job.missing():
+            self.finish(job)
+
+    def finish(self, job) -> None:
+        from swapstream.convert_parts.jobs import join
+
+        frames = join(job, self.settings, self.no_audio)
+        counts = job.results.values()
+        faces = sum(c["faces_swapped"] for c in counts)
+        empty = sum(c["frames_without_face"] for c in counts)
+        converted = sum(c["frames"] for c in counts)
+        elapsed = time.perf_counter() - self.t0
+        self.bar.clear()
+        print(
+            f"wrote {job.output}: {frames} frames in {len(job.segments)} segments ({job.kept} kept from an earlier "
+            f"run), {converted} converted now ({faces} faces swapped, {empty} frames without a face) at "
+            f"{converted / max(elapsed, 1e-9):.1f} fps. The output is labelled as containing synthetic faces.",
+            file=sys.stderr,
+        )
+
+
+def _interrupted_note(jobs) -> str:
+    notes = []
+    for job in jobs:
+        if job.folder.is_dir():
+            done = len(job.segments) - len(job.missing())
+            notes.append(f"kept {done} of {len(job.segments)} segments in {job.folder}")
+    kept = "; ".join(notes) or "no segment was finished"
+    return f"{kept}: run the same command with --resume to convert only what is missing"
+
+
+def run_parts(args: argparse.Namespace, cfg) -> int:
+    """The convert in segments (cfg: the EngineConfig convert built from its flags)."""
+    from swapstream.convert_parts.jobs import make_jobs, prepare
+    from swapstream.convert_parts.work import keep_model
+
+    if not args.input.exists():
+        raise UserError(f"{args.input}: no such file or folder")
+    distributed = bool(args.workers or args.cluster)
+    if distributed:
+        from swapstream.convert_parts.on_ray import import_ray
+
+        import_ray()  # says how to install it before any work
+    jobs = make_jobs(args.input, args.output, cfg.output.codec == "ffv1", (args.model, args.config))
+    settings, model = _settings(args, cfg, distributed)
+    started = False
+    try:
+        if distributed:  # connect before any parts folder is made: a bad --cluster leaves nothing
+            from swapstream.convert_parts.on_ray import start_ray
+
+            started = start_ray(args.workers, args.cluster, verbose=args.verbose)
+        todo = [job for job in jobs if prepare(job, settings, args.resume)]
+        if not todo:
+            print(f"{args.output}: already converted (drop --resume to convert it again)", file=sys.stderr)
+            return 0
+        if not distributed:
+            keep_model(str(settings.model), settings.runtime, settings.face_type, model)
+        _convert(args, settings, todo)
+    finally:
+        if started:
+            import ray
+
+            ray.shutdown()
+    return 0
+
+
+def _convert(args, settings, todo) -> None:
+    """Convert the missing segments of every job (here or on Ray), joining each job when complete."""
+    from swapstream.convert_parts.work import run_segment
+
+    tasks = [(job, job.task(i, settings)) for job in todo for i in job.missing()]
+    progress = _Progress(todo, settings, args.no_audio, sum(t.frames for _, t in tasks))
+    try:
+        for job in todo:
+            if not job.missing():
+                progress.finish(job)  # every part was kept: only the join was left
+        if args.workers or args.cluster:
+            _run_distributed(args, settings, tasks, progress)
+        else:
+            for job, task in tasks:
+                progress.done(job, task, run_segment(task, progress.tick))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(_interrupted_note(todo)) from None
+    finally:
+        progress.bar.close()
+
+
+def _run_distributed(args, settings, tasks, progress) -> None:
+    from swapstream.convert_parts.on_ray import run_on_ray
+    from swapstream.engine.runtime.providers import resolve_providers
+
+    by_part = {task.part: job for job, task in tasks}
+    gpus = args.gpus_per_task if resolve_providers(settings.runtime)[0] in ("cuda", "tensorrt") else 0.0
+    run_on_ray(
+        [t for _, t in tasks],
+        lambda task, counts: progress.done(by_part[task.part], task, counts),
+        gpus=gpus,
+        in_flight=args.workers,
+    )

@@ -1,0 +1,198 @@
+"""Inputs -> outputs, each with its plan of segments, its parts folder, the parts still missing,
+and the join once every part is there.
+
+One job per input video: OUTPUT and its work folder OUTPUT_STEM.parts/ beside it, holding
+manifest.json and part_00000.EXT, part_00001.EXT, ... (EXT: the output's own container). A folder
+of videos makes one job per video, written into the output folder under the video's name.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swapstream.common.errors import UserError, user_error
+from swapstream.common.output_paths import check_output_file
+from swapstream.common.video_frames import check_complete
+from swapstream.convert_parts.manifest import (
+    MANIFEST_NAME,
+    build_manifest,
+    check_manifest,
+    input_identity,
+    pixel_settings,
+    write_manifest,
+)
+from swapstream.convert_parts.work import SegmentTask
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".nut", ".mpg", ".ts")
+PARTS_SUFFIX = ".parts"
+
+
+def work_folder(output: Path) -> Path:
+    """OUTPUT's parts folder: NAME.parts beside NAME.EXT."""
+    return output.with_name(output.stem + PARTS_SUFFIX)
+
+
+def check_no_parts(output: Path) -> None:
+    """UserError when OUTPUT has a parts folder from an earlier run: finished work is never
+    redone or dropped silently; the user resumes it or deletes it."""
+    folder = work_folder(output)
+    if folder.exists():
+        raise user_error(folder, "holds the parts of an earlier run: add --resume to finish it, or delete it")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What every job of a run shares: engine config, model (path, hash), runtime, plan lengths."""
+
+    engine: object
+    model: Path
+    model_sha256: str
+    runtime: object
+    face_type: str | None
+    segment_seconds: float
+    warmup: int
+    max_frames: int = 0
+    allow_partial: bool = False
+
+
+@dataclass
+class Job:
+    input: Path
+    output: Path
+    segments: list[tuple[int, int]] = field(default_factory=list)
+    index: object = None  # the input's engine.stages.segment_source.VideoIndex
+    kept: int = 0  # parts found finished from an earlier run
+    results: dict[int, dict] = field(default_factory=dict)
+
+    @property
+    def folder(self) -> Path:
+        return work_folder(self.output)
+
+    def part(self, i: int) -> Path:
+        return self.folder / f"part_{i:05d}{self.output.suffix}"
+
+    def missing(self) -> list[int]:
+        return [i for i in range(len(self.segments)) if not self.part(i).is_file()]
+
+    def planned(self, i: int) -> tuple[int, ...]:
+        start, end = self.segments[i]
+        return self.index.pts[start:end]
+
+    def task(self, i: int, s: Settings) -> SegmentTask:
+        start, end = self.segments[i]
+        first = max(0, start - s.warmup)
+        return SegmentTask(
+            index=i,
+            input=str(self.input.absolute()),  # a Ray worker may run in another folder
+            part=str(self.part(i).absolute()),
+            pts=self.index.pts[first:end],
+            warmup=start - first,
+            seek_pts=self.index.seek_pts(first),
+            first_frame=start,
+            engine=s.engine,
+            model=str(s.model),
+            runtime=s.runtime,
+            face_type=s.face_type,
+        )
+
+
+def video_inputs(folder: Path) -> list[Path]:
+    videos = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+    if not videos:
+        raise user_error(
+            folder,
+            f"no videos ({', '.join(VIDEO_SUFFIXES)}) in this folder: --resume/--workers convert videos "
+            "(a folder of images converts without them)",
+        )
+    return videos
+
+
+def make_jobs(inp: Path, out: Path, lossless: bool, guarded: tuple[Path | None, ...]) -> list[Job]:
+    """One job per input video; OUT is a file for one video, a folder for a folder of videos."""
+    if inp.is_dir():
+        if out.suffix:
+            raise user_error(out, "a folder of videos converts into a folder: give -o a name without a suffix")
+        if out.exists() and not out.is_dir():
+            raise user_error(out, "exists and is not a folder")
+        suffix = ".mkv" if lossless else ".mp4"
+        jobs = [Job(v, out / f"{v.stem}{suffix}") for v in video_inputs(inp)]
+    else:
+        if not out.suffix:
+            raise user_error(out, "--resume/--workers write a video file (NAME.mp4, NAME.mkv); frame folders do not")
+        jobs = [Job(inp, out)]
+    if inp.is_dir() and not out.exists():
+        check_output_file(out, guarded)  # its parent must accept a new entry
+        out.mkdir()
+    for job in jobs:
+        check_output_file(job.output, (*guarded, job.input))
+    return jobs
+
+
+def prepare(job: Job, s: Settings, resume: bool) -> bool:
+    """Plan JOB and make or check its parts folder; False when --resume finds it already done."""
+    from swapstream.engine.stages.segment_source import plan_segments, scan_video
+
+    folder = job.folder
+    if not folder.exists() and resume and job.output.is_file():
+        log.info("%s exists and has no %s: taken as done", job.output, folder.name)
+        return False
+    if not resume:
+        check_no_parts(job.output)
+    index = scan_video(job.input)
+    frames = len(index.pts)
+    check_complete(job.input, index.declared, frames, s.allow_partial)
+    if s.max_frames:
+        frames = min(frames, s.max_frames)
+    target = max(1, round(s.segment_seconds * index.fps))
+    job.segments = plan_segments(index.keyframes, frames, target)
+    job.index = index
+    plan = {"frames": frames, "segment_frames": target, "warmup": s.warmup, "segments": job.segments}
+    settings = pixel_settings(s.engine, s.face_type, job.output.suffix)
+    manifest = build_manifest(input_identity(job.input), s.model_sha256, settings, plan)
+    manifest = _json_roundtrip(manifest)
+    if folder.exists():
+        check_manifest(folder, manifest)
+        _remove_strays(job)
+    else:
+        folder.mkdir()
+        write_manifest(folder, manifest)
+    job.kept = len(job.segments) - len(job.missing())
+    return True
+
+
+def _json_roundtrip(manifest: dict) -> dict:
+    """The manifest as it reads back from JSON (tuples become lists), for comparison."""
+    import json
+
+    return json.loads(json.dumps(manifest))
+
+
+def _remove_strays(job: Job) -> None:
+    """Drop what killed writers left in the folder: anything but the manifest and finished parts."""
+    keep = {MANIFEST_NAME, *(job.part(i).name for i in range(len(job.segments)))}
+    for path in job.folder.iterdir():
+        if path.name not in keep:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+
+
+def join(job: Job, s: Settings, no_audio: bool) -> int:
+    """Join JOB's parts into its output (audio, label), then remove the parts folder."""
+    from swapstream.engine.stages.join_parts import join_parts
+
+    missing = job.missing()
+    if missing:
+        raise UserError(f"{job.folder}: parts {missing[:5]} are missing, cannot join")
+    parts = [job.part(i) for i in range(len(job.segments))]
+    planned = [job.planned(i) for i in range(len(job.segments))]
+    audio = None if no_audio else job.input
+    frames = join_parts(parts, planned, job.index.time_base, job.index.fps, job.output, s.engine.output, audio)
+    shutil.rmtree(job.folder, ignore_errors=True)
+    return frames

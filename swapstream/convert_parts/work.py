@@ -1,0 +1,127 @@
+"""One segment through the normal engine pipeline, into its own file: the unit of work that runs
+in this process or as a Ray task.
+
+A part is written as PART.writing.EXT (by VideoFileSink, itself via a temporary name) and renamed
+to PART.EXT only when it holds every planned frame, so a file under a part's name is always a
+finished part, whatever killed the process that wrote it. The model is loaded once per process
+and kept for the next segment; everything else (the stages, the face tracker) starts afresh per
+segment, so a segment's pixels do not depend on which process converted it or after what.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# Tests only: a worker whose part path equals SWAPSTREAM_TEST_KILL_PART dies (os._exit) half way
+# through it, once: the first time, it creates SWAPSTREAM_TEST_KILL_MARKER, so the retry finishes.
+KILL_PART_ENV = "SWAPSTREAM_TEST_KILL_PART"
+KILL_MARKER_ENV = "SWAPSTREAM_TEST_KILL_MARKER"
+
+
+@dataclass(frozen=True)
+class SegmentTask:
+    """Everything a worker needs, picklable. pts: the warm-up frames' then the segment's own
+    presentation times (display order); first_frame: display index of the segment's first frame;
+    engine: an engine.config.EngineConfig; runtime: an engine.runtime.providers.RuntimeConfig."""
+
+    index: int
+    input: str
+    part: str
+    pts: tuple[int, ...]
+    warmup: int
+    seek_pts: int | None
+    first_frame: int
+    engine: object
+    model: str
+    runtime: object
+    face_type: str | None
+
+    @property
+    def frames(self) -> int:
+        return len(self.pts) - self.warmup
+
+
+_models: dict[tuple, object] = {}
+
+
+def cached_model(path: str, runtime, face_type: str | None):
+    """The SwapModel for (path, runtime, face_type), loaded once per process."""
+    from swapstream.engine.runtime.model import load_swap_model
+
+    key = (path, runtime, face_type)
+    if key not in _models:
+        _models.clear()  # one model per worker process at a time
+        _models[key] = load_swap_model(path, runtime, face_type=face_type)
+    return _models[key]
+
+
+def keep_model(path: str, runtime, face_type: str | None, model) -> None:
+    """Hand cached_model a model this process already loaded (the driver's, in-process)."""
+    _models.clear()
+    _models[(path, runtime, face_type)] = model
+
+
+def _fault_hook(task: SegmentTask, frames_before_exit: int):
+    """Tests only: the on_output callback that kills this process part way (see KILL_PART_ENV)."""
+    marker = os.environ.get(KILL_MARKER_ENV)
+    if os.environ.get(KILL_PART_ENV) != task.part or not marker or os.path.exists(marker):
+        return None
+    written = [0]
+
+    def maybe_die(_packet) -> None:
+        written[0] += 1
+        if written[0] >= frames_before_exit:
+            Path(marker).write_text(f"killed pid {os.getpid()} on {task.part}\n")
+            os._exit(137)
+
+    return maybe_die
+
+
+def run_segment(task: SegmentTask, tick=None) -> dict:
+    """Convert one segment into task.part; returns its counts. tick(stats) is called about every
+    0.25 s from this thread (progress). KeyboardInterrupt leaves no file under the part's name."""
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.metrics import PipelineStats
+    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
+    from swapstream.engine.stages.faces import DetectStage
+    from swapstream.engine.stages.segment_source import SegmentSource
+    from swapstream.engine.stages.sink_file import VideoFileSink
+
+    model = cached_model(task.model, task.runtime, task.face_type)
+    cfg = task.engine
+    stages = swap_stages(model, cfg, offline=True)
+    detect = next(s for s in stages if isinstance(s, DetectStage))
+    part = Path(task.part)
+    writing = part.with_name(f"{part.stem}.writing{part.suffix}")
+    sink = VideoFileSink(writing, cfg.output, audio_from=None, partial_on_interrupt=True)
+    source = SegmentSource(task.input, task.pts, task.warmup, task.seek_pts, detect.process, task.first_frame)
+    stats = PipelineStats(provider=model.provider)
+    pipe = Pipeline(
+        source,
+        stages,
+        sink,
+        PipelinePolicy(live=False, queue_depth=cfg.offline.queue_depth),
+        stats=stats,
+        on_output=_fault_hook(task, max(1, task.frames // 2)),
+    )
+    try:
+        pipe.run(tick, tick_s=0.25)
+    except KeyboardInterrupt:
+        if sink.kept is not None:
+            sink.kept.unlink(missing_ok=True)  # a part is whole or absent
+        raise
+    if sink.frames_written != task.frames:
+        writing.unlink(missing_ok=True)
+        raise RuntimeError(f"{part}: wrote {sink.frames_written} of the segment's {task.frames} frames")
+    os.replace(writing, part)
+    s = stats.snapshot()
+    return {
+        "frames": s.frames,
+        "faces_swapped": s.faces_swapped,
+        "frames_without_face": s.frames_without_face,
+        "seconds": s.elapsed_s,
+        "provider": model.provider,
+        "pid": os.getpid(),
+    }
