@@ -1,9 +1,10 @@
 """`swapstream studio` for real: a studio process on a test clip, driven by headless Chromium.
 
 The page loads, preview frames arrive and change, the numbers update, switching the swap off
-makes the preview equal the original frame, a colour mode change shows, a bad value is refused
-with a message in the page, a request without the token gets 403, and SIGTERM ends the process
-cleanly with a playable recording.
+makes the preview equal the original frame, a colour mode change shows, the source switches to
+another clip without a restart, the governor reports its target, bad values (and a virtual
+camera that does not exist) are refused with a message in the page, a request without the token
+gets 403, and SIGTERM ends the process cleanly with a playable recording.
 """
 
 from __future__ import annotations
@@ -135,6 +136,17 @@ def test_studio_in_a_real_browser(studio):
         _send(page, "control-swap", False)
         assert _setting(page, "swap") is False
         _wait_diff(page, lambda d: d < 0.5)  # the preview is the source frame
+
+        _send(page, "control-source", "d3.mp4")  # another clip of the media folder, no restart
+        page.wait_for("document.getElementById('source').textContent.includes('d3.mp4')")
+        frames = int(page.evaluate("document.getElementById('frames').textContent"))
+        page.wait_for(f"Number(document.getElementById('frames').textContent) > {frames + 5}")
+        _send(page, "control-vcam", True)  # no v4l2loopback here: refused, with how to get one
+        message = page.wait_for("(m => m.className === 'error' && m.textContent)(document.getElementById('message'))")
+        assert "v4l2loopback" in message and _setting(page, "vcam") is False
+        _send(page, "control-swap", True)
+        _send(page, "control-governor", True)
+        page.wait_for("document.getElementById('governor').textContent.includes('target 30 fps')")
 
         _send(page, "control-target_delay_ms", 5000)
         message = page.wait_for("(m => m.className === 'error' && m.textContent)(document.getElementById('message'))")

@@ -20,9 +20,13 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from swapstream.common.choices import BLEND_MODES, COLOR_MODES, FACE_SELECTIONS, MASK_MODES
+from swapstream.common.arg_types import MAX_TARGET_FPS
+from swapstream.common.choices import BLEND_MODES, COLOR_MODES, FACE_SELECTIONS, MASK_MODES, OUTPUT_SIZES
 
 MAX_TARGET_DELAY_MS = 1000.0
+# Controls that only a front end with an applier for them can change (the studio: it opens the
+# source or the virtual camera on the caller's thread, so a failure is a refusal, not a crash).
+FRONT_END_ONLY = {"source": "switching the source", "vcam": "the virtual camera", "output_size": "the output size"}
 
 
 class ControlError(ValueError):
@@ -32,7 +36,8 @@ class ControlError(ValueError):
 @dataclass(frozen=True)
 class ControlSpec:
     """One controllable setting. kind: 'bool', 'choice', 'number' (lo <= v <= hi, or < hi when
-    hi_open) or 'model' (a name from the models folder, resolved by the board's model loader)."""
+    hi_open), 'model' (a name from the models folder, resolved by the board's model loader) or
+    'source' (a camera or file name, opened by the board's applier)."""
 
     key: str
     kind: str
@@ -54,6 +59,7 @@ CONTROLS: dict[str, ControlSpec] = {
         ControlSpec("faces", "choice", "which faces are swapped", FACE_SELECTIONS),
         ControlSpec("color", "choice", "colour transfer to the swapped face", COLOR_MODES),
         ControlSpec("mask", "choice", "what limits the blend", MASK_MODES),
+        ControlSpec("keep_mouth", "bool", "keep the driver's own teeth and tongue inside an open mouth"),
         ControlSpec("blend", "choice", "how the face is composited", BLEND_MODES),
         ControlSpec("erode", "number", "mask erosion (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
         ControlSpec("blur", "number", "feather width (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
@@ -67,6 +73,13 @@ CONTROLS: dict[str, ControlSpec] = {
         ),
         ControlSpec("recording", "bool", "record the swapped stream to a file"),
         ControlSpec("model", "model", "swap model, from the models folder"),
+        ControlSpec("source", "source", "camera or video file (the studio's --media folder)"),
+        ControlSpec("vcam", "bool", "send the swapped stream to a virtual camera"),
+        ControlSpec("output_size", "choice", "scale frames at capture to this height (never up)", OUTPUT_SIZES),
+        ControlSpec("governor", "bool", "lower quality knobs in a fixed order when fps falls below the target"),
+        ControlSpec(
+            "target_fps", "number", "the governor's target (0 = the source's rate)", hi=MAX_TARGET_FPS, step=1.0
+        ),
     )
 }
 
@@ -80,6 +93,7 @@ class SwapSettings:
     faces: str = "largest"
     color: str = "rct"
     mask: str = "both"
+    keep_mouth: bool = False
     blend: str = "feather"
     erode: float = 0.05
     blur: float = 0.05
@@ -87,6 +101,12 @@ class SwapSettings:
     recording: bool = False
     model: str = ""
     model_obj: object = field(default=None, compare=False, repr=False)
+    occluder: str = ""  # the occlusion model's file name ('' = none loaded: mask occlusion is refused)
+    source: str = ""
+    vcam: bool = False
+    output_size: str = "source"
+    governor: bool = False
+    target_fps: float = 0.0
 
     @classmethod
     def from_config(cls, cfg, model=None, *, recording: bool = False, target_delay_ms: float = 0.0) -> SwapSettings:
@@ -97,6 +117,7 @@ class SwapSettings:
             faces=cfg.detect.faces,
             color=s.color,
             mask=s.mask,
+            keep_mouth=s.keep_mouth,
             blend=s.blend,
             erode=s.erode,
             blur=s.blur,
@@ -104,6 +125,7 @@ class SwapSettings:
             recording=recording,
             model=name,
             model_obj=model,
+            occluder=s.occluder,
         )
 
     def public(self) -> dict:
@@ -138,9 +160,9 @@ def validate_value(key: str, value: object):
         if not isinstance(value, bool):
             raise ControlError(f"{key} must be true or false, got {_short(value)}")
         return value
-    if spec.kind in ("choice", "model"):
+    if spec.kind in ("choice", "model", "source"):
         if not isinstance(value, str) or (spec.choices and value not in spec.choices):
-            accepted = ", ".join(spec.choices) if spec.choices else "a model file name"
+            accepted = ", ".join(spec.choices) if spec.choices else f"a {spec.kind} name"
             raise ControlError(f"{key} must be one of: {accepted}; got {_short(value)}")
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
@@ -162,13 +184,21 @@ class ControlBoard:
 
     model_loader(name) -> loaded model, or raises ControlError/UserError: called on the caller's
     thread (loading takes a while; frames keep flowing meanwhile), never on a pipeline thread.
+    appliers: key -> fn(value), called the same way before a FRONT_END_ONLY change is published
+    (e.g. opening the new source); raising ControlError/UserError refuses the change.
     """
 
-    def __init__(self, initial: SwapSettings, model_loader: Callable[[str], object] | None = None):
+    def __init__(
+        self,
+        initial: SwapSettings,
+        model_loader: Callable[[str], object] | None = None,
+        appliers: dict[str, Callable[[object], object]] | None = None,
+    ):
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
         self._current = initial
         self._loader = model_loader
+        self._appliers = dict(appliers or {})
         self._events: deque[dict] = deque(maxlen=100)
         self._event_id = 0
         self.version = 0
@@ -181,9 +211,15 @@ class ControlBoard:
         """Validate and publish; returns the new settings. Raises ControlError (nothing changes)."""
         msg = message if isinstance(message, ControlMessage) else ControlMessage.parse(message)
         value = validate_value(msg.key, msg.value)
+        if msg.key == "mask" and value == "occlusion" and not self._current.occluder:
+            raise ControlError("mask occlusion needs an occlusion model: start with --occluder FILE")
         changes: dict[str, object] = {msg.key: value}
         if msg.key == "model":
             changes["model_obj"] = self._load_model(value)
+        elif msg.key in FRONT_END_ONLY:
+            if msg.key not in self._appliers:
+                raise ControlError(f"{FRONT_END_ONLY[msg.key]} can only be changed in swapstream studio")
+            self._call(self._appliers[msg.key], value)
         with self._lock:
             self._current = dataclasses.replace(self._current, **changes)
             self.version += 1
@@ -194,11 +230,14 @@ class ControlBoard:
     def _load_model(self, name: str):
         if self._loader is None:
             raise ControlError("model switching needs a models folder (--models)")
+        return self._call(self._loader, name)
+
+    def _call(self, fn, value):
         from swapstream.common.errors import UserError
 
         with self._load_lock:
             try:
-                return self._loader(name)
+                return fn(value)
             except UserError as e:
                 raise ControlError(str(e)) from None
 
@@ -207,10 +246,15 @@ class ControlBoard:
         return self.submit(ControlMessage(key, not getattr(self.current, key)))
 
     def cycle(self, key: str, step: int = 1) -> SwapSettings:
-        """Move a choice control to the next (step=1) or previous (-1) value."""
+        """Move a choice control to the next (step=1) or previous (-1) value it accepts now."""
         choices = CONTROLS[key].choices
         i = choices.index(getattr(self.current, key))
-        return self.submit(ControlMessage(key, choices[(i + step) % len(choices)]))
+        for k in range(1, len(choices)):
+            try:
+                return self.submit(ControlMessage(key, choices[(i + k * step) % len(choices)]))
+            except ControlError:  # e.g. mask occlusion without an occlusion model: skip it
+                continue
+        return self.current
 
     def nudge(self, key: str, delta: float) -> SwapSettings:
         """Add delta to a number control, clamped into its range."""
@@ -263,6 +307,9 @@ def apply_settings(part, settings: SwapSettings) -> None:
     elif isinstance(part, BlendStage):
         resolution = size if contract is not None else part.resolution
         part.cfg = BlendConfig(settings.blend, settings.erode, settings.blur)
+        if part.refiner is not None:
+            part.refiner.keep_mouth, part.refiner.occlusion = settings.keep_mouth, settings.mask == "occlusion"
+            part.refiner.face_type = contract.face_type if contract is not None else part.refiner.face_type
         part.resolution = resolution
         part.erode_px = round(part.cfg.erode * resolution)
         part.blur_px = round(part.cfg.blur * resolution)

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from swapstream.engine.pipeline.channels import Channel, LatestSlot, Stopped
 from swapstream.engine.pipeline.controls import ControlBoard, apply_settings
+from swapstream.engine.pipeline.frame_size import scale_packet
 from swapstream.engine.pipeline.metrics import PipelineStats
 from swapstream.engine.pipeline.pacing import Pacer
 
@@ -183,6 +184,7 @@ class Pipeline:
         for packet in self.source.frames(self._stop):
             if self.controls is not None:
                 packet.settings = self.controls.current
+                scale_packet(packet)  # the output_size control: fewer pixels for every stage
             if self._on_capture is not None:
                 self._on_capture(packet)
             self._put(out, packet)

@@ -16,6 +16,7 @@ KEYS: dict[str, tuple[str, str, object]] = {
     "s": ("toggle", "swap", None),
     "c": ("cycle", "color", 1),
     "m": ("cycle", "mask", 1),
+    "k": ("toggle", "keep_mouth", None),
     "b": ("cycle", "blend", 1),
     "f": ("cycle", "faces", 1),
     "e": ("nudge", "erode", 0.01),
@@ -29,7 +30,7 @@ KEYS: dict[str, tuple[str, str, object]] = {
 
 def key_help() -> str:
     return (
-        "keys: s swap on/off, c colour, m mask, b blend, f faces, e/E erode +/-, u/U blur +/-, "
+        "keys: s swap on/off, c colour, m mask, k keep mouth on/off, b blend, f faces, e/E erode +/-, u/U blur +/-, "
         "]/[ target delay +/- 10 ms"
     )
 

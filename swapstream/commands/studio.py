@@ -3,8 +3,9 @@
 Same inputs as `live` (a camera, a device or a video file, which loops), plus a small web server
 bound to 127.0.0.1. Open the URL it prints: it carries a random token, required by every
 request, so no other page or user can watch or steer the session. Changes (colour, mask, blend,
-erode/blur, faces, swap on/off, model, target delay, recording) apply between two frames,
-without restarting. Ctrl-C or SIGTERM stops it and finalises the recording in progress.
+erode/blur, faces, swap on/off, model, source, virtual camera, output size, target delay,
+recording, the quality governor) apply between two frames, without restarting. Ctrl-C or SIGTERM
+stops it and finalises the recording in progress.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 from pathlib import Path
 
 from swapstream.commands.swap_flags import add_swap_arguments
+from swapstream.common.arg_types import MAX_TARGET_FPS, float_in
 from swapstream.common.errors import UserError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -35,6 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--record-dir", type=Path, default=Path("."), help="folder of recordings started in the page (default: .)"
     )
     parser.add_argument("--models", type=Path, default=None, help="models folder of the picker (default: -m's folder)")
+    parser.add_argument(
+        "--media",
+        type=Path,
+        default=None,
+        help="videos the page may switch to (default: the folder of a --source file)",
+    )
+    parser.add_argument(
+        "--target-fps",
+        type=float_in(0, MAX_TARGET_FPS),
+        default=None,
+        help="turn the quality governor on: lower quality knobs in a fixed order while fps is below this "
+        "(0 = the source's rate), restore them when there is headroom",
+    )
     parser.add_argument("--target-delay", type=float, default=0.0, help="hold each frame this many ms after capture")
     parser.add_argument("--width", type=int, default=None, help="camera width to ask for (default 640)")
     parser.add_argument("--height", type=int, default=None, help="camera height to ask for (default 480)")
@@ -150,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     interrupted = False
     try:
         with sigterm_stops():
-            pipe.start()
+            session.start()
             while not pipe.wait(0.25):
                 if t_end is not None and time.monotonic() >= t_end:
                     break

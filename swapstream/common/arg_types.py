@@ -15,6 +15,8 @@ import os
 # Thread counts beyond this are refused: 100000 threads hang the machine instead of helping it.
 MAX_THREADS = max(8, 4 * (os.cpu_count() or 1))
 MAX_SEED = 2**32 - 1
+# The quality governor's target frame rate (studio --target-fps and its live control).
+MAX_TARGET_FPS = 240.0
 
 
 def _range_text(low: float | None, high: float | None, low_open: bool = False) -> str:

@@ -2,7 +2,9 @@
 
 The web app (app.py) only talks to this object: `state()` for the numbers and settings the page
 shows, `control(message)` for a change (validated by the board; ControlError when refused), and
-the preview hub for frames. Building it from command-line arguments is `build_session`.
+the preview hub for frames. Building it from command-line arguments is `build_session`; the
+source, virtual camera and output size controls are applied through the board's appliers
+(`board_appliers`), and the quality governor runs beside the pipeline (`start`/`close`).
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import dataclasses
 import math
 from pathlib import Path
 
+from swapstream.common.pipeline_contract import SourceInfo
 from swapstream.engine.pipeline.controls import CONTROLS, ControlBoard, SwapSettings
 from swapstream.studio.preview import PreviewHub
 from swapstream.studio.recorder import StudioSink
+from swapstream.studio.sources import SwitchingSource
 
 
 def _finite(value):
@@ -29,16 +33,38 @@ def _finite(value):
 
 
 class StudioSession:
-    """pipe: a set-up engine Pipeline built with `controls=board` and the hub's callbacks."""
+    """pipe: a set-up engine Pipeline built with `controls=board` and the hub's callbacks;
+    source: its SwitchingSource and catalog: the SourceCatalog (None: no switching);
+    governor: a GovernorLoop (None: no governor)."""
 
-    def __init__(self, pipe, board: ControlBoard, hub: PreviewHub, sink: StudioSink | None = None, models=None):
+    def __init__(
+        self,
+        pipe,
+        board: ControlBoard,
+        hub: PreviewHub,
+        sink: StudioSink | None = None,
+        models=None,
+        *,
+        source=None,
+        catalog=None,
+        governor=None,
+    ):
         self.pipe, self.board, self.hub, self.sink, self.models = pipe, board, hub, sink, models
+        self.source, self.catalog, self.governor = source, catalog, governor
+
+    def start(self) -> None:
+        self.pipe.start()
+        if self.governor is not None:
+            self.governor.start()
+
+    def _info(self):
+        return self.source.info if self.source is not None else self.pipe.info
 
     def state(self, after_event: int = 0) -> dict:
         settings = self.board.current
         metrics = self.pipe.stats.recent()
         provider = getattr(settings.model_obj, "provider", "") or metrics["provider"]
-        info = self.pipe.info
+        info = self._info()
         return _finite(
             {
                 "running": not self.pipe.wait(0),
@@ -46,6 +72,8 @@ class StudioSession:
                 "settings": settings.public(),
                 "controls": [spec.as_dict() for spec in CONTROLS.values()],
                 "models": self.models.names() if self.models is not None else [],
+                "sources": self.catalog.names() if self.catalog is not None else [],
+                "governor": self.governor.snapshot() if self.governor is not None else None,
                 "metrics": {**metrics, "provider": provider},
                 "pacing": self.pipe.pacer.snapshot() if self.pipe.pacer is not None else None,
                 "recording": self.sink.state() if self.sink is not None else None,
@@ -59,7 +87,26 @@ class StudioSession:
         return self.board.submit(message).public()
 
     def close(self) -> None:
+        if self.governor is not None:
+            self.governor.stop()
         self.hub.close()
+
+
+def board_appliers(source, catalog, sink: StudioSink | None) -> dict:
+    """What the board calls (on the caller's thread) before publishing these controls: `source`
+    opens the new source (a refusal raises) for the capture thread to take over between two
+    frames; `vcam` opens or closes the virtual camera; `output_size` is applied at capture."""
+
+    def switch_source(name: str) -> None:
+        source.switch(catalog.open(name), name)
+
+    def set_vcam(on: bool) -> None:
+        sink.set_vcam(on, fps=source.info.fps if source.info is not None else 0.0)
+
+    appliers = {"output_size": lambda size: None, "source": switch_source}
+    if sink is not None:
+        appliers["vcam"] = set_vcam
+    return appliers
 
 
 def build_session(args: argparse.Namespace) -> StudioSession:
@@ -67,6 +114,8 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     the pipeline is set up (devices and model opened) but not started."""
     from swapstream.commands.swap_flags import engine_config_from_args, load_model
     from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.pipeline.governor import Governor
+    from swapstream.engine.pipeline.governor_loop import GovernorLoop
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.runtime.model import load_swap_model
@@ -74,22 +123,28 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     from swapstream.studio.models import ModelFolder
 
     cfg = engine_config_from_args(args)
-    source = build_source(args, cfg)
+    catalog = build_catalog(args, cfg)
+    source = SwitchingSource(build_source(args, cfg), catalog.name_of(args.source))
     model = load_model(args)
     runtime_cfg = runtime_config_from_args(args)
     models_dir = args.models if args.models is not None else Path(args.model).resolve().parent
     models = ModelFolder(models_dir, lambda p: load_swap_model(p, runtime_cfg, face_type=args.face_type), model)
-    settings = SwapSettings.from_config(
-        cfg, model, recording=args.record is not None, target_delay_ms=args.target_delay
+    settings = dataclasses.replace(
+        SwapSettings.from_config(cfg, model, recording=args.record is not None, target_delay_ms=args.target_delay),
+        source=source.current_name,
+        vcam=args.vcam,
+        governor=args.target_fps is not None,
+        target_fps=args.target_fps or 0.0,
     )
-    board = ControlBoard(settings, models)
     sink = StudioSink(
-        build_vcam(args, cfg),
+        build_vcam(args) if args.vcam else None,
         args.record,
         args.record_dir,
         dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False),
-        board.note,
+        lambda text, level="info": board.note(text, level),
+        open_vcam=lambda width, height, fps: build_vcam(args, SourceInfo("vcam", width, height, fps)),
     )
+    board = ControlBoard(settings, models, board_appliers(source, catalog, sink))
     hub = PreviewHub(quality=args.jpeg_quality)
     pipe = Pipeline(
         source,
@@ -106,7 +161,8 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     except BaseException:
         hub.close()
         raise
-    return StudioSession(pipe, board, hub, sink, models)
+    governor = GovernorLoop(Governor(), board, pipe.stats, lambda: source.info)
+    return StudioSession(pipe, board, hub, sink, models, source=source, catalog=catalog, governor=governor)
 
 
 def build_source(args: argparse.Namespace, cfg):
@@ -121,9 +177,32 @@ def build_source(args: argparse.Namespace, cfg):
     return live_source(args, cfg)  # a camera, or the one-line error for a bad --source
 
 
-def build_vcam(args: argparse.Namespace, cfg):
-    if not args.vcam:
-        return None
+def build_catalog(args: argparse.Namespace, cfg):
+    """What the page may switch to: cameras, and the videos in --media (default: the folder of a
+    --source file)."""
+    from swapstream.commands.live import is_camera
+    from swapstream.engine.stages.camera import CameraSource, parse_device
+    from swapstream.studio.sources import LoopingFileSource, SourceCatalog
+
+    media = args.media
+    if media is None and not is_camera(args.source):
+        media = Path(args.source).resolve().parent
+    asked = {k: v for k, v in (("width", args.width), ("height", args.height), ("fps", args.fps)) if v}
+    camera_cfg = dataclasses.replace(cfg.live.camera, **asked)
+    return SourceCatalog(
+        media,
+        lambda spec: CameraSource(parse_device(spec), camera_cfg),
+        lambda path: LoopingFileSource(path, loop=not args.once),
+    )
+
+
+def build_vcam(args: argparse.Namespace, info: SourceInfo | None = None):
+    """A virtual camera sink, set up for `info` when given. Not self-paced: in the studio frames
+    already leave at the source's rate, or at their target delay (a second clock would only add
+    latency, and its waits would look like work to the governor)."""
     from swapstream.engine.stages.sink_live import VirtualCameraSink
 
-    return VirtualCameraSink(pace=cfg.live.vcam_pace, backend=args.vcam_backend, device=args.vcam_device)
+    cam = VirtualCameraSink(pace=False, backend=args.vcam_backend, device=args.vcam_device)
+    if info is not None:
+        cam.setup(info)
+    return cam

@@ -6,7 +6,14 @@ const TOKEN = new URLSearchParams(location.search).get("token") || "";
 const withToken = (path) => `${path}${path.includes("?") ? "&" : "?"}token=${encodeURIComponent(TOKEN)}`;
 const $ = (id) => document.getElementById(id);
 const COLORS = ["#6ab0ff", "#ffb86b", "#7ee787", "#ff7b72", "#d2a8ff", "#f2cc60", "#56d4dd", "#aaaaaa"];
-const LABELS = { target_delay_ms: "target delay (ms)", swap: "swap", recording: "recording" };
+const LABELS = {
+  target_delay_ms: "target delay (ms)",
+  output_size: "output size",
+  vcam: "virtual camera",
+  governor: "quality governor",
+  target_fps: "target fps (0 = source)",
+  keep_mouth: "keep mouth",
+};
 const inputs = {}; // control key -> its input element
 const history = []; // [{stage: ms}] for the chart
 let lastEvent = 0;
@@ -48,15 +55,17 @@ function row(spec, input) {
   return label;
 }
 
-function makeInput(spec, models) {
+function makeInput(spec, state) {
   let input;
   if (spec.kind === "bool") {
     input = document.createElement("input");
     input.type = "checkbox";
     input.addEventListener("change", () => sendControl(spec.key, input.checked));
-  } else if (spec.kind === "choice" || spec.kind === "model") {
+  } else if (spec.kind === "choice" || spec.kind === "model" || spec.kind === "source") {
     input = document.createElement("select");
-    for (const c of spec.kind === "model" ? models : spec.choices) input.add(new Option(c, c));
+    const names = { model: state.models, source: state.sources }[spec.kind] || spec.choices;
+    const current = state.settings[spec.key];
+    for (const c of names.includes(current) || !current ? names : [current, ...names]) input.add(new Option(c, c));
     input.addEventListener("change", () => sendControl(spec.key, input.value));
   } else {
     input = document.createElement("input");
@@ -79,7 +88,7 @@ function buildControls(state) {
   form.addEventListener("submit", (e) => e.preventDefault());
   for (const spec of state.controls) {
     if (spec.kind === "model" && state.models.length === 0) continue;
-    form.append(row(spec, makeInput(spec, state.models)));
+    form.append(row(spec, makeInput(spec, state)));
   }
   built = true;
 }
@@ -113,8 +122,34 @@ function showNumbers(s) {
   $("recording").textContent = !r ? "–" : r.active ? `● ${r.path}` : r.error || (r.saved.length ? `saved ${r.saved.at(-1)}` : "off");
   const pv = s.preview;
   $("preview").textContent = pv.encode_ms === null ? "–" : `${fmt(pv.encode_ms)} ms per frame, ${pv.encoded} sent`;
-  if (s.source) $("source").textContent = `${s.source.name} ${s.source.width}×${s.source.height} @ ${fmt(s.source.fps, 0)} fps`;
+  if (s.source) {
+    $("source").textContent = `${s.source.name.split("/").pop()} ${s.source.width}×${s.source.height} @ ${fmt(s.source.fps, 0)} fps`;
+    $("source").title = s.source.name;
+  }
+  const size = r && r.size;
+  $("output").textContent = size ? `${size[0]}×${size[1]}` : "–";
+  $("vcam").textContent = !r ? "–" : r.vcam.on ? `on${r.vcam.size ? ` (${r.vcam.size[0]}×${r.vcam.size[1]})` : ""}` : "off";
+  showGovernor(s.governor);
   $("status").textContent = s.running ? "running" : "stopped";
+}
+
+function showGovernor(g) {
+  const box = $("governor");
+  if (!g) {
+    box.textContent = "–";
+    return;
+  }
+  const head = document.createElement("div");
+  head.textContent = `${g.status}` + (g.target_fps ? ` (target ${fmt(g.target_fps, 0)} fps, budget ${fmt(g.budget_ms, 0)} ms, now ${fmt(g.cycle_ms, 0)} ms per frame)` : "");
+  const items = g.lowered.map((e) => {
+    const li = document.createElement("li");
+    const saved = e.saved_ms === null ? "" : `, saved ${fmt(e.saved_ms, 0)} ms`;
+    li.textContent = `${e.key}: ${e.from} → ${e.to} (${fmt(e.age_s, 0)} s ago${saved}) because ${e.why}`;
+    return li;
+  });
+  const list = document.createElement("ul");
+  list.append(...items);
+  box.replaceChildren(head, list);
 }
 
 function showEvents(events) {
