@@ -1,18 +1,22 @@
-"""Convert in segments: one pipeline vs segments in one process vs Ray workers, and what a resume costs.
+"""Convert in segments: the old one-pipeline path vs the segmented plain convert vs Ray workers,
+and what a resume costs.
 
 Usage:
     python benchmarks/convert_scale.py [--clip ../shared/media/d6.mp4] [--model swapstream/assets/demo_int8.onnx]
-        [--segment-seconds 4] [--workers 1 2] [--json out.json]
+        [--segment-seconds 4] [--workers 1 2] [--repeat 3] [--json out.json]
 
-Every run is a real `python -m swapstream convert` of the same clip in a fresh process, timed from
-start to exit (Python start, model load and, for Ray, the local instance's start included), in one
-session so the figures sit side by side:
-  plain         one pipeline over the whole clip (the default convert)
-  segments      --resume: segments one after another in this process (the unit of resume)
+Every run is a real convert of the same clip in a fresh process, timed from start to exit (Python
+start, model load and, for Ray, the local instance's start included), in one session so the
+figures sit side by side:
+  one pipeline  the whole clip through one pipeline, unsegmented (convert.run_one_pipeline: what a
+                plain convert did before issue 15, and still does for frame folders)
+  plain         `swapstream convert` with no flag: segments one after another in this process
   ray N         --workers N: segments as Ray tasks on a local Ray instance with N CPUs
-  crash+resume  --resume killed (SIGKILL) once half the parts exist, then --resume to the end
-Then: the time to start and stop a local Ray instance, and the join alone (stream copy + audio +
-label) of a segmented run's parts. Prints a Markdown table for benchmarks/RESULTS.md.
+  crash+resume  a plain convert killed (SIGKILL) once half the parts exist, then --resume to the end
+`one pipeline` and `plain` run --repeat times, interleaved (the machine is shared: noise), and
+their median is compared. Then: the time to start and stop a local Ray instance, and the join
+alone (stream copy + audio + label) of a segmented run's parts. Prints a Markdown table for
+benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import argparse
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,9 +39,19 @@ from swapstream.bench_report import cpu_name
 REPO = Path(__file__).resolve().parents[1]
 
 
-def convert(clip: Path, model: Path, out: Path, extra: list[str], kill_when=None) -> tuple[float, str]:
+# `swapstream convert` with run() replaced by the unsegmented path (the CLI's parsing and handling kept).
+ONE_PIPELINE = (
+    "import sys; import swapstream.commands.convert as c; c.run = c.run_one_pipeline; "
+    "from swapstream.cli import main; sys.exit(main(sys.argv[1:]))"
+)
+
+
+def convert(
+    clip: Path, model: Path, out: Path, extra: list[str], kill_when=None, one_pipeline: bool = False
+) -> tuple[float, str]:
     """Run one convert; returns (seconds, stderr). kill_when(): SIGKILL the run once it is true."""
-    cmd = [sys.executable, "-m", "swapstream", "convert", str(clip), "-m", str(model), "-o", str(out), *extra]
+    entry = ["-c", ONE_PIPELINE] if one_pipeline else ["-m", "swapstream"]
+    cmd = [sys.executable, *entry, "convert", str(clip), "-m", str(model), "-o", str(out), *extra]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=err)
@@ -64,6 +79,23 @@ def plan_of(clip: Path, seconds: float) -> list[tuple[int, int]]:
 
     index = scan_video(clip)
     return plan_segments(index.keyframes, len(index.pts), max(1, round(seconds * index.fps)))
+
+
+def warmup_decode(clip: Path, seconds: float) -> dict:
+    """Frames a segmented run decodes (not converted to BGR) only to reach each segment's warm-up,
+    from the keyframe before it, and the seconds one such decode of the whole clip takes here."""
+    from swapstream.engine.stages.segment_source import WARMUP_FRAMES, scan_video
+
+    index = scan_video(clip)
+    extra = 0
+    for start, _ in plan_of(clip, seconds)[1:]:
+        first = max(0, start - WARMUP_FRAMES)
+        extra += first - max(k for k in index.keyframes if k <= first)
+    t0 = time.perf_counter()
+    with av.open(str(clip)) as c:
+        c.streams.video[0].thread_type = "AUTO"
+        decoded = sum(1 for _ in c.decode(video=0))
+    return {"extra_frames": extra, "decoded": decoded, "decode_s": time.perf_counter() - t0}
 
 
 def ray_start_stop_s() -> float:
@@ -102,21 +134,29 @@ def crash_and_resume(clip: Path, model: Path, tmp: Path, seg_s: float) -> dict:
     out = tmp / "crash.mp4"
     segments = plan_of(clip, seg_s)
     half = work_folder(out) / f"part_{len(segments) // 2 - 1:05d}.mp4"
-    killed_s, _ = convert(clip, model, out, ["--resume", "--segment-seconds", str(seg_s)], kill_when=half.exists)
+    killed_s, _ = convert(clip, model, out, ["--segment-seconds", str(seg_s)], kill_when=half.exists)
     kept = len(list(work_folder(out).glob("part_*.mp4")))
     resume_s, err = convert(clip, model, out, ["--resume", "--segment-seconds", str(seg_s)])
     return {"killed_s": killed_s, "resume_s": resume_s, "kept": kept, "segments": len(segments), "stderr": err[-300:]}
 
 
+def one_vs_segmented(clip: Path, model: Path, tmp: Path, seg: list[str], repeat: int) -> dict[str, list[float]]:
+    """Seconds of `repeat` runs each of the unsegmented path and the plain (segmented) convert, interleaved."""
+    runs: dict[str, list[float]] = {"one pipeline": [], "plain": []}
+    for i in range(repeat):
+        runs["one pipeline"].append(convert(clip, model, tmp / f"one{i}.mp4", [], one_pipeline=True)[0])
+        runs["plain"].append(convert(clip, model, tmp / f"plain{i}.mp4", seg)[0])
+    return runs
+
+
 def measure(args: argparse.Namespace, tmp: Path) -> dict:
     clip, model, seg = args.clip, args.model, ["--segment-seconds", str(args.segment_seconds)]
     frames = frame_count(clip)
-    rows = {}
-    rows["plain"], _ = convert(clip, model, tmp / "plain.mp4", [])
-    rows["segments"], _ = convert(clip, model, tmp / "segments.mp4", ["--resume", *seg])
+    runs = one_vs_segmented(clip, model, tmp, seg, args.repeat)
+    rows = {name: statistics.median(times) for name, times in runs.items()}
     for n in args.workers:
         rows[f"ray {n}"], _ = convert(clip, model, tmp / f"ray{n}.mp4", ["--workers", str(n), *seg])
-    assert all(frame_count(tmp / f"{name}.mp4") == frames for name in ("plain", "segments"))
+    assert all(frame_count(tmp / f"{name}0.mp4") == frames for name in ("one", "plain"))
     crash = crash_and_resume(clip, model, tmp, args.segment_seconds)
     join_seconds, joined = join_s(clip, model, tmp, args.segment_seconds)
     return {
@@ -125,9 +165,11 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
         "frames": frames,
         "segments": len(plan_of(clip, args.segment_seconds)),
         "segment_seconds": args.segment_seconds,
+        "runs_s": runs,
         "wall_s": rows,
         "crash_and_resume": crash,
         "ray_start_stop_s": ray_start_stop_s(),
+        "warmup_decode": warmup_decode(clip, args.segment_seconds),
         "join_s": join_seconds,
         "join_frames": joined,
         "cpu": cpu_name(),
@@ -138,28 +180,33 @@ def measure(args: argparse.Namespace, tmp: Path) -> dict:
 
 def report(r: dict) -> str:
     frames, segs, walls = r["frames"], r["segments"], r["wall_s"]
-    plain = walls["plain"]
+    one = walls["one pipeline"]
     lines = [
         f"clip {Path(r['clip']).name}: {frames} frames in {segs} segments (--segment-seconds "
-        f"{r['segment_seconds']:g}, cut at keyframes: {frames / segs:.0f} frames each on average); "
+        f"{r['segment_seconds']:g}, each starting on a keyframe: {frames / segs:.0f} frames each on average); "
         f"model {Path(r['model']).name}; CPU: {r['cpu']}, {r['cpus']} CPUs; load average {r['load_avg_1min']:.1f}",
         "",
-        "| run | wall s | fps (whole run) | vs plain |",
+        "| run | wall s | fps (whole run) | vs one pipeline |",
         "|---|---|---|---|",
     ]
     for name, s in walls.items():
-        lines.append(f"| {name} | {s:.1f} | {frames / s:.1f} | {plain / s:.2f}x |")
-    c = r["crash_and_resume"]
+        each = r["runs_s"].get(name)
+        shown = f"{s:.1f} (median of {', '.join(f'{x:.1f}' for x in each)})" if each and len(each) > 1 else f"{s:.1f}"
+        lines.append(f"| {name} | {shown} | {frames / s:.1f} | {one / s:.2f}x |")
+    c, w = r["crash_and_resume"], r["warmup_decode"]
     both = c["killed_s"] + c["resume_s"]
     lines += [
         "",
-        f"per-segment overhead in one process: {(walls['segments'] - plain) / segs:.2f} s "
-        f"((segments - plain) / {segs} segments)",
+        f"cost of segmenting a plain convert: {(walls['plain'] - one) / segs:+.2f} s per segment "
+        f"((plain - one pipeline) / {segs} segments, medians), {walls['plain'] / one - 1:+.1%} of the run",
+        f"frames decoded only to reach the segments' warm-up (from the keyframe before it): {w['extra_frames']} "
+        f"({w['extra_frames'] / frames:.0%} of the clip; decoding all {w['decoded']} frames takes "
+        f"{w['decode_s']:.2f} s here, so ~{w['decode_s'] * w['extra_frames'] / w['decoded']:.2f} s)",
         f"local Ray instance start + stop: {r['ray_start_stop_s']:.1f} s",
         f"join (stream copy + audio + label) of {r['join_frames']} frames: {r['join_s'] * 1000:.0f} ms",
         f"crash + resume: killed after {c['killed_s']:.1f} s with {c['kept']} of {c['segments']} parts kept, "
-        f"resume {c['resume_s']:.1f} s; together {both:.1f} s = {both / walls['segments']:.2f}x an uninterrupted "
-        f"segmented run",
+        f"resume {c['resume_s']:.1f} s; together {both:.1f} s = {both / walls['plain']:.2f}x an uninterrupted "
+        f"plain run",
     ]
     return "\n".join(lines)
 
@@ -170,6 +217,7 @@ def main() -> None:
     p.add_argument("--model", type=Path, default=REPO / "swapstream" / "assets" / "demo_int8.onnx")
     p.add_argument("--segment-seconds", type=float, default=4.0)
     p.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    p.add_argument("--repeat", type=int, default=3, help="runs each of one pipeline and plain (median)")
     p.add_argument("--json", type=Path)
     args = p.parse_args()
     args.clip, args.model = args.clip.resolve(), args.model.resolve()

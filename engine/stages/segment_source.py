@@ -2,8 +2,8 @@
 
 `scan_video` reads a video's packets (no decoding) and lists every frame in display order by its
 presentation time, with the keyframes; `plan_segments` cuts that list into segments of about a
-target length, starting at keyframes where there is one near the cut; `SegmentSource` decodes one
-segment as the frames of a normal file source.
+target length, each starting on a keyframe; `SegmentSource` decodes one segment as the frames of a
+normal file source.
 
 A segment's frames are identified by their presentation times, so a segment decodes the same
 frames whichever process decodes it and from whichever keyframe it seeks to. Before its first
@@ -22,11 +22,20 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from swapstream.common.errors import user_error
+from swapstream.common.errors import UserError, user_error
 from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
 from swapstream.common.video_frames import UprightFrames
 
 WARMUP_FRAMES = 12  # about 0.4 s at 30 fps: the One-Euro filter settles in ~0.16 s at 1 Hz cutoff
+
+
+class NotSegmentable(UserError):
+    """A video that cannot be cut into segments by its timestamps (frames without them, repeated
+    ones, truncated): a plain convert then runs it in one pipeline, --resume/--workers refuse it."""
+
+    def __init__(self, path: str | Path, problem: str):
+        super().__init__(f"{path}: {problem}: convert it without --resume/--workers (in one pipeline, not resumable)")
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -69,14 +78,14 @@ def scan_video(path: str | Path) -> VideoIndex:
                 if packet.size == 0 and packet.pts is None:
                     continue  # the demuxer's final flush packet
                 if packet.pts is None:
-                    raise user_error(path, "has frames without timestamps: convert it without --resume/--workers")
+                    raise NotSegmentable(path, "has frames without timestamps")
                 packets.append((packet.pts, packet.is_keyframe))
         except av.error.FFmpegError as e:
             raise user_error(path, f"cannot be read to its end ({e})") from None
         packets.sort()
         pts = tuple(p for p, _ in packets)
         if len(set(pts)) != len(pts):
-            raise user_error(path, "has frames with repeated timestamps: convert it without --resume/--workers")
+            raise NotSegmentable(path, "has frames with repeated timestamps")
         if not pts:
             raise user_error(path, "video holds no frames")
         return VideoIndex(
@@ -92,11 +101,11 @@ def scan_video(path: str | Path) -> VideoIndex:
 def plan_segments(keyframes: Sequence[int], frames: int, target: int) -> list[tuple[int, int]]:
     """[start, end) display indices covering `frames` frames in segments of about `target` frames.
 
-    Each cut goes to the keyframe nearest to `target` frames after the previous cut among those
-    that make a segment of 0.5 to 2.5 targets (a segment that starts on a keyframe decodes nothing
-    it does not use: camera and x264 defaults put one every 1-10 s); without one, at exactly
-    `target` frames (that segment then decodes from the keyframe before it), unless the rest fits
-    in one last segment of up to 2.5 targets. No segment but the only one is under half a target.
+    Every segment starts on a keyframe, so no frame is decoded for a segment it does not belong to
+    but the warm-up. Each cut goes to the keyframe nearest to `target` frames after the previous
+    cut among those that make a segment of 0.5 to 2.5 targets (camera and x264 defaults put one
+    every 1-10 s); without one, to the first keyframe after that (a longer segment), and without
+    any, the rest is one segment. No segment but the only one is under half a target.
     """
     target = max(1, target)
     lo, hi = target // 2, target * 5 // 2
@@ -105,12 +114,13 @@ def plan_segments(keyframes: Sequence[int], frames: int, target: int) -> list[tu
     while frames - bounds[-1] > target * 3 // 2:
         start, want = bounds[-1], bounds[-1] + target
         near = [k for k in keys if start + lo <= k <= start + hi]
+        later = [k for k in keys if k > start + hi]
         if near:
             bounds.append(min(near, key=lambda k: (abs(k - want), k)))
-        elif frames - start <= hi:
-            break
+        elif later:
+            bounds.append(later[0])
         else:
-            bounds.append(want)
+            break
     bounds.append(frames)
     return list(itertools.pairwise(bounds))
 
@@ -168,9 +178,7 @@ class SegmentSource(Source):
         try:
             yield from self._container.decode(stream)
         except av.error.FFmpegError as e:
-            raise user_error(
-                self.path, f"decoding failed near frame pts {self.pts[0]} ({e}): convert it without --resume/--workers"
-            ) from None
+            raise user_error(self.path, f"decoding failed near frame pts {self.pts[0]} ({e}): corrupt there") from None
 
     def setup(self) -> SourceInfo:
         stream = self._open(self.seek_pts)

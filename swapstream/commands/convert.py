@@ -4,21 +4,26 @@ Output: a video file (H.264 by default; --lossless writes FFV1, use .mkv), or, w
 file extension, a folder of lossless PNG frames. The file is written under a temporary name and
 renamed when complete, and carries a metadata label saying it contains synthetically swapped
 faces. Frames without a face are copied unchanged. Phone videos stored sideways are turned
-upright by their rotation flag.
+upright by their rotation flag. A truncated input (fewer frames than its container declares) is
+refused with exit 2 unless --allow-partial.
 
-Interrupted (Ctrl-C, SIGTERM, SIGHUP): the frames finished so far are closed properly and kept
-as NAME.partial.EXT (a folder NAME.partial) beside OUTPUT; an existing OUTPUT is never replaced.
-A truncated input (fewer frames than its container declares) is refused with exit 2 unless
---allow-partial.
+A video converted into a video file goes in segments of about --segment-seconds, each starting on
+a keyframe (the face tracker warmed on the frames before it), kept in NAME.parts/ beside OUTPUT
+until they are joined: the same pixels whether converted here, resumed, or on Ray workers
+(--workers N, --cluster ADDRESS; a folder of videos fans out over them). Frame-folder outputs,
+folders of images and videos that cannot be cut (frames without timestamps; truncated, with
+--allow-partial) convert in one pipeline and cannot be resumed.
 
-With --resume, --workers N or --cluster ADDRESS a video converts in segments kept in NAME.parts/
-beside OUTPUT: interrupted or crashed, the same command with --resume converts only the missing
-segments; --workers/--cluster run them as Ray tasks (a folder of videos fans out over them).
+Interrupted (Ctrl-C, SIGTERM, SIGHUP): an existing OUTPUT is never replaced; the frames finished
+so far are kept, playable, as NAME.partial.EXT (a folder NAME.partial for frame output) beside
+OUTPUT, and the finished segments stay in NAME.parts/: the same command with --resume converts
+only the missing ones, as after a crash.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -27,6 +32,8 @@ from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
 from swapstream.convert_parts.command import add_parts_arguments, wants_parts
+
+log = logging.getLogger(__name__)
 
 LOSSLESS_CONTAINERS = (".mkv", ".avi", ".nut")
 
@@ -75,7 +82,29 @@ def _engine_config(args: argparse.Namespace):
     return cfg
 
 
+def segmented(args: argparse.Namespace) -> bool:
+    """A video file into a video file, or any --resume/--workers/--cluster: in segments."""
+    return wants_parts(args) or (args.input.is_file() and bool(args.output.suffix))
+
+
 def run(args: argparse.Namespace) -> int:
+    if not args.input.exists():
+        raise UserError(f"{args.input}: no such file or folder")
+    if segmented(args):  # in segments, resumable (swapstream/convert_parts)
+        from swapstream.convert_parts.command import run_parts
+        from swapstream.engine.stages.segment_source import NotSegmentable
+
+        try:
+            return run_parts(args, _engine_config(args))
+        except NotSegmentable as e:
+            if wants_parts(args):
+                raise
+            log.warning("%s: %s; converting it in one pipeline (it cannot be resumed)", args.input, e.problem)
+    return run_one_pipeline(args)
+
+
+def run_one_pipeline(args: argparse.Namespace) -> int:
+    """The whole input through one pipeline: frame folders, image folders, videos that cannot be cut."""
     from tqdm import tqdm
 
     from swapstream.common.output_paths import check_output_file, check_output_folder
@@ -85,12 +114,6 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.stages.capture import open_file_source
 
-    if not args.input.exists():
-        raise UserError(f"{args.input}: no such file or folder")
-    if wants_parts(args):  # --resume, --workers, --cluster: in segments (swapstream/convert_parts)
-        from swapstream.convert_parts.command import run_parts
-
-        return run_parts(args, _engine_config(args))
     inputs = (args.input, args.model, args.config)
     if args.output.suffix:
         check_output_file(args.output, inputs)  # before the slow model load

@@ -108,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
             command = f"swapstream demo --retrain --train-minutes {minutes:g} --save-model"
             store_shipped(model, run_dir, PRESET, PRECISION, minutes, command)
             print(f"stored the demo model in {ASSETS}")
-    _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped)])
+    resume = ["--resume"] if swapped.with_name(f"{swapped.stem}.parts").is_dir() else []  # a convert cut short
+    _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped), *resume])
     bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live"]
     _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])
     side_by_side(driving, swapped, out / "side_by_side.mp4")

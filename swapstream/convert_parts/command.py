@@ -1,11 +1,13 @@
-"""`swapstream convert --resume / --workers N / --cluster ADDRESS`: a convert in segments.
+"""`swapstream convert` of a video into a video file: in segments, resumable, here or on Ray.
 
-The input is planned into segments of about --segment-seconds starting at keyframes; each missing
-segment is converted by the normal engine pipeline (here, or as Ray tasks) into NAME.parts/
-beside the output; when all are there they are joined by stream copy with the source's audio and
-the synthetic-media label, and the parts folder is removed. Interrupted or crashed, the finished
-parts stay: the same command with --resume does only what is missing, and gives the output an
-uninterrupted run gives (the parts do not depend on which process converted them, or when).
+The input is planned into segments of about --segment-seconds, each starting on a keyframe; each
+missing segment is converted by the normal engine pipeline (here, or as Ray tasks with --workers
+or --cluster) into NAME.parts/ beside the output; when all are there they are joined by stream
+copy with the source's audio and the synthetic-media label, and the parts folder is removed.
+Interrupted or crashed, the finished parts stay: the same command with --resume does only what is
+missing, and gives the output an uninterrupted run gives (the parts do not depend on which
+process converted them, or when). Ctrl-C also leaves the frames finished so far as a playable
+NAME.partial.EXT (interrupted.py).
 """
 
 from __future__ import annotations
@@ -26,8 +28,8 @@ def add_parts_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--resume",
         action="store_true",
-        help="convert in segments kept in NAME.parts/ until the output is joined; run the same command "
-        "with --resume again after a crash or Ctrl-C and only the missing segments are converted",
+        help="continue a convert that was interrupted or crashed: the segments it finished (kept in "
+        "NAME.parts/ until the output is joined) are reused and only the missing ones converted",
     )
     g.add_argument(
         "--workers",
@@ -48,7 +50,8 @@ def add_parts_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         type=float_in(0.5, 3600),
         default=DEFAULT_SEGMENT_SECONDS,
-        help=f"segment length in seconds, cut at a nearby keyframe (default {DEFAULT_SEGMENT_SECONDS:g})",
+        help=f"segment length in seconds (default {DEFAULT_SEGMENT_SECONDS:g}); a segment starts on the keyframe "
+        "nearest to S seconds on within 0.5-2.5 S, else on the next one",
     )
     g.add_argument(
         "--gpus-per-task",
@@ -116,28 +119,31 @@ class _Progress:
         from swapstream.convert_parts.jobs import join
 
         frames = join(job, self.settings, self.no_audio)
-        counts = job.results.values()
-        faces = sum(c["faces_swapped"] for c in counts)
-        empty = sum(c["frames_without_face"] for c in counts)
-        converted = sum(c["frames"] for c in counts)
-        elapsed = time.perf_counter() - self.t0
-        self.bar.clear()
-        print(
-            f"wrote {job.output}: {frames} frames in {len(job.segments)} segments ({job.kept} kept from an earlier "
-            f"run), {converted} converted now ({faces} faces swapped, {empty} frames without a face) at "
-            f"{converted / max(elapsed, 1e-9):.1f} fps. The output is labelled as containing synthetic faces.",
-            file=sys.stderr,
+        if all(not j.missing() for j in self.jobs):
+            self.bar.close()  # the last job: the summary goes below the finished bar
+        else:
+            self.bar.clear()
+        print(_summary(job, frames, time.perf_counter() - self.t0), file=sys.stderr)
+
+
+def _summary(job, frames: int, elapsed: float) -> str:
+    counts = list(job.results.values())
+    converted = sum(c["frames"] for c in counts)
+    faces = sum(c["faces_swapped"] for c in counts)
+    empty = sum(c["frames_without_face"] for c in counts)
+    provider = counts[0]["provider"] if counts else "-"
+    segments = f"{len(job.segments)} segment{'s' if len(job.segments) != 1 else ''}"
+    faced = f"{faces} faces swapped, {empty} frames without a face"
+    if job.kept:
+        head = (
+            f"{frames} frames in {segments} ({job.kept} kept from an earlier run; {converted} converted now: {faced})"
         )
-
-
-def _interrupted_note(jobs) -> str:
-    notes = []
-    for job in jobs:
-        if job.folder.is_dir():
-            done = len(job.segments) - len(job.missing())
-            notes.append(f"kept {done} of {len(job.segments)} segments in {job.folder}")
-    kept = "; ".join(notes) or "no segment was finished"
-    return f"{kept}: run the same command with --resume to convert only what is missing"
+    else:
+        head = f"{frames} frames, {faced} (in {segments})"
+    return (
+        f"wrote {job.output}: {head}, {converted / max(elapsed, 1e-9):.1f} fps mean on {provider}. "
+        "The output is labelled as containing synthetic faces."
+    )
 
 
 def run_parts(args: argparse.Namespace, cfg) -> int:
@@ -190,8 +196,12 @@ def _convert(args, settings, todo) -> None:
         else:
             for job, task in tasks:
                 progress.done(job, task, run_segment(task, progress.tick))
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(_interrupted_note(todo)) from None
+    except KeyboardInterrupt as e:
+        from swapstream.convert_parts.interrupted import interrupted_note
+        from swapstream.convert_parts.work import SegmentInterrupted
+
+        cut = e if isinstance(e, SegmentInterrupted) else None
+        raise KeyboardInterrupt(interrupted_note(todo, settings, args.no_audio, cut)) from None
     finally:
         progress.bar.close()
 

@@ -9,13 +9,14 @@ of videos makes one job per video, written into the output folder under the vide
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from swapstream.common.errors import UserError, user_error
 from swapstream.common.output_paths import check_output_file
-from swapstream.common.video_frames import check_complete
+from swapstream.common.video_frames import TRUNCATION_SLACK, check_complete
 from swapstream.convert_parts.manifest import (
     MANIFEST_NAME,
     build_manifest,
@@ -30,6 +31,7 @@ log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm", ".nut", ".mpg", ".ts")
 PARTS_SUFFIX = ".parts"
+PART_NAME = re.compile(r"part_\d{5}\.[^.]+")
 
 
 def work_folder(output: Path) -> Path:
@@ -37,12 +39,19 @@ def work_folder(output: Path) -> Path:
     return output.with_name(output.stem + PARTS_SUFFIX)
 
 
+def finished_parts(folder: Path) -> list[Path]:
+    """The finished parts in a parts folder (part_NNNNN.EXT; never a .writing or .interrupted file)."""
+    return sorted(p for p in folder.glob("part_*") if PART_NAME.fullmatch(p.name))
+
+
 def check_no_parts(output: Path) -> None:
-    """UserError when OUTPUT has a parts folder from an earlier run: finished work is never
-    redone or dropped silently; the user resumes it or deletes it."""
+    """UserError when OUTPUT has a parts folder holding finished segments of an earlier run: finished
+    work is never redone or dropped silently; the user resumes it or deletes it. A folder of ours
+    without a finished segment holds nothing to keep (prepare starts it afresh)."""
     folder = work_folder(output)
-    if folder.exists():
-        raise user_error(folder, "holds the parts of an earlier run: add --resume to finish it, or delete it")
+    if not folder.exists() or ((folder / MANIFEST_NAME).is_file() and not finished_parts(folder)):
+        return
+    raise user_error(folder, "holds the parts of an earlier run: add --resume to finish it, or delete it")
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,7 @@ def make_jobs(inp: Path, out: Path, lossless: bool, guarded: tuple[Path | None, 
 
 def prepare(job: Job, s: Settings, resume: bool) -> bool:
     """Plan JOB and make or check its parts folder; False when --resume finds it already done."""
-    from swapstream.engine.stages.segment_source import plan_segments, scan_video
+    from swapstream.engine.stages.segment_source import NotSegmentable, plan_segments, scan_video
 
     folder = job.folder
     if not folder.exists() and resume and job.output.is_file():
@@ -145,6 +154,8 @@ def prepare(job: Job, s: Settings, resume: bool) -> bool:
         check_no_parts(job.output)
     index = scan_video(job.input)
     frames = len(index.pts)
+    if s.allow_partial and index.declared and frames < index.declared - TRUNCATION_SLACK:  # its end may not decode
+        raise NotSegmentable(job.input, f"is truncated (holds {frames} of the {index.declared} frames it declares)")
     check_complete(job.input, index.declared, frames, s.allow_partial)
     if s.max_frames:
         frames = min(frames, s.max_frames)
@@ -155,6 +166,8 @@ def prepare(job: Job, s: Settings, resume: bool) -> bool:
     settings = pixel_settings(s.engine, s.face_type, job.output.suffix)
     manifest = build_manifest(input_identity(job.input), s.model_sha256, settings, plan)
     manifest = _json_roundtrip(manifest)
+    if folder.exists() and not resume:
+        shutil.rmtree(folder)  # check_no_parts found no finished segment in it
     if folder.exists():
         check_manifest(folder, manifest)
         _remove_strays(job)

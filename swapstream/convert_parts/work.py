@@ -43,6 +43,16 @@ class SegmentTask:
         return len(self.pts) - self.warmup
 
 
+class SegmentInterrupted(KeyboardInterrupt):
+    """Ctrl-C inside a segment (in this process): its `frames` finished frames are in `kept` (None:
+    none), a playable PART.interrupted.EXT that is not a part; the interrupted convert joins it
+    into NAME.partial.EXT after the finished segments before it, then removes it."""
+
+    def __init__(self, task: SegmentTask, kept: Path | None, frames: int):
+        super().__init__(f"segment {task.index} interrupted after {frames} frames")
+        self.task, self.kept, self.frames = task, kept, frames
+
+
 _models: dict[tuple, object] = {}
 
 
@@ -81,7 +91,8 @@ def _fault_hook(task: SegmentTask, frames_before_exit: int):
 
 def run_segment(task: SegmentTask, tick=None) -> dict:
     """Convert one segment into task.part; returns its counts. tick(stats) is called about every
-    0.25 s from this thread (progress). KeyboardInterrupt leaves no file under the part's name."""
+    0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and leaves no file under
+    the part's name."""
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
@@ -109,9 +120,11 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     try:
         pipe.run(tick, tick_s=0.25)
     except KeyboardInterrupt:
+        kept = None  # a part is whole or absent: what the segment finished goes under another name
         if sink.kept is not None:
-            sink.kept.unlink(missing_ok=True)  # a part is whole or absent
-        raise
+            kept = part.with_name(f"{part.stem}.interrupted{part.suffix}")
+            os.replace(sink.kept, kept)
+        raise SegmentInterrupted(task, kept, sink.frames_written if kept else 0) from None
     if sink.frames_written != task.frames:
         writing.unlink(missing_ok=True)
         raise RuntimeError(f"{part}: wrote {sink.frames_written} of the segment's {task.frames} frames")
