@@ -80,7 +80,7 @@ def decode(path: Path) -> list[np.ndarray]:
 def broken_models(folder: Path) -> dict[str, Path]:
     """Models whose outputs contradict their metadata: float32 face output, 2x too small mask."""
     import onnx
-    from test_pipeline_models import write_invert_model
+    from model_fixtures import write_invert_model
 
     good = write_invert_model(folder / "model.onnx", 64)
     dtype = onnx.load(str(good))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
 import pytest
+import pyvirtualcam
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -52,3 +54,41 @@ def optional_media_frames(*picks: tuple[str, int]) -> list[np.ndarray]:
         if ok:
             frames.append(frame)
     return frames
+
+
+# A pyvirtualcam backend registered for the tests of live and studio (no v4l2loopback here).
+BACKEND = "swapstream-test"
+
+
+class RecordingCamera:
+    """A pyvirtualcam backend that keeps what it is sent (frames arrive flattened to 1-D)."""
+
+    instances: ClassVar[list[RecordingCamera]] = []
+
+    def __init__(self, width, height, fps, fourcc, device, **kw):
+        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
+        self._device = device or "/dev/video-test"
+        self.frames: list[np.ndarray] = []
+        self.closed = False
+        RecordingCamera.instances.append(self)
+
+    def send(self, frame):
+        self.frames.append(frame.copy())
+
+    def close(self):
+        self.closed = True
+
+    def device(self):
+        return self._device
+
+    def native_fourcc(self):
+        return self.fourcc
+
+
+@pytest.fixture
+def camera_backend():
+    RecordingCamera.instances.clear()
+    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
+    yield RecordingCamera.instances
+    # Registration is process-wide: without this, later tests would find a "camera".
+    del pyvirtualcam.camera.BACKENDS[BACKEND]

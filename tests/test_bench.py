@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import pytest
 from conftest import media
-from test_pipeline_models import write_invert_model
+from model_fixtures import write_invert_model
 
 from swapstream.bench_inputs import UNTRAINED_NOTE, default_model
 from swapstream.cli import main

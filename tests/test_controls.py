@@ -7,6 +7,7 @@ import math
 
 import pytest
 from conftest import media
+from pipeline_fixtures import CountingSource, RecordingSink
 from swapstream.engine.pipeline.controls import (
     CONTROLS,
     ControlBoard,
@@ -16,7 +17,6 @@ from swapstream.engine.pipeline.controls import (
     validate_value,
 )
 from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
-from test_pipeline import CountingSource, RecordingSink
 
 from swapstream.commands.control_keys import KEYS, handle_key
 from swapstream.common.pipeline_contract import Stage
@@ -176,12 +176,12 @@ def test_a_failing_change_is_reported_not_raised():
 def test_running_swap_pipeline_changes_colour_mode_mid_stream(tmp_path):
     """The real stages on a real clip: rct, then lct from one frame on, in order, nothing restarted;
     a bad value on the way is refused and the stream goes on."""
+    from model_fixtures import write_invert_model
     from swapstream.engine.config import EngineConfig
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.runtime.model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
     from swapstream.engine.stages.capture import VideoFileSource
-    from test_pipeline_models import write_invert_model
 
     clip = media("d18.mp4")
     model = load_swap_model(write_invert_model(tmp_path / "invert.onnx", 64), RuntimeConfig(providers=("cpu",)))

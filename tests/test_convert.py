@@ -16,26 +16,15 @@ import cv2
 import numpy as np
 import pytest
 from conftest import media
+from model_fixtures import write_invert_model
 from swapstream.engine.face.align import invert, warp_face
-from test_pipeline_models import write_invert_model
+from video_fixtures import audio_seconds, decode
 
 from swapstream.cli import main
 
 N_FRAMES = 40
 BLACK_AT = 15
 RES = 96
-
-
-def decode(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [np.ascontiguousarray(f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
-
-
-def audio_seconds(path: Path) -> float:
-    with av.open(str(path)) as c:
-        s = c.streams.audio[0]
-        end = max(p.pts + p.duration for p in c.demux(s) if p.pts is not None)
-        return float(end * s.time_base)
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 from bad_input_media import Command, clip_frames, truncated_clip
 from conftest import media
-from test_convert import audio_seconds, decode
-from test_pipeline_models import write_invert_model
+from model_fixtures import write_invert_model
+from video_fixtures import audio_seconds, decode
 
 from swapstream.cli import main
 

@@ -13,9 +13,9 @@ import sys
 import types
 
 import pytest
+from model_fixtures import swapstream_contract, write_inverting_model
 from swapstream.engine.runtime.providers import TrtProfile, provider_options
 from swapstream.export.tensorrt import SIDECAR_FORMAT, TensorRTOptions, prepare_tensorrt, runtime_config
-from test_runtime import swapstream_contract, write_inverting_model
 
 from swapstream.common.errors import UserError
 

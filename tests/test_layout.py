@@ -150,3 +150,12 @@ def test_modules_and_functions_stay_small():
     assert not big, f"modules over {MAX_MODULE_LINES} lines: {big}"
     long = [f for p in files for f in _long_functions(p)]
     assert not long, f"functions over {MAX_FUNCTION_LINES} lines: {long}"
+
+
+def test_tests_share_helpers_through_helper_modules_only():
+    """A test module never imports another test module: shared fixtures live in *_fixtures.py or
+    conftest.py, so running one test file never depends on another's internals."""
+    for path in sorted((REPO / "tests").glob("*.py")):
+        for name in _imports(path):
+            top = name.removeprefix("tests.").split(".")[0]
+            assert not top.startswith("test_"), f"{path.name} imports {name}"

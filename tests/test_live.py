@@ -4,53 +4,16 @@ registered with pyvirtualcam), a recording, and the one-line error when no devic
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar
 
 import av
 import numpy as np
 import pytest
 import pyvirtualcam
-from conftest import media
+from conftest import BACKEND, media
+from model_fixtures import write_invert_model
 from pyvirtualcam.util import encode_fourcc
-from test_pipeline_models import write_invert_model
 
 from swapstream.cli import main
-
-BACKEND = "swapstream-test"
-
-
-class RecordingCamera:
-    """A pyvirtualcam backend that keeps what it is sent (frames arrive flattened to 1-D)."""
-
-    instances: ClassVar[list[RecordingCamera]] = []
-
-    def __init__(self, width, height, fps, fourcc, device, **kw):
-        self.width, self.height, self.fps, self.fourcc = width, height, fps, fourcc
-        self._device = device or "/dev/video-test"
-        self.frames: list[np.ndarray] = []
-        self.closed = False
-        RecordingCamera.instances.append(self)
-
-    def send(self, frame):
-        self.frames.append(frame.copy())
-
-    def close(self):
-        self.closed = True
-
-    def device(self):
-        return self._device
-
-    def native_fourcc(self):
-        return self.fourcc
-
-
-@pytest.fixture
-def camera_backend():
-    RecordingCamera.instances.clear()
-    pyvirtualcam.register_backend(BACKEND, RecordingCamera)
-    yield RecordingCamera.instances
-    # Registration is process-wide: without this, later tests would find a "camera".
-    del pyvirtualcam.camera.BACKENDS[BACKEND]
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from model_fixtures import write_invert_model
 from swapstream.engine.config import load_engine_config
 from swapstream.engine.face.align import invert
 from swapstream.engine.pipeline.build import swap_stages
@@ -27,7 +28,6 @@ from swapstream.cli import main as cli_main
 from swapstream.common.errors import UserError
 from swapstream.common.faceset import Faceset
 from swapstream.common.pipeline_contract import FramePacket
-from tests.test_pipeline_models import write_invert_model
 from tests.train_fixtures import pair_facesets
 
 PLAIN = ModelConfig("df", 32, 64, 16, 16, 8)

@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import onnx
 import pytest
+from model_fixtures import swapstream_contract, write_inverting_model
 from onnx import TensorProto, helper
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.engine.runtime import providers as providers_mod
-from swapstream.engine.runtime.contract import ModelContract, TensorSpec
+from swapstream.engine.runtime.contract import TensorSpec
 from swapstream.engine.runtime.providers import TrtProfile, create_session, provider_options, resolve_providers
 
-from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
 from swapstream.common.errors import UserError
 
 OPSET = [helper.make_opsetid("", 18)]
@@ -37,49 +36,6 @@ def real_faces(n: int, size: int = R) -> np.ndarray:
     bgr = cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR)
     crops = [cv2.resize(bgr[20 + 6 * i : 220 + 6 * i, 140:340], (size, size)) for i in range(n)]
     return np.stack(crops)
-
-
-def swapstream_contract(resolution: int = R, **changes) -> ModelContract:
-    c = ModelContract(
-        format="swapstream",
-        contract_version=CONTRACT_VERSION,
-        face_type="whole",
-        template_id=TEMPLATE_ID,
-        resolution=resolution,
-        input=TensorSpec("face"),
-        face_output=TensorSpec("swapped"),
-        mask_output=TensorSpec("mask", channels="A"),
-        direction="a2b",
-        preset="live",
-        arch="df",
-        iterations=12,
-        losses={"dssim": 0.25},
-        weights_sha256="ab" * 32,
-    )
-    return replace(c, **changes)
-
-
-def write_inverting_model(path: Path, metadata: dict[str, str] | None, resolution: int = R) -> Path:
-    """uint8 NHWC BGR in; out face = 255 - x (per channel, so BGR order is observable); mask = mean."""
-    x = helper.make_tensor_value_info("face", TensorProto.UINT8, ["N", resolution, resolution, 3])
-    face = helper.make_tensor_value_info("swapped", TensorProto.UINT8, ["N", resolution, resolution, 3])
-    mask = helper.make_tensor_value_info("mask", TensorProto.UINT8, ["N", resolution, resolution, 1])
-    c255 = helper.make_tensor("c255", TensorProto.FLOAT, [], [255.0])
-    axes = helper.make_tensor("axes", TensorProto.INT64, [1], [3])
-    nodes = [
-        helper.make_node("Cast", ["face"], ["xf"], to=TensorProto.FLOAT),
-        helper.make_node("Sub", ["c255", "xf"], ["inv"]),
-        helper.make_node("Cast", ["inv"], ["swapped"], to=TensorProto.UINT8),
-        helper.make_node("ReduceMean", ["xf", "axes"], ["m"], keepdims=1),
-        helper.make_node("Cast", ["m"], ["mask"], to=TensorProto.UINT8),
-    ]
-    graph = helper.make_graph(nodes, "invert", [x], [face, mask], initializer=[c255, axes])
-    model = helper.make_model(graph, opset_imports=OPSET)
-    for k, v in (metadata or {}).items():
-        model.metadata_props.add(key=k, value=v)
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
 
 
 def write_dfm(path: Path, resolution: int = R, batch: int | str = "N", morph: bool = False) -> Path:

@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 from conftest import media
+from model_fixtures import write_invert_model
 from swapstream.engine.face.align import invert
 from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.scan import DETECTOR_INPUT, MIN_FACE_IN_INPUT, scan_windows
 from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 from swapstream.engine.stages.faces import AlignStage, DetectConfig, DetectStage
 from swapstream.trainer.extract import ExtractConfig, extract
-from test_pipeline_models import write_invert_model
 
 from swapstream.common.faceset import Faceset
 from swapstream.common.pipeline_contract import FaceSlot, FramePacket

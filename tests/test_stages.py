@@ -8,13 +8,13 @@ import threading
 import cv2
 import numpy as np
 import pytest
+from pipeline_fixtures import CountingSource
 from swapstream.engine.config import EngineConfig, load_engine_config
 from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
 from swapstream.engine.stages.camera import CameraConfig, CameraSource
 from swapstream.engine.stages.capture import ImageFolderSource, VideoFileSource
 from swapstream.engine.stages.faces import AlignStage, DetectConfig, DetectStage
 from swapstream.engine.stages.sink_file import EncoderConfig, ImageSequenceSink, VideoFileSink
-from test_pipeline import CountingSource
 
 from swapstream.common.errors import UserError
 

@@ -23,7 +23,7 @@ import av
 import pytest
 from cdp import Browser, find_browser
 from conftest import REPO, media
-from test_pipeline_models import write_invert_model
+from model_fixtures import write_invert_model
 
 pytest.importorskip("websockets")
 BROWSER = find_browser()

@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
+from conftest import BACKEND
 from swapstream.engine.pipeline.controls import ControlBoard, ControlError, SwapSettings
 from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
 from swapstream.engine.stages.sink_file import EncoderConfig
-from test_live import BACKEND, camera_backend  # noqa: F401 (a fixture)
 
 from swapstream.common.errors import UserError
 from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
@@ -123,7 +123,7 @@ def test_source_switch_on_a_running_session(tmp_path):
     assert [s.closed for s in studio.opened] == [True, True, True] and studio.source.switches == 2
 
 
-def test_virtual_camera_on_and_off_and_output_size(tmp_path, camera_backend):  # noqa: F811
+def test_virtual_camera_on_and_off_and_output_size(tmp_path, camera_backend):
     with Studio(tmp_path, vcam_backend=BACKEND) as studio:
         studio.wait(lambda o: o[0] > 3)
         assert not camera_backend

@@ -97,6 +97,7 @@ class TrainConfig:
     mse_weight: float = 10.0
     mask_weight: float = 10.0
     eyes_mouth_weight: float = 3.0  # multiplier of the per-pixel losses inside eye and mouth regions
+    eyes_dssim_weight: float = 0.0  # > 0: DSSIM's multiplier inside the eyes instead of eyes_mouth_weight
     gan_power: float = 0.0  # 0 disables the patch discriminator
     gan_dims: int = 16
     # Augmentation (DeepFaceLab style): warp and affine apply to the input only; flip and
@@ -109,6 +110,7 @@ class TrainConfig:
     color_jitter: float = 0.05
     color_transfer: bool = False  # rct: A's batch toward B's colour statistics
     yaw_balance: bool = True
+    eye_balance: float = 0.0  # 0..1: draw faces with rarer eye openness more often (trainer/data.py)
     validation_faces: int = 8
     precision: str = "auto"
     data_workers: int = 1
@@ -139,6 +141,10 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.eyes_mouth_weight < 1:
             raise ValueError(f"eyes_mouth_weight must be >= 1, got {self.eyes_mouth_weight}")
+        if self.eyes_dssim_weight != 0 and self.eyes_dssim_weight < 1:
+            raise ValueError(f"eyes_dssim_weight must be 0 (off) or >= 1, got {self.eyes_dssim_weight}")
+        if not 0 <= self.eye_balance <= 1:
+            raise ValueError(f"eye_balance must be in [0, 1], got {self.eye_balance}")
         for name in ("adam_beta1", "adam_beta2", "lr_min_ratio", "loss_smoothing"):
             if not 0 <= getattr(self, name) < 1 + (name == "lr_min_ratio"):
                 raise ValueError(f"{name} out of range: {getattr(self, name)!r}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from swapstream.engine.quality.expression import EYE_LIDS, OUTER_EYE_CORNERS
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -26,6 +27,8 @@ LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 1
 RIGHT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 YAW_BIN_DEGREES = 10.0
+REGION_EYES, REGION_MOUTH = 1, 2  # values of the region maps (0: elsewhere)
+EYE_BIN = 0.025  # eye-openness bin of eye-balanced sampling, in outer-eye-corner distances
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,9 @@ class IdentityFaces:
     """All faces of one identity resized to the model's resolutions (O = output, R = input).
 
     images (N, O, O, 3) uint8 BGR, the targets; masks (N, O, O) uint8 0/255; regions (N, O, O)
-    uint8 1 inside eyes and mouth; yaw (N,) degrees; names: file of each face in its faceset;
-    inputs (N, R, R, 3) uint8 BGR, the same crops at the input resolution (None: R = O, use images).
+    uint8 REGION_EYES inside the eyes, REGION_MOUTH inside the mouth, else 0; yaw (N,) degrees;
+    names: file of each face in its faceset; inputs (N, R, R, 3) uint8 BGR, the same crops at the
+    input resolution (None: R = O, use images); eyes (N,) eye openness (`eye_openness`; None: unknown).
     """
 
     images: np.ndarray
@@ -53,6 +57,7 @@ class IdentityFaces:
     yaw: np.ndarray
     names: list[str]
     inputs: np.ndarray | None = None
+    eyes: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -70,6 +75,7 @@ class IdentityFaces:
             self.yaw[idx],
             [self.names[i] for i in idx],
             None if self.inputs is None else self.inputs[idx],
+            None if self.eyes is None else self.eyes[idx],
         )
 
 
@@ -84,13 +90,21 @@ def open_faceset(path: str | Path, face_type: str) -> Faceset:
 
 
 def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (size, size), 1 inside the (slightly dilated) eyes and mouth. landmarks: (478, 2) crop px."""
+    """uint8 (size, size): REGION_EYES inside the (slightly dilated) eyes, REGION_MOUTH inside the
+    mouth, 0 elsewhere. landmarks: (478, 2) crop px."""
     out = np.zeros((size, size), np.uint8)
-    for contour in (LEFT_EYE, RIGHT_EYE, LIPS):
+    for contour, value in ((LEFT_EYE, REGION_EYES), (RIGHT_EYE, REGION_EYES), (LIPS, REGION_MOUTH)):
         pts = np.round(landmarks[list(contour)]).astype(np.int32)
-        cv2.fillConvexPoly(out, cv2.convexHull(pts), 1)
+        cv2.fillConvexPoly(out, cv2.convexHull(pts), value)
     k = max(3, size // 24) | 1  # a margin so eyelids and lip edges count too
     return cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+
+
+def eye_openness(landmarks: np.ndarray) -> float:
+    """Mean lid gap of both eyes over the outer eye-corner distance, as `swapstream eval` measures it."""
+    p = np.asarray(landmarks, np.float64)[:, :2]
+    unit = max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0]] - p[OUTER_EYE_CORNERS[1]])), 1e-6)
+    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in EYE_LIDS]) / unit)
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -122,7 +136,8 @@ def load_faces(fs: Faceset, resolution: int, output_resolution: int | None = Non
         masks[i] = cv2.resize(fs.mask(i), (out, out), interpolation=cv2.INTER_LINEAR)
         regions[i] = region_map(rec.landmarks[:, :2] * scale, out)
     yaw = np.array([r.yaw for r in fs.faces], np.float32)
-    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces], inputs)
+    eyes = np.array([eye_openness(r.landmarks) for r in fs.faces], np.float32)
+    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces], inputs, eyes)
 
 
 def split_validation(faces: IdentityFaces, count: int) -> tuple[IdentityFaces, IdentityFaces]:
@@ -147,6 +162,23 @@ def yaw_balanced_weights(yaw: np.ndarray) -> np.ndarray:
     bins = np.floor(yaw / YAW_BIN_DEGREES).astype(np.int64)
     _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
     w = 1.0 / counts[inverse]
+    return w / w.sum()
+
+
+def sampling_weights(faces: IdentityFaces, yaw_balance: bool, eye_balance: float) -> np.ndarray | None:
+    """Probability of drawing each face (None: uniform): yaw-balanced, times eye-openness balance.
+
+    eye_balance p in [0, 1]: a face's weight is also divided by (faces in its EYE_BIN-wide
+    openness bin) ** p, so closed and half-closed eyes, rare in most clips, are drawn more often
+    (1: every openness bin as often as every other, like yaw balance; 0: off).
+    """
+    p = yaw_balanced_weights(faces.yaw) if yaw_balance else None
+    if eye_balance <= 0 or faces.eyes is None:
+        return p
+    bins = np.floor(faces.eyes / EYE_BIN).astype(np.int64)
+    _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
+    w = counts[inverse].astype(np.float64) ** -eye_balance
+    w = w if p is None else w * p
     return w / w.sum()
 
 
@@ -270,13 +302,14 @@ def make_batch(
     cfg: AugmentConfig,
     yaw_balance: bool,
     color_transfer: bool,
+    eye_balance: float = 0.0,
 ) -> Batch:
-    """The batch of `iteration`: deterministic in (seed, iteration)."""
+    """The batch of `iteration`: deterministic in (seed, iteration); eye_balance: `sampling_weights`."""
     rng = np.random.default_rng([seed, iteration])
     parts = {}
     picks = {}
     for name, faces in (("a", faces_a), ("b", faces_b)):
-        p = yaw_balanced_weights(faces.yaw) if yaw_balance else None
+        p = sampling_weights(faces, yaw_balance, eye_balance)
         idx = rng.choice(len(faces), batch_size, p=p)
         picks[name] = idx
         small = [None] * len(idx) if faces.inputs is None else faces.inputs[idx]

@@ -1,9 +1,9 @@
 """Training losses: masked DSSIM (kornia's SSIM) + masked MSE with eyes/mouth priority, mask MSE, patch GAN.
 
 All inputs float32 NCHW at the model's output resolution R (the targets' size; twice the input
-for depth-to-space models): faces (N, 3, R, R) in [0, 1], masks and eye/mouth regions (N, 1, R, R)
-in [0, 1]; the regions are drawn from the landmarks at R (trainer/data.py), so the weighting is per
-output pixel.
+for depth-to-space models): faces (N, 3, R, R) and masks (N, 1, R, R) in [0, 1], eye/mouth regions
+(N, 1, R, R) 0, 1 (eyes) or 2 (mouth); the regions are drawn from the landmarks at R
+(trainer/data.py), so the weighting is per output pixel.
 Computed in fp32 outside autocast: SSIM's variance terms lose too much in bf16.
 """
 
@@ -28,12 +28,21 @@ def face_loss(
     dssim_weight: float,
     mse_weight: float,
     eyes_mouth_weight: float,
+    eyes_dssim_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Scalar: DSSIM (two scales from 256 px) + MSE of the masked face, eyes and mouth weighted up."""
-    weight = 1.0 + (eyes_mouth_weight - 1.0) * region
+    """Scalar: DSSIM (two scales from 256 px) + MSE of the masked face, eyes and mouth weighted up.
+
+    region: 0 elsewhere, REGION_EYES / REGION_MOUTH of trainer/data.py (1 / 2) inside them; both
+    weigh eyes_mouth_weight, except that eyes_dssim_weight > 0 replaces it for DSSIM in the eyes.
+    """
+    inside = (region > 0).to(pred.dtype)
+    weight = 1.0 + (eyes_mouth_weight - 1.0) * inside
+    w_dssim = weight
+    if eyes_dssim_weight > 0:
+        w_dssim = weight + (eyes_dssim_weight - eyes_mouth_weight) * (region == 1).to(pred.dtype)
     pred_m, target_m = pred * mask, target * mask
     res = pred.shape[-1]
-    dssim = (ssim_loss(pred_m, target_m, ssim_window(res), reduction="none") * weight).mean()
+    dssim = (ssim_loss(pred_m, target_m, ssim_window(res), reduction="none") * w_dssim).mean()
     if res >= 256:
         # A second, coarser scale keeps large structures (face outline, hair) in view at high resolution.
         half_p, half_t = F.avg_pool2d(pred_m, 2), F.avg_pool2d(target_m, 2)

@@ -129,6 +129,7 @@ class Run:
             cfg=augment,
             yaw_balance=cfg.yaw_balance,
             color_transfer=cfg.color_transfer,
+            eye_balance=cfg.eye_balance,
         )
 
     def smooth(self, losses: dict[str, float]) -> None:
