@@ -51,9 +51,10 @@ def test_every_package_folder_is_installed_under_the_swapstream_namespace():
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     listed = set(config["packages"])
     on_disk = {name for name, path in _modules().items() if path.name == "__init__.py"}
-    assert listed == on_disk
+    assert listed == on_disk | {"swapstream.configs"}  # the YAML presets travel as package data
     assert all(name == "swapstream" or name.startswith("swapstream.") for name in listed)
-    assert config["package-dir"] == {v: k for k, v in PACKAGE_ROOTS.items() if k != "swapstream"}
+    mapped = {v: k for k, v in PACKAGE_ROOTS.items() if k != "swapstream"}
+    assert config["package-dir"] == {**mapped, "swapstream.configs": "configs"}
 
 
 @pytest.mark.slow
@@ -79,6 +80,8 @@ def test_the_built_wheel_claims_only_the_swapstream_import_name(tmp_path):
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"swapstream"}
     assert "swapstream/engine/face/align.py" in names and "swapstream/trainer/model.py" in names
+    # engine/config.py and trainer/config.py find the YAML at <package>/../configs, installed or not
+    assert "swapstream/configs/engine.yaml" in names and "swapstream/configs/presets/live.yaml" in names
 
 
 def test_imports_flow_one_way():
