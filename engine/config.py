@@ -25,17 +25,25 @@ CONFIG_VERSION = 1
 
 @dataclass(frozen=True)
 class SwapConfig:
-    """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur: BlendConfig."""
+    """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur: BlendConfig;
+    keep_mouth: keep the driver's open-mouth interior; occluder: occlusion model file ('' = none),
+    needed by mask 'occlusion' (engine/stages/mask_refine.py)."""
 
     color: str = "rct"
     mask: str = "both"
     blend: str = "feather"
     erode: float = 0.05
     blur: float = 0.05
+    keep_mouth: bool = False
+    occluder: str = ""
 
     def __post_init__(self) -> None:
         if self.mask not in MASK_MODES:
             raise ValueError(f"mask must be one of {MASK_MODES}, got {self.mask!r}")
+        if self.mask == "occlusion" and not self.occluder:
+            raise ValueError(
+                "mask occlusion needs an occlusion model (--occluder FILE, made by `swapstream train-mask`)"
+            )
         BlendConfig(self.blend, self.erode, self.blur)  # validates
 
     @property

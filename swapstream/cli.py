@@ -46,6 +46,10 @@ COMMANDS = {
         "extract aligned faces of one person from videos or photos into a faceset",
     ),
     "train": ("swapstream.commands.train", "train a per-pair face-swap autoencoder on two facesets"),
+    "train-mask": (
+        "swapstream.commands.train_mask",
+        "train an occlusion model (hands, objects, hair in front of the face) for --mask occlusion",
+    ),
     "export": (
         "swapstream.commands.export",
         "export a trained run to a self-describing ONNX model (fp32/fp16/int8/TensorRT)",

@@ -3,26 +3,38 @@
 from __future__ import annotations
 
 from swapstream.engine.config import EngineConfig
+from swapstream.engine.runtime.occluder import load_occluder
 from swapstream.engine.stages.blend import BlendStage
 from swapstream.engine.stages.color import ColorStage
 from swapstream.engine.stages.faces import AlignStage, DetectStage
 from swapstream.engine.stages.infer import InferStage
+from swapstream.engine.stages.mask_refine import MaskRefiner
 
 from swapstream.common.pipeline_contract import Stage
 
 
 def swap_stages(model, cfg: EngineConfig, offline: bool) -> list[Stage]:
-    """detect -> align -> infer -> color -> blend for `model` (an engine.runtime SwapModel).
+    """detect -> align -> infer -> color -> blend for `model` (an engine.runtime SwapModel); blend
+    also keeps the open mouth and removes occluders from the mask when cfg.swap asks for it.
 
     Face type and crop size come from the model's contract, never from flags, so crops always
-    match what the model was trained on. offline=True batches faces across frames.
+    match what the model was trained on; crops are aligned at the model's output resolution.
+    offline=True batches faces across frames.
     """
     contract = model.contract
     batch = cfg.offline.batch_size if offline else 1
+    refiner = mask_refiner(cfg, contract.face_type)
     return [
-        DetectStage(cfg.detect),
-        AlignStage(contract.face_type, contract.resolution),
+        DetectStage(cfg.detect, offline=offline),
+        AlignStage(contract.face_type, contract.output_resolution),  # the model input is resized in InferStage
         InferStage(model, batch_size=batch, mask_source=cfg.swap.mask),
         ColorStage(cfg.swap.color),
-        BlendStage(cfg.swap.blend_config, contract.resolution),
+        BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner),
     ]
+
+
+def mask_refiner(cfg: EngineConfig, face_type: str) -> MaskRefiner:
+    """Keep-mouth and occlusion settings of `cfg`, with its occlusion model loaded (if any)."""
+    s = cfg.swap
+    occluder = load_occluder(s.occluder) if s.occluder else None
+    return MaskRefiner(face_type, s.keep_mouth, occluder, occlusion=s.mask == "occlusion")

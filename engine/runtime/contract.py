@@ -190,7 +190,11 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
 
     kind = metadata.get(PREFIX + "kind", MODEL_KINDS[0])
     if kind != MODEL_KINDS[0]:
-        raise user_error(path, f"is a {kind} model, not a swap model (an occlusion model goes to --occluder)")
+        raise user_error(
+            path,
+            f"is {'an' if kind[:1] in 'aeiou' else 'a'} {kind} model, not a swap model "
+            "(an occlusion model goes to --occluder)",
+        )
     version = get_int("contract_version")
     if version not in KNOWN_CONTRACT_VERSIONS:
         raise user_error(

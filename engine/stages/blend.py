@@ -33,10 +33,13 @@ class BlendConfig:
 class BlendStage(Stage):
     name = "blend"
 
-    def __init__(self, cfg: BlendConfig, resolution: int):
+    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None):
+        """refiner: an engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
         self.cfg = cfg
+        self.resolution = resolution
         self.erode_px = round(cfg.erode * resolution)
         self.blur_px = round(cfg.blur * resolution)
+        self.refiner = refiner
         self._feather = self._paste = None
 
     def setup(self) -> None:
@@ -48,5 +51,8 @@ class BlendStage(Stage):
     def process(self, packet: FramePacket) -> FramePacket:
         for slot in packet.faces:
             slot.mask = self._feather(slot.mask, self.erode_px, self.blur_px)
+        if self.refiner is not None:
+            self.refiner.refine(packet)  # every face before any paste: it may read the frame
+        for slot in packet.faces:
             self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, mode=self.cfg.mode)
         return packet

@@ -4,15 +4,27 @@ In offline mode the pipeline hands this stage every packet already waiting (up t
 so one session.run serves several frames. The blend mask combines the model's learned mask with
 the landmark hull, so a model mask that bleeds into the background can never paint outside the
 face, and a model without a useful mask still blends cleanly.
+
+Crops arrive at the model's output resolution (colour transfer and blending work there); for a
+model that renders more pixels than it reads (depth-to-space decoders: 64 in, 128 out) they are
+resized to its input here, with INTER_AREA as the trainer makes its inputs.
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from swapstream.engine.stages.faces import crops_of
 
 from swapstream.common.choices import MASK_MODES
 from swapstream.common.pipeline_contract import FramePacket, Stage
+
+
+def model_inputs(crops: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, size, size, 3): the aligned crops (N, O, O, 3) at the model's input size."""
+    if crops.shape[1] == size:
+        return crops
+    return np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
 
 
 class InferStage(Stage):
@@ -38,7 +50,7 @@ class InferStage(Stage):
         slots = [s for p in packets for s in p.faces]
         if not slots:
             return packets
-        swapped, masks = self.model.swap(crops_of(packets))
+        swapped, masks = self.model.swap(model_inputs(crops_of(packets), self.model.resolution))
         for slot, face, mask in zip(slots, swapped, masks, strict=True):
             slot.swapped = face
             if self.mask_source == "hull":

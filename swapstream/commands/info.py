@@ -95,8 +95,34 @@ def format_run(d: dict) -> str:
     return "\n".join(lines)
 
 
+def describe_occluder(path: Path) -> dict | None:
+    """JSON-ready description of an occlusion model (`swapstream train-mask`); None for other files."""
+    from dataclasses import asdict
+
+    from swapstream.engine.runtime.occluder import inspect_occluder
+
+    contract = inspect_occluder(path)
+    if contract is None:
+        return None
+    return {"kind": "occlusion model", "path": str(path), "size_bytes": path.stat().st_size, **asdict(contract)}
+
+
+def format_occluder(d: dict) -> str:
+    found = ", ".join(f"{k} {v:.3f}" for k, v in d["validation"].items()) or "-"
+    return "\n".join(
+        [
+            f"{d['path']}: swapstream occlusion model (for --mask occlusion), {d['size_bytes'] / 1e6:.2f} MB",
+            f"  contract:   v{d['contract_version']}, template {d['template_id']}, face type {d['face_type']}, "
+            f"{d['resolution']} px",
+            f"  training:   {d['iterations']} iterations; validation {found}",
+        ]
+    )
+
+
 def describe(path: Path, face_type: str | None = None) -> tuple[dict, str]:
     """(JSON-ready description, readable text) of whatever PATH is."""
+    if path.is_file() and path.suffix.lower() == ".onnx" and (occ := describe_occluder(path)) is not None:
+        return occ, format_occluder(occ)
     if path.is_file() and path.suffix.lower() in (".onnx", ".dfm"):
         d = describe_model(path, face_type)
         return d, format_model(d)

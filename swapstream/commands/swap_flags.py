@@ -43,6 +43,20 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
     g.add_argument("--color", choices=COLOR_MODES, default=None, help=describe(COLOR_MODES, COLOR_MODE_HELP))
     g.add_argument("--blend", choices=BLEND_MODES, default=None, help=describe(BLEND_MODES, BLEND_MODE_HELP))
     g.add_argument("--mask", choices=MASK_MODES, default=None, help=describe(MASK_MODES, MASK_MODE_HELP))
+    g.add_argument(
+        "--occluder",
+        type=Path,
+        default=None,
+        help="occlusion model made by `swapstream train-mask` (needed by --mask occlusion): keeps hands, "
+        "microphones, cups and hair strands in front of the face instead of painting the face over them",
+    )
+    g.add_argument(
+        "--keep-mouth",
+        action="store_true",
+        default=None,
+        help="keep the driver's own teeth and tongue inside an open mouth (feathered): real speech when "
+        "the model's teeth are soft",
+    )
     g.add_argument("--config", type=Path, default=None, help="engine config YAML (default configs/engine.yaml)")
     if max_frames:
         g.add_argument("--max-frames", type=int_in(0), default=0, help="stop after this many frames (0 = all)")
@@ -54,9 +68,17 @@ def engine_config_from_args(args: argparse.Namespace):
     from swapstream.engine.config import load_engine_config
 
     cfg = load_engine_config(args.config)
-    swap = {k: v for k, v in (("color", args.color), ("blend", args.blend), ("mask", args.mask)) if v is not None}
+    pairs = (("color", args.color), ("blend", args.blend), ("mask", args.mask), ("keep_mouth", args.keep_mouth))
+    swap = {k: v for k, v in pairs if v is not None}
+    if args.occluder is not None:
+        if not args.occluder.is_file():
+            raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
+        swap["occluder"] = str(args.occluder)
     detect = {"faces": args.faces} if args.faces else {}
-    return cfg.replace(swap=swap, detect=detect)
+    try:
+        return cfg.replace(swap=swap, detect=detect)
+    except ValueError as e:
+        raise UserError(f"--mask/--occluder: {e}") from None
 
 
 def load_model(args: argparse.Namespace):

@@ -1,0 +1,48 @@
+"""Helpers for the tests of the swap options (--keep-mouth, --mask occlusion): real frames of the
+test clips and the engine's swap stages run on them in order, as `convert` builds them."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from conftest import media
+
+from swapstream.common.pipeline_contract import FramePacket
+
+
+def read_frames(name: str, indices: tuple[int, ...]) -> list[np.ndarray]:
+    cap = cv2.VideoCapture(str(media(name)))
+    frames, i = [], 0
+    while len(frames) < len(indices):
+        ok, frame = cap.read()
+        assert ok, f"{name} ended before frame {indices[len(frames)]}"
+        if i in indices:
+            frames.append(frame)
+        i += 1
+    cap.release()
+    return frames
+
+
+def run_swap(model_path, frames, **swap) -> list[FramePacket]:
+    """The engine's swap stages (as convert builds them) on still frames, one packet each."""
+    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.providers import RuntimeConfig
+
+    model = load_swap_model(model_path, RuntimeConfig(providers=("cpu",)))
+    cfg = load_engine_config().replace(swap={"color": "none", **swap})
+    stages = swap_stages(model, cfg, offline=True)
+    for s in stages:
+        s.setup()
+    try:
+        packets = []
+        for i, frame in enumerate(frames):
+            p = FramePacket(i, 0.0, frame.copy())
+            for s in stages:
+                p = s.process(p)
+            packets.append(p)
+        return packets
+    finally:
+        for s in stages:
+            s.close()
