@@ -46,26 +46,6 @@ def no_cuda_reason() -> str | None:
     return f"torch {torch.__version__} ({build}) sees no CUDA device"
 
 
-def _random_batch(model_cfg, batch: int, memory_format, device: str) -> dict:
-    import torch
-
-    res, out = model_cfg.resolution, model_cfg.output_resolution
-
-    def faces(channels: int, size: int = out):
-        return torch.rand(batch, channels, size, size, device=device).contiguous(memory_format=memory_format)
-
-    return {
-        "a_input": faces(3, res),
-        "b_input": faces(3, res),
-        "a_target": faces(3),
-        "b_target": faces(3),
-        "a_mask": faces(1),
-        "b_mask": faces(1),
-        "a_region": faces(1).round(),
-        "b_region": faces(1).round(),
-    }
-
-
 def train_speed(preset: str, precision: str, steps: int, batch: int | None = None, device: str = "cuda") -> dict:
     """Iterations/s of the autoencoder's training step on CUDA (random faces: speed does not depend
     on content) under `precision` autocast with channels_last; the losses in fp32, as the trainer.
@@ -73,7 +53,7 @@ def train_speed(preset: str, precision: str, steps: int, batch: int | None = Non
     import torch
     from swapstream.trainer.config import load_preset
     from swapstream.trainer.model import build_model
-    from swapstream.trainer.step import autoencoder_loss
+    from swapstream.trainer.step import autoencoder_loss, random_batch
 
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     if precision == "bf16" and device == "cuda" and not torch.cuda.is_bf16_supported():
@@ -84,7 +64,7 @@ def train_speed(preset: str, precision: str, steps: int, batch: int | None = Non
     model = build_model(model_cfg).to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr)
     scaler = torch.amp.GradScaler(device, enabled=precision == "fp16")
-    t = _random_batch(model_cfg, batch, torch.channels_last, device)
+    t = random_batch(model_cfg, batch, torch.channels_last, device)
     cuda = device == "cuda"
 
     def step() -> float:

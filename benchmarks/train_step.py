@@ -20,7 +20,7 @@ import time
 import torch
 from swapstream.trainer.config import load_preset
 from swapstream.trainer.model import build_model
-from swapstream.trainer.step import autoencoder_loss
+from swapstream.trainer.step import autoencoder_loss, random_batch
 
 from swapstream.bench_report import cpu_name
 
@@ -31,21 +31,7 @@ def make_step(preset: str, batch_size: int, memory_format: torch.memory_format):
     torch.manual_seed(0)
     model = build_model(model_cfg).to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=train_cfg.lr, betas=(train_cfg.adam_beta1, 0.999))
-    res, out = model_cfg.resolution, model_cfg.output_resolution  # inputs; targets, masks, regions
-
-    def faces(channels: int, size: int = out) -> torch.Tensor:
-        return torch.rand(batch_size, channels, size, size).contiguous(memory_format=memory_format)
-
-    t = {
-        "a_input": faces(3, res),
-        "b_input": faces(3, res),
-        "a_target": faces(3),
-        "b_target": faces(3),
-        "a_mask": faces(1),
-        "b_mask": faces(1),
-        "a_region": faces(1).round(),
-        "b_region": faces(1).round(),
-    }
+    t = random_batch(model_cfg, batch_size, memory_format)
 
     def step() -> None:
         loss, _ = autoencoder_loss(model(t["a_input"], t["b_input"]), t, train_cfg)

@@ -152,3 +152,24 @@ def train_step(run: Run, batch: data.Batch, lr: float) -> dict[str, float]:
     run.iteration += 1
     run.updating = False
     return {name: v.item() for name, v in parts.items()}
+
+
+def random_batch(model_cfg, batch: int, memory_format=None, device: str = "cpu") -> dict:
+    """A batch of uniform noise with the keys and shapes train_step expects, for timing steps:
+    float32 inputs (batch, 3, res, res), targets/masks/regions at the output resolution."""
+    res, out = model_cfg.resolution, model_cfg.output_resolution
+    memory_format = memory_format or torch.contiguous_format
+
+    def faces(channels: int, size: int = out) -> torch.Tensor:
+        return torch.rand(batch, channels, size, size, device=device).contiguous(memory_format=memory_format)
+
+    return {
+        "a_input": faces(3, res),
+        "b_input": faces(3, res),
+        "a_target": faces(3),
+        "b_target": faces(3),
+        "a_mask": faces(1),
+        "b_mask": faces(1),
+        "a_region": faces(1).round(),
+        "b_region": faces(1).round(),
+    }

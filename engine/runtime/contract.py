@@ -167,26 +167,40 @@ def has_swapstream_metadata(metadata: dict[str, str]) -> bool:
     return any(k.startswith(PREFIX) for k in metadata)
 
 
+class MetadataReader:
+    """Typed access to `swapstream.*` metadata_props; every refusal is a UserError naming `path`.
+
+    what: how the message names the artefact ("model", "occlusion model").
+    """
+
+    def __init__(self, metadata: dict[str, str], path: object, what: str):
+        self.metadata, self.path, self.what = metadata, path, what
+
+    def get(self, key: str) -> str:
+        if PREFIX + key not in self.metadata:
+            raise user_error(self.path, f"{self.what} metadata has no {PREFIX + key}")
+        return self.metadata[PREFIX + key]
+
+    def get_int(self, key: str) -> int:
+        try:
+            return int(self.get(key))
+        except ValueError:
+            raise user_error(
+                self.path, f"{self.what} metadata {PREFIX + key}={self.get(key)!r} is not an integer"
+            ) from None
+
+    def get_json(self, key: str) -> object:
+        try:
+            return json.loads(self.get(key))
+        except json.JSONDecodeError as e:
+            raise user_error(self.path, f"{self.what} metadata {PREFIX + key} is not valid JSON ({e.msg})") from None
+
+
 def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContract:
     """Parse and validate swapstream metadata_props; every refusal is a UserError naming `path`."""
 
-    def get(key: str) -> str:
-        try:
-            return metadata[PREFIX + key]
-        except KeyError:
-            raise user_error(path, f"model metadata has no {PREFIX + key}") from None
-
-    def get_json(key: str) -> object:
-        try:
-            return json.loads(get(key))
-        except json.JSONDecodeError as e:
-            raise user_error(path, f"model metadata {PREFIX + key} is not valid JSON ({e.msg})") from None
-
-    def get_int(key: str) -> int:
-        try:
-            return int(get(key))
-        except ValueError:
-            raise user_error(path, f"model metadata {PREFIX + key}={get(key)!r} is not an integer") from None
+    meta = MetadataReader(metadata, path, "model")
+    get, get_int, get_json = meta.get, meta.get_int, meta.get_json
 
     kind = metadata.get(PREFIX + "kind", MODEL_KINDS[0])
     if kind != MODEL_KINDS[0]:

@@ -32,6 +32,7 @@ from swapstream.engine.runtime.contract import (
     MAX_RESOLUTION,
     MIN_RESOLUTION,
     PREFIX,
+    MetadataReader,
     TensorSpec,
 )
 from swapstream.engine.runtime.providers import RuntimeConfig
@@ -83,22 +84,8 @@ def occluder_contract_from_metadata(metadata: dict[str, str], path: object) -> O
     if kind != OCCLUSION_KIND:
         raise user_error(path, f"is a {kind} model, not an occlusion model (make one with `swapstream train-mask`)")
 
-    def get(key: str) -> str:
-        if PREFIX + key not in metadata:
-            raise user_error(path, f"occlusion model metadata has no {PREFIX + key}")
-        return metadata[PREFIX + key]
-
-    def get_int(key: str) -> int:
-        try:
-            return int(get(key))
-        except ValueError:
-            raise user_error(path, f"occlusion model metadata {PREFIX + key}={get(key)!r} is not an integer") from None
-
-    def get_json(key: str) -> object:
-        try:
-            return json.loads(get(key))
-        except json.JSONDecodeError as e:
-            raise user_error(path, f"occlusion model metadata {PREFIX + key} is not valid JSON ({e.msg})") from None
+    meta = MetadataReader(metadata, path, "occlusion model")
+    get, get_int, get_json = meta.get, meta.get_int, meta.get_json
 
     version = get_int("contract_version")
     if version not in KNOWN_CONTRACT_VERSIONS:
