@@ -64,6 +64,7 @@ CONVERT = "convert {i}/clip.mp4 -m {i}/model.onnx"
 TRAIN = "train -a {i}/faceset -b {i}/faceset -o {o}/run"
 EVAL = "eval --driving {i}/clip.mp4 --swapped {i}/existing.mp4 --identity {i}/faceset"
 LIVE = "live -m {i}/model.onnx"
+STUDIO = "studio -m {i}/model.onnx --port 0 --source {i}/clip.mp4"
 BENCH = "bench -m {i}/model.onnx --source {i}/clip.mp4"
 
 # (id, argv, the words the one error line must hold)
@@ -71,6 +72,12 @@ REFUSED = [
     # 1. a live recording never replaces its source (or the model)
     ("live-record-onto-source", LIVE + " --source {i}/clip.mp4 --record {i}/clip.mp4", ["clip.mp4", "overwrite"]),
     ("live-record-onto-model", LIVE + " --source {i}/clip.mp4 --record {i}/model.onnx", ["model.onnx", "overwrite"]),
+    ("studio-record-onto-source", STUDIO + " --record {i}/clip.mp4", ["clip.mp4", "overwrite"]),
+    (
+        "studio-record-onto-model",
+        STUDIO + " --source {i}/clip.mp4 --record {i}/model.onnx",
+        ["model.onnx", "overwrite"],
+    ),
     # 2. reports never replace an input
     ("eval-json-onto-driving", EVAL + " --json {i}/clip.mp4", ["--json", "clip.mp4", "overwrite"]),
     ("eval-plot-onto-swapped", EVAL + " --plot {i}/existing.mp4", ["--plot", "existing.mp4", "overwrite"]),

@@ -8,7 +8,6 @@ frame untouched, the audio present with the input's duration, and the synthetic-
 
 from __future__ import annotations
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -18,7 +17,7 @@ import pytest
 from conftest import media
 from model_fixtures import write_invert_model
 from swapstream.engine.face.align import invert, warp_face
-from video_fixtures import audio_seconds, decode
+from video_fixtures import audio_seconds, cut_with_audio, decode
 
 from swapstream.cli import main
 
@@ -32,30 +31,11 @@ def clip(tmp_path_factory) -> Path:
     """40 frames of d18 (frame 15 black) + its audio for the same 1.33 s, H.264 in MP4."""
     src = media("d18.mp4")
     out = tmp_path_factory.mktemp("clip") / "clip.mp4"
-    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
-        vin, ain = inp.streams.video[0], inp.streams.audio[0]
-        v = dst.add_stream("libx264", rate=30)
-        v.width, v.height, v.pix_fmt = vin.width, vin.height, "yuv420p"
-        v.options = {"crf": "12"}
-        a = dst.add_stream_from_template(ain)
-        for i, frame in enumerate(inp.decode(vin)):
-            if i == N_FRAMES:
-                break
-            img = frame.to_ndarray(format="bgr24")
-            if i == BLACK_AT:
-                img = np.zeros_like(img)
-            f = av.VideoFrame.from_ndarray(img, format="bgr24")
-            f.pts, f.time_base = i, Fraction(1, 30)
-            for p in v.encode(f):
-                dst.mux(p)
-        for p in v.encode(None):
-            dst.mux(p)
-        inp.seek(0)
-        for p in inp.demux(ain):
-            if p.pts is not None and p.pts * ain.time_base < Fraction(N_FRAMES, 30):
-                p.stream = a
-                dst.mux(p)
-    return out
+
+    def black_frame(i: int, img: np.ndarray) -> np.ndarray:
+        return np.zeros_like(img) if i == BLACK_AT else img
+
+    return cut_with_audio(src, out, N_FRAMES, options={"crf": "12"}, edit=black_frame)
 
 
 @pytest.fixture(scope="module")

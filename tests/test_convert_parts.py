@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -21,7 +20,7 @@ import pytest
 from bad_input_media import Command, clip_frames, truncated_clip
 from conftest import media
 from model_fixtures import write_invert_model
-from video_fixtures import audio_seconds, decode
+from video_fixtures import audio_seconds, cut_with_audio, decode
 
 from swapstream.cli import main
 
@@ -33,28 +32,8 @@ SEGMENTS = ["--segment-seconds", "0.5", "--lossless", "--color", "none"]
 
 def write_clip(path: Path, frames: int = FRAMES, first: int = 0) -> Path:
     """FRAMES frames of d18 from FIRST, H.264 with a keyframe every GOP frames, plus d18's audio."""
-    with av.open(str(media("d18.mp4"))) as inp, av.open(str(path), "w") as dst:
-        vin, ain = inp.streams.video[0], inp.streams.audio[0]
-        v = dst.add_stream("libx264", rate=30)
-        v.width, v.height, v.pix_fmt = vin.width, vin.height, "yuv420p"
-        v.options = {"crf": "16", "g": str(GOP), "keyint_min": str(GOP)}
-        a = dst.add_stream_from_template(ain)
-        for i, frame in enumerate(inp.decode(vin)):
-            if i == first + frames:
-                break
-            if i >= first:
-                f = av.VideoFrame.from_ndarray(frame.to_ndarray(format="bgr24"), format="bgr24")
-                f.pts, f.time_base = i - first, Fraction(1, 30)
-                for p in v.encode(f):
-                    dst.mux(p)
-        for p in v.encode(None):
-            dst.mux(p)
-        inp.seek(0)
-        for p in inp.demux(ain):
-            if p.pts is not None and p.pts * ain.time_base < Fraction(frames, 30):
-                p.stream = a
-                dst.mux(p)
-    return path
+    options = {"crf": "16", "g": str(GOP), "keyint_min": str(GOP)}
+    return cut_with_audio(media("d18.mp4"), path, frames, first, options)
 
 
 def video_packets(path: Path) -> list[tuple[int, bytes]]:

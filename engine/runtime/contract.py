@@ -2,8 +2,8 @@
 
 A swapstream model is an ONNX file whose `metadata_props` (all values strings) are:
 
-    swapstream.contract_version  "1"             alignment contract (engine.face.align.CONTRACT_VERSION)
-    swapstream.template_id       "mp478-sym-v1"  alignment template (engine.face.template.TEMPLATE_ID)
+    swapstream.contract_version  "1"             alignment contract (swapstream.common.alignment_ids)
+    swapstream.template_id       "mp478-sym-v1"  alignment template (swapstream.common.alignment_ids)
     swapstream.face_type         "whole"         half | mid | full | whole | head
     swapstream.resolution        "64"            input crop size R in pixels
     swapstream.output_resolution "128"           size of the faces and masks the model returns; optional,
@@ -195,12 +195,31 @@ class MetadataReader:
         except json.JSONDecodeError as e:
             raise user_error(self.path, f"{self.what} metadata {PREFIX + key} is not valid JSON ({e.msg})") from None
 
+    def alignment(self) -> tuple[int, str, str]:
+        """(contract version, template id, face type), each refused unless this engine knows it."""
+        version = self.get_int("contract_version")
+        if version not in KNOWN_CONTRACT_VERSIONS:
+            raise user_error(
+                self.path,
+                f"alignment contract version {version} is unknown to this engine (knows {KNOWN_CONTRACT_VERSIONS}); "
+                "re-export the model with this swapstream version or upgrade the engine",
+            )
+        template_id = self.get("template_id")
+        if template_id not in KNOWN_TEMPLATE_IDS:
+            raise user_error(
+                self.path, f"alignment template {template_id!r} is unknown (this engine aligns to {TEMPLATE_ID!r})"
+            )
+        face_type = self.get("face_type")
+        if face_type not in FACE_TYPES:
+            raise user_error(self.path, f"face type {face_type!r} is unknown (known: {', '.join(FACE_TYPES)})")
+        return version, template_id, face_type
+
 
 def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContract:
     """Parse and validate swapstream metadata_props; every refusal is a UserError naming `path`."""
 
     meta = MetadataReader(metadata, path, "model")
-    get, get_int, get_json = meta.get, meta.get_int, meta.get_json
+    get_int, get_json = meta.get_int, meta.get_json
 
     kind = metadata.get(PREFIX + "kind", MODEL_KINDS[0])
     if kind != MODEL_KINDS[0]:
@@ -209,19 +228,7 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
             f"is {'an' if kind[:1] in 'aeiou' else 'a'} {kind} model, not a swap model "
             "(an occlusion model goes to --occluder)",
         )
-    version = get_int("contract_version")
-    if version not in KNOWN_CONTRACT_VERSIONS:
-        raise user_error(
-            path,
-            f"alignment contract version {version} is unknown to this engine (knows {KNOWN_CONTRACT_VERSIONS}); "
-            "re-export the model with this swapstream version or upgrade the engine",
-        )
-    template_id = get("template_id")
-    if template_id not in KNOWN_TEMPLATE_IDS:
-        raise user_error(path, f"alignment template {template_id!r} is unknown (this engine aligns to {TEMPLATE_ID!r})")
-    face_type = get("face_type")
-    if face_type not in FACE_TYPES:
-        raise user_error(path, f"face type {face_type!r} is unknown (known: {', '.join(FACE_TYPES)})")
+    version, template_id, face_type = meta.alignment()
     resolution = get_int("resolution")
     output_resolution = get_int("output_resolution") if PREFIX + "output_resolution" in metadata else resolution
     for name, value in (("resolution", resolution), ("output_resolution", output_resolution)):

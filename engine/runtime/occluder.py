@@ -26,8 +26,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 from swapstream.engine.runtime.contract import (
-    KNOWN_CONTRACT_VERSIONS,
-    KNOWN_TEMPLATE_IDS,
     MASK_CHANNELS,
     MAX_RESOLUTION,
     MIN_RESOLUTION,
@@ -38,7 +36,7 @@ from swapstream.engine.runtime.contract import (
 from swapstream.engine.runtime.providers import RuntimeConfig
 
 from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
-from swapstream.common.choices import FACE_TYPES, MODEL_KINDS
+from swapstream.common.choices import MODEL_KINDS
 from swapstream.common.errors import user_error
 
 OCCLUSION_KIND = MODEL_KINDS[1]
@@ -85,17 +83,9 @@ def occluder_contract_from_metadata(metadata: dict[str, str], path: object) -> O
         raise user_error(path, f"is a {kind} model, not an occlusion model (make one with `swapstream train-mask`)")
 
     meta = MetadataReader(metadata, path, "occlusion model")
-    get, get_int, get_json = meta.get, meta.get_int, meta.get_json
+    get_int, get_json = meta.get_int, meta.get_json
 
-    version = get_int("contract_version")
-    if version not in KNOWN_CONTRACT_VERSIONS:
-        raise user_error(path, f"alignment contract version {version} is unknown to this engine")
-    template_id = get("template_id")
-    if template_id not in KNOWN_TEMPLATE_IDS:
-        raise user_error(path, f"alignment template {template_id!r} is unknown (this engine aligns to {TEMPLATE_ID!r})")
-    face_type = get("face_type")
-    if face_type not in FACE_TYPES:
-        raise user_error(path, f"face type {face_type!r} is unknown (known: {', '.join(FACE_TYPES)})")
+    version, template_id, face_type = meta.alignment()
     resolution = get_int("resolution")
     if not MIN_RESOLUTION <= resolution <= MAX_RESOLUTION:
         raise user_error(path, f"resolution {resolution} is outside {MIN_RESOLUTION}..{MAX_RESOLUTION}")

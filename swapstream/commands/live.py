@@ -59,8 +59,16 @@ def is_camera(source: str) -> bool:
     return source.isdigit() or source.startswith("/dev/") or "://" in source
 
 
+def check_record_path(args: argparse.Namespace) -> None:
+    """--record must be writable and never one of the inputs (a source file, the model, the config)."""
+    from swapstream.engine.stages.sink_file import check_output_path
+
+    source = None if is_camera(args.source) else Path(args.source)
+    check_output_path(args.record, tuple(p for p in (source, args.model, args.config) if p is not None))
+
+
 def build_sink(args: argparse.Namespace, cfg):
-    from swapstream.engine.stages.sink_file import VideoFileSink, check_output_path
+    from swapstream.engine.stages.sink_file import VideoFileSink
     from swapstream.engine.stages.sink_live import NullSink, PreviewSink, TeeSink, VirtualCameraSink
 
     sinks = []
@@ -69,8 +77,7 @@ def build_sink(args: argparse.Namespace, cfg):
     if args.preview:
         sinks.append(PreviewSink())
     if args.record is not None:
-        source = None if is_camera(args.source) else Path(args.source)
-        check_output_path(args.record, tuple(p for p in (source, args.model, args.config) if p is not None))
+        check_record_path(args)
         # Live recordings favour encoding speed: the encoder shares the CPU with the swap.
         encoder = dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False)
         sinks.append(VideoFileSink(args.record, encoder))

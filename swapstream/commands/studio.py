@@ -148,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.jpeg_quality <= 100:
         raise UserError(f"--jpeg-quality {args.jpeg_quality}: must be 1..100")
     if args.record is not None:
-        from swapstream.engine.stages.sink_file import check_output_path
+        from swapstream.commands.live import check_record_path
 
-        check_output_path(args.record)
+        check_record_path(args)
     sock = bind(args.host, args.port)
     session = build_session(args)
     token = new_token()
