@@ -29,12 +29,15 @@ def invert_contract(resolution: int = 64, face_type: str = "whole") -> ModelCont
     )
 
 
-def write_invert_model(path: Path, resolution: int = 64, face_type: str = "whole", **metadata: str) -> Path:
-    """Write the colour-inverting model; `metadata` overrides swapstream.* entries (e.g. template_id)."""
+def write_invert_model(
+    path: Path, resolution: int = 64, face_type: str = "whole", darken: bool = False, **metadata: str
+) -> Path:
+    """Write the colour-inverting model (darken=True: a model that halves the face instead, to
+    tell two models apart); `metadata` overrides swapstream.* entries (e.g. template_id)."""
     r = resolution
     nodes = [
         helper.make_node("Cast", ["face"], ["face_f"], to=TensorProto.FLOAT),
-        helper.make_node("Sub", ["c255", "face_f"], ["inv_f"]),
+        helper.make_node("Mul" if darken else "Sub", ["half" if darken else "c255", "face_f"], ["inv_f"]),
         helper.make_node("Cast", ["inv_f"], ["swapped"], to=TensorProto.UINT8),
         helper.make_node("Shape", ["face"], ["shape"]),
         helper.make_node("Slice", ["shape", "s0", "s3"], ["nhw"]),
@@ -48,6 +51,7 @@ def write_invert_model(path: Path, resolution: int = 64, face_type: str = "whole
     ]
     inits = [
         helper.make_tensor("c255", TensorProto.FLOAT, [], [255.0]),
+        helper.make_tensor("half", TensorProto.FLOAT, [], [0.5]),
         helper.make_tensor("s0", TensorProto.INT64, [1], [0]),
         helper.make_tensor("s3", TensorProto.INT64, [1], [3]),
         helper.make_tensor("one", TensorProto.INT64, [1], [1]),

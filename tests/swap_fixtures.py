@@ -23,8 +23,10 @@ def read_frames(name: str, indices: tuple[int, ...]) -> list[np.ndarray]:
     return frames
 
 
-def run_swap(model_path, frames, **swap) -> list[FramePacket]:
-    """The engine's swap stages (as convert builds them) on still frames, one packet each."""
+def run_swap(model_path, frames, fps: float = 0.0, references=(), others=None, **swap) -> list[FramePacket]:
+    """The engine's swap stages (as convert builds them) on frames, one packet each, in order:
+    stills (fps 0: every packet at time 0) or a video's frames (fps > 0). references/others: as
+    engine.pipeline.build.swap_stages takes them (others: {target: model path})."""
     from swapstream.engine.config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.runtime.model import load_swap_model
@@ -32,13 +34,14 @@ def run_swap(model_path, frames, **swap) -> list[FramePacket]:
 
     model = load_swap_model(model_path, RuntimeConfig(providers=("cpu",)))
     cfg = load_engine_config().replace(swap={"color": "none", **swap})
-    stages = swap_stages(model, cfg, offline=True)
+    others = {t: load_swap_model(p, RuntimeConfig(providers=("cpu",))) for t, p in (others or {}).items()}
+    stages = swap_stages(model, cfg, offline=True, references=references, others=others)
     for s in stages:
         s.setup()
     try:
         packets = []
         for i, frame in enumerate(frames):
-            p = FramePacket(i, 0.0, frame.copy())
+            p = FramePacket(i, i / fps if fps else 0.0, frame.copy())
             for s in stages:
                 p = s.process(p)
             packets.append(p)

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 import pytest
 from swapstream.engine.face.align import alignment_matrix, invert, transform_points, warp_face
+from swapstream.engine.face.embedding import EmbedderMissing
 from swapstream.engine.face.landmarks import FaceMesh
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.quality import evaluate as evaluate_module
 from swapstream.engine.quality.evaluate import EvalConfig, evaluate
-from swapstream.engine.quality.identity import JudgeMissing
 from swapstream.engine.quality.video import PairedVideos
 
 from swapstream.cli import build_parser
@@ -178,9 +178,9 @@ def test_face_replaced_by_another_person_moves_identity_toward_them(clips):
 
 def test_without_the_judge_the_other_metrics_still_come(clips, monkeypatch):
     def missing():
-        raise JudgeMissing("the `eval` extra is missing (pip install 'swapstream[eval]'): no dlib")
+        raise EmbedderMissing("the `eval` extra is missing (pip install 'swapstream[eval]'): no dlib")
 
-    monkeypatch.setattr(evaluate_module, "IdentityJudge", missing)
+    monkeypatch.setattr(evaluate_module, "FaceEmbedder", missing)
     report = evaluate(EvalConfig(clips["short"], clips["short"], clips["faceset_b"], every=2, progress=False))
     assert report.identity is None and "eval" in report.identity_skipped
     assert report.expression is not None and report.expression.mouth_correlation > 0.99
@@ -189,9 +189,9 @@ def test_without_the_judge_the_other_metrics_still_come(clips, monkeypatch):
 
 def test_a_blurred_face_has_a_sharpness_ratio_well_below_one(clips, monkeypatch):
     def missing():
-        raise JudgeMissing("not needed here")
+        raise EmbedderMissing("not needed here")
 
-    monkeypatch.setattr(evaluate_module, "IdentityJudge", missing)
+    monkeypatch.setattr(evaluate_module, "FaceEmbedder", missing)
     report = evaluate(EvalConfig(clips["short"], clips["short_blurred"], clips["faceset_b"], every=3, progress=False))
     assert report.sharpness.frames_compared == 4
     assert report.sharpness.ratio < 0.4, report.sharpness

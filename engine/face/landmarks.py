@@ -27,10 +27,12 @@ class Detection:
 
 @dataclass(frozen=True)
 class Face:
-    """One face: 478 FaceMesh landmarks (float32, (478, 3), frame pixels) and a confidence."""
+    """One face: 478 FaceMesh landmarks (float32, (478, 3), frame pixels), a confidence and, from
+    a video's face finder, the number of the track it belongs to (-1: a still, no track)."""
 
     landmarks: np.ndarray
     score: float = 1.0
+    track: int = -1
 
     @property
     def points(self) -> np.ndarray:

@@ -9,7 +9,8 @@
 - Re-detection: when a track's presence score drops below `recheck_score` (re-seeded from a fresh
   detection on the same frame), when it is lost (below `keep_score`), and every `redetect_every`
   frames while fewer than `max_faces` faces are tracked, to pick up faces that come into view.
-- One-Euro smoothing per track (engine.face.smoothing); a new track never inherits an old one's.
+- One-Euro smoothing per track (engine.face.smoothing); a new track never inherits an old one's
+  smoother or number (Face.track), so who a track is (engine.face.people) is never handed on.
 """
 
 from __future__ import annotations
@@ -53,8 +54,9 @@ class FinderConfig:
 
 
 class _Track:
-    def __init__(self, landmarks: np.ndarray, score: float, smoother: LandmarkSmoother | None):
+    def __init__(self, landmarks: np.ndarray, score: float, smoother: LandmarkSmoother | None, number: int):
         self.landmarks, self.score, self.smoother = landmarks, score, smoother
+        self.number = number  # unique per finder: a new track never reuses an old one's number
 
     @property
     def box(self) -> tuple[float, float, float, float]:
@@ -84,6 +86,7 @@ class FaceFinder:
         self._landmarker = RoiLandmarker()
         self._tracks: list[_Track] = []
         self._since_scan = 0
+        self._tracks_started = 0
         self.scans = 0  # detection passes run (for benchmarks and tests)
 
     def _landmarks_from(self, frame: np.ndarray, det: Detection) -> tuple[np.ndarray | None, float]:
@@ -128,7 +131,8 @@ class FaceFinder:
             lm, score = self._landmarks_from(frame, det)
             if lm is not None:
                 smoother = LandmarkSmoother(self.cfg.min_cutoff, self.cfg.beta) if self.cfg.smooth else None
-                self._tracks.append(_Track(lm, score, smoother))
+                self._tracks.append(_Track(lm, score, smoother, self._tracks_started))
+                self._tracks_started += 1
         self._drop_duplicates()
 
     def _drop_duplicates(self) -> None:
@@ -140,17 +144,18 @@ class FaceFinder:
                 kept.append(tr)
         self._tracks = kept
 
-    def process(self, frame_bgr: np.ndarray, t: float) -> list[Face]:
-        """Faces of the next video frame (t: its time in seconds, increasing), smoothed per track."""
+    def process(self, frame_bgr: np.ndarray, t: float, scan: bool = False) -> list[Face]:
+        """Faces of the next video frame (t: its time in seconds, increasing), smoothed per track.
+        scan: look for new faces on this frame (when a slot is free), whatever redetect_every says."""
         need = self._follow(frame_bgr)
         self._since_scan += 1
         free = len(self._tracks) < self.cfg.max_faces
-        if need or not self._tracks or (free and self._since_scan >= self.cfg.redetect_every):
+        if need or not self._tracks or (free and (scan or self._since_scan >= self.cfg.redetect_every)):
             self._detect(frame_bgr, self.cfg.scan_budget)
         out = []
         for tr in self._tracks:
             lm = tr.smoother(tr.landmarks, t) if tr.smoother is not None else tr.landmarks
-            out.append(Face(lm, tr.score))
+            out.append(Face(lm, tr.score, tr.number))
         return out
 
     def find(self, image_bgr: np.ndarray) -> list[Face]:

@@ -10,27 +10,42 @@ from swapstream.engine.stages.faces import AlignStage, DetectStage
 from swapstream.engine.stages.infer import InferStage
 from swapstream.engine.stages.mask_refine import MaskRefiner
 
-from swapstream.common.pipeline_contract import Stage
+from swapstream.common.errors import UserError
 
 
-def swap_stages(model, cfg: EngineConfig, offline: bool) -> list[Stage]:
+def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (), others: dict | None = None):
     """detect -> align -> infer -> color -> blend for `model` (an engine.runtime SwapModel); blend
     also keeps the open mouth and removes occluders from the mask when cfg.swap asks for it.
 
     Face type and crop size come from the model's contract, never from flags, so crops always
     match what the model was trained on; crops are aligned at the model's output resolution.
-    offline=True batches faces across frames.
+    offline=True batches faces across frames. references (engine.face.people.Reference): swap
+    only these people, each by `model` (target 0) or others[target] (same face type and sizes).
     """
     contract = model.contract
+    others = dict(others or {})
+    check_same_crops(model, others)
     batch = cfg.offline.batch_size if offline else 1
     refiner = mask_refiner(cfg, contract.face_type)
     return [
-        DetectStage(cfg.detect, offline=offline),
+        DetectStage(cfg.detect, offline=offline, references=references),
         AlignStage(contract.face_type, contract.output_resolution),  # the model input is resized in InferStage
-        InferStage(model, batch_size=batch, mask_source=cfg.swap.mask),
+        InferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others),
         ColorStage(cfg.swap.color),
         BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner),
     ]
+
+
+def check_same_crops(model, others: dict) -> None:
+    """Every model of one run reads crops of one face type at one size (one align stage serves all)."""
+    want = (model.contract.face_type, model.contract.output_resolution)
+    for other in others.values():
+        got = (other.contract.face_type, other.contract.output_resolution)
+        if got != want:
+            raise UserError(
+                f"{other.path}: swaps {got[0]} faces at {got[1]} px, the main model {want[0]} at {want[1]} px; "
+                "every --reference model must match -m (train them with the same preset)"
+            )
 
 
 def mask_refiner(cfg: EngineConfig, face_type: str) -> MaskRefiner:

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from swapstream.engine.face.embedding import EmbedderMissing, FaceEmbedder
 from swapstream.engine.face.landmarks import Face
 from swapstream.engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
-from swapstream.engine.quality.identity import IdentityJudge, IdentityResult, JudgeMissing, judge_identity
+from swapstream.engine.quality.identity import IdentityResult, judge_identity
 from swapstream.engine.quality.pixels import (
     BackgroundResult,
     StabilityResult,
@@ -93,7 +94,7 @@ def _largest(faces: list[Face]) -> Face | None:
 class _FrameMeasures:
     """Accumulates the per-frame measurements of one evaluation."""
 
-    def __init__(self, config: EvalConfig, judge: IdentityJudge | None):
+    def __init__(self, config: EvalConfig, judge: FaceEmbedder | None):
         self.config = config
         self.judge = judge
         self.curves = Curves()
@@ -193,8 +194,8 @@ def evaluate(config: EvalConfig) -> EvalReport:
     judge, skipped, target = None, None, None
     with PairedVideos(config.driving, config.swapped) as videos:
         try:
-            judge = IdentityJudge()
-        except JudgeMissing as e:
+            judge = FaceEmbedder()
+        except EmbedderMissing as e:
             skipped = str(e)
             log.warning("identity skipped: %s", skipped)
         if judge is not None:

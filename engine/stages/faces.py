@@ -23,6 +23,9 @@ from swapstream.common.pipeline_contract import FaceSlot, FramePacket, Stage
 log = logging.getLogger(__name__)
 
 LIVE_SCAN_TILES = 2  # detection tiles per frame in live mode (besides the whole frame)
+# While a --reference person is on no track, scan for faces every frame offline (so a person who
+# comes back is swapped from their first frame) and every other frame live (the scan is spread).
+MISSING_SCAN_EVERY = {True: 1, False: 2}
 
 
 @dataclass(frozen=True)
@@ -30,7 +33,8 @@ class DetectConfig:
     """faces: 'largest' (one face per frame) or 'all' (up to max_faces); min_face_px: ignore faces
     whose forehead-to-chin height is smaller (and search down to that size); smooth/min_cutoff/
     beta: One-Euro landmark filter; redetect_every: frames between detection scans while fewer
-    faces than wanted are tracked."""
+    faces than wanted are tracked; identity_every: frames between re-checks of who a tracked
+    face is (with references: engine.face.people)."""
 
     faces: str = "largest"
     max_faces: int = 4
@@ -39,12 +43,13 @@ class DetectConfig:
     min_cutoff: float = 1.0
     beta: float = 5.0
     redetect_every: int = 15
+    identity_every: int = 30
 
     def __post_init__(self) -> None:
         if self.faces not in FACE_SELECTIONS:
             raise ValueError(f"faces must be one of {FACE_SELECTIONS}, got {self.faces!r}")
-        if self.max_faces < 1 or self.redetect_every < 1:
-            raise ValueError("max_faces and redetect_every must be >= 1")
+        if self.max_faces < 1 or self.redetect_every < 1 or self.identity_every < 1:
+            raise ValueError("max_faces, redetect_every and identity_every must be >= 1")
         if self.min_face_px <= 0:
             raise ValueError("min_face_px must be > 0")
 
@@ -54,22 +59,27 @@ class DetectStage(Stage):
 
     'largest' tracks a single face (nothing is detected while it holds: the cheap path for live
     use); 'all' tracks up to max_faces and looks for more every `redetect_every` frames.
+    references (engine.face.people.Reference): track up to max_faces and swap only the faces that
+    are one of these people, each with its model (FaceSlot.target); `faces` is then not used.
     """
 
     name = "detect"
 
-    def __init__(self, cfg: DetectConfig, offline: bool = False):
+    def __init__(self, cfg: DetectConfig, offline: bool = False, references: tuple = ()):
         self.cfg = cfg
         self.offline = offline
-        self._finder = None
+        self.references = tuple(references)
+        self._finder = self._people = None
 
     def setup(self) -> None:
         from swapstream.engine.face.tracking import FaceFinder, FinderConfig  # imports MediaPipe (~1 s)
 
         c = self.cfg
+        if self.references:
+            self._people = _people_tracker(self.references, c.identity_every, wait=self.offline)
         self._finder = FaceFinder(
             FinderConfig(
-                max_faces=1 if c.faces == "largest" else c.max_faces,
+                max_faces=1 if c.faces == "largest" and not self.references else c.max_faces,
                 smooth=c.smooth,
                 min_cutoff=c.min_cutoff,
                 beta=c.beta,
@@ -82,17 +92,37 @@ class DetectStage(Stage):
     def process(self, packet: FramePacket) -> FramePacket:
         # One-Euro needs increasing times: the file's presentation time, else the capture clock.
         t = packet.seconds if packet.seconds is not None else packet.t_capture
-        faces = [f for f in self._finder.process(packet.frame, t) if f.height >= self.cfg.min_face_px]
-        if self.cfg.faces == "largest" and len(faces) > 1:
-            faces = [max(faces, key=lambda f: f.area)]
-        faces.sort(key=lambda f: float(f.points[:, 0].mean()))
-        packet.faces = [FaceSlot(landmarks=f.landmarks) for f in faces]
+        scan = self._people is not None and self._people.someone_missing
+        scan = scan and packet.seq % MISSING_SCAN_EVERY[self.offline] == 0
+        faces = [f for f in self._finder.process(packet.frame, t, scan) if f.height >= self.cfg.min_face_px]
+        if self._people is not None:
+            chosen = self._people.select(packet.frame, faces)
+        else:
+            if self.cfg.faces == "largest" and len(faces) > 1:
+                faces = [max(faces, key=lambda f: f.area)]
+            chosen = [(f, 0) for f in faces]
+        chosen.sort(key=lambda pair: float(pair[0].points[:, 0].mean()))
+        packet.faces = [FaceSlot(landmarks=f.landmarks, target=target) for f, target in chosen]
         return packet
 
     def close(self) -> None:
         if self._finder is not None:
             self._finder.close()
             self._finder = None
+        if self._people is not None:
+            self._people.worker.close()
+            self._people = None
+
+
+def _people_tracker(references: tuple, identity_every: int, wait: bool):
+    """A PeopleTracker with its chip cutter here and its ResNet in a worker process (started now)."""
+    from swapstream.engine.face.embedding import ChipMaker
+    from swapstream.engine.face.embedding_worker import EmbeddingWorker
+    from swapstream.engine.face.people import PeopleTracker
+
+    worker = EmbeddingWorker()
+    worker.warmup()
+    return PeopleTracker(references, ChipMaker(), worker, recheck_every=identity_every, wait=wait)
 
 
 class AlignStage(Stage):
@@ -131,8 +161,3 @@ class AlignStage(Stage):
                 self.resolution,
                 height * scale / MAX_UPSCALE,
             )
-
-
-def crops_of(packets: list[FramePacket]) -> np.ndarray:
-    """uint8 (N, R, R, 3): the aligned crops of every face of every packet, in order."""
-    return np.stack([s.crop for p in packets for s in p.faces])

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from swapstream.engine.stages.faces import crops_of
 
 from swapstream.common.choices import MASK_MODES
 from swapstream.common.pipeline_contract import FramePacket, Stage
@@ -29,28 +28,35 @@ def model_inputs(crops: np.ndarray, size: int) -> np.ndarray:
 
 class InferStage(Stage):
     """model: an engine.runtime.model.SwapModel; mask_source: 'both' (min of model and hull),
-    'model' or 'hull'."""
+    'model' or 'hull'; others: {FaceSlot.target: SwapModel} for faces another model swaps
+    (--reference FILE:MODEL; each with the main model's face type and resolutions)."""
 
     name = "infer"
 
-    def __init__(self, model, batch_size: int = 1, mask_source: str = "both"):
+    def __init__(self, model, batch_size: int = 1, mask_source: str = "both", others: dict | None = None):
         if mask_source not in MASK_MODES:
             raise ValueError(f"mask source must be one of {MASK_MODES}, got {mask_source!r}")
         self.model = model
+        self.others = dict(others or {})
         self.batch_size = max(1, batch_size)
         self.mask_source = mask_source
 
     def setup(self) -> None:
-        self.model.warmup(1)
+        for model in (self.model, *self.others.values()):
+            model.warmup(1)
 
     def process(self, packet: FramePacket) -> FramePacket:
         return self.process_batch([packet])[0]
 
     def process_batch(self, packets: list[FramePacket]) -> list[FramePacket]:
-        slots = [s for p in packets for s in p.faces]
-        if not slots:
-            return packets
-        swapped, masks = self.model.swap(model_inputs(crops_of(packets), self.model.resolution))
+        for target in sorted({s.target for p in packets for s in p.faces}):
+            model = self.others[target] if target else self.model
+            slots = [s for p in packets for s in p.faces if s.target == target]
+            crops = np.stack([s.crop for s in slots])
+            self._fill(slots, *model.swap(model_inputs(crops, model.resolution)))
+        return packets
+
+    def _fill(self, slots, swapped: np.ndarray, masks: np.ndarray) -> None:
         for slot, face, mask in zip(slots, swapped, masks, strict=True):
             slot.swapped = face
             if self.mask_source == "hull":
@@ -59,4 +65,3 @@ class InferStage(Stage):
                 slot.mask = mask
             else:
                 slot.mask = np.minimum(mask, slot.hull.astype(np.float32) * np.float32(1 / 255))
-        return packets

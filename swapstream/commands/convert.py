@@ -27,7 +27,14 @@ import logging
 import sys
 from pathlib import Path
 
-from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args, load_model, stage_table
+from swapstream.commands.swap_flags import (
+    add_swap_arguments,
+    engine_config_from_args,
+    load_model,
+    load_references,
+    stage_table,
+    swap_inputs,
+)
 from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
@@ -114,7 +121,7 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.stages.capture import open_file_source
 
-    inputs = (args.input, args.model, args.config)
+    inputs = (args.input, *swap_inputs(args))
     if args.output.suffix:
         check_output_file(args.output, inputs)  # before the slow model load
         check_no_parts(args.output)
@@ -123,10 +130,11 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
     cfg = _engine_config(args)
     sink = build_sink(args, cfg.output)
     model = load_model(args)
+    references, others = load_references(args, model)
     stats = PipelineStats(provider=model.provider)
     pipe = Pipeline(
         open_file_source(args.input, max_frames=args.max_frames, allow_partial=args.allow_partial),
-        swap_stages(model, cfg, offline=True),
+        swap_stages(model, cfg, offline=True, references=references, others=others),
         sink,
         PipelinePolicy(live=False, queue_depth=cfg.offline.queue_depth),
         stats=stats,

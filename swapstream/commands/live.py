@@ -16,7 +16,13 @@ import sys
 import time
 from pathlib import Path
 
-from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args, load_model
+from swapstream.commands.swap_flags import (
+    add_swap_arguments,
+    engine_config_from_args,
+    load_model,
+    load_references,
+    swap_inputs,
+)
 from swapstream.common.arg_types import float_in, int_in, positive_float
 from swapstream.common.errors import user_error
 
@@ -64,7 +70,7 @@ def check_record_path(args: argparse.Namespace) -> None:
     from swapstream.engine.stages.sink_file import check_output_path
 
     source = None if is_camera(args.source) else Path(args.source)
-    check_output_path(args.record, tuple(p for p in (source, args.model, args.config) if p is not None))
+    check_output_path(args.record, tuple(p for p in (source, *swap_inputs(args)) if p is not None))
 
 
 def build_sink(args: argparse.Namespace, cfg):
@@ -114,11 +120,12 @@ def run(args: argparse.Namespace) -> int:
     source = build_source(args, cfg)
     sink = build_sink(args, cfg)
     model = load_model(args)
+    references, others = load_references(args, model)
     stats = PipelineStats(provider=model.provider)
     board = ControlBoard(SwapSettings.from_config(cfg, model))  # the studio's control path; keys below
     pipe = Pipeline(
         source,
-        swap_stages(model, cfg, offline=False),
+        swap_stages(model, cfg, offline=False, references=references, others=others),
         sink,
         PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth),
         stats=stats,

@@ -6,6 +6,7 @@ They import nothing heavy at module level, so `swapstream --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from swapstream.common.arg_types import int_in
@@ -57,10 +58,77 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         help="keep the driver's own teeth and tongue inside an open mouth (feathered): real speech when "
         "the model's teeth are soft",
     )
+    g.add_argument(
+        "--reference",
+        metavar="PHOTO_OR_FACESET[:MODEL]",
+        action="append",
+        type=reference_spec,
+        default=None,
+        help="swap only this person (repeatable, one per person): a photo of them or a faceset folder "
+        "(`swapstream extract`; recognises more reliably than one photo), optionally with the model that "
+        "swaps them (default -m). Other faces are left untouched; a face keeps its verdict while it is "
+        "tracked and is re-checked about once a second, and whenever another face slides under it. "
+        "Needs the `eval` extra (dlib)",
+    )
     g.add_argument("--config", type=Path, default=None, help="engine config YAML (default configs/engine.yaml)")
     if max_frames:
         g.add_argument("--max-frames", type=int_in(0), default=0, help="stop after this many frames (0 = all)")
     add_runtime_arguments(parser)
+
+
+# PHOTO:MODEL, where MODEL (an .onnx or .dfm file) may start with a Windows drive letter.
+_REFERENCE_WITH_MODEL = re.compile(r"^(.+?):((?:[A-Za-z]:)?[^:]+\.(?:onnx|dfm))$", re.IGNORECASE)
+
+
+def reference_spec(text: str) -> tuple[Path, Path | None]:
+    """'alice.jpg' -> (alice.jpg, None); 'alice.jpg:alice.onnx' -> (alice.jpg, alice.onnx). Only a
+    part after a ':' that names a model counts as one (a Windows drive's ':' does not)."""
+    if not text:
+        raise argparse.ArgumentTypeError("empty reference")
+    m = _REFERENCE_WITH_MODEL.match(text)
+    if m is None or len(m.group(1)) == 1:  # no model, or 'C:/...': a drive letter, not a photo
+        return Path(text), None
+    return Path(m.group(1)), Path(m.group(2))
+
+
+def swap_inputs(args: argparse.Namespace) -> tuple[Path, ...]:
+    """Every file a swap reads besides its video: the model, the config, each --reference photo,
+    faceset and model. No output may ever be written over one of them."""
+    refs = [p for spec in (getattr(args, "reference", None) or []) for p in spec if p is not None]
+    return tuple(p for p in (args.model, args.config, *refs) if p is not None)
+
+
+def load_references(args: argparse.Namespace, model):
+    """(references, {target: SwapModel}) of the --reference flags: every photo/faceset embedded
+    once, every distinct extra model loaded once (target 0 is -m). ((), {}) without the flag."""
+    specs = getattr(args, "reference", None) or []
+    if not specs:
+        return (), {}
+    from swapstream.engine.face.embedding import EmbedderMissing, FaceEmbedder
+    from swapstream.engine.face.reference_files import load_reference
+    from swapstream.engine.face.tracking import FaceFinder
+
+    try:
+        embedder = FaceEmbedder()
+    except EmbedderMissing as e:
+        raise UserError(f"--reference: {e}") from None
+    targets: dict[Path, int] = {}
+    others = {}
+    finder = FaceFinder()
+    try:
+        references = []
+        for photo, model_path in specs:
+            target = 0
+            if model_path is not None and model_path.resolve() != Path(model.path).resolve():
+                key = model_path.resolve()
+                if key not in targets:
+                    targets[key] = len(targets) + 1
+                    others[targets[key]] = load_model(args, model_path)
+                target = targets[key]
+            references.append(load_reference(photo, target, embedder, finder))
+    finally:
+        finder.close()
+    return tuple(references), others
 
 
 def engine_config_from_args(args: argparse.Namespace):
@@ -81,8 +149,8 @@ def engine_config_from_args(args: argparse.Namespace):
         raise UserError(f"--mask/--occluder: {e}") from None
 
 
-def load_model(args: argparse.Namespace):
-    """The SwapModel named by -m, on the providers of --providers (bad flags -> UserError)."""
+def load_model(args: argparse.Namespace, path: Path | None = None):
+    """The SwapModel named by -m (or `path`), on the providers of --providers (bad flags -> UserError)."""
     from swapstream.engine.runtime.model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
 
@@ -90,7 +158,7 @@ def load_model(args: argparse.Namespace):
         runtime_cfg = runtime_config_from_args(args)
     except ValueError as e:
         raise UserError(f"--providers/--threads: {e}") from None
-    return load_swap_model(args.model, runtime_cfg, face_type=args.face_type)
+    return load_swap_model(path or args.model, runtime_cfg, face_type=args.face_type)
 
 
 def stage_table(stats) -> str:

@@ -39,9 +39,11 @@ class FaceSlot:
     hull:      uint8 (R, R) 0/255 landmark hull mask in crop pixels.
     swapped:   uint8 (R, R, 3) BGR face from the model (then colour-corrected in place of it).
     mask:      float32 (R, R) in [0, 1]: the mask that blending uses.
+    target:    which swap model swaps this face (0: the main one; others with --reference FILE:MODEL).
     """
 
     landmarks: np.ndarray
+    target: int = 0
     matrix: np.ndarray | None = None
     crop: np.ndarray | None = None
     hull: np.ndarray | None = None

@@ -67,13 +67,14 @@ def wants_parts(args: argparse.Namespace) -> bool:
 
 
 def _settings(args: argparse.Namespace, cfg, distributed: bool):
-    from swapstream.commands.swap_flags import load_model
+    from swapstream.commands.swap_flags import load_model, load_references
     from swapstream.convert_parts.jobs import Settings
     from swapstream.convert_parts.manifest import file_sha256
     from swapstream.engine.runtime.providers import runtime_config_from_args
     from swapstream.engine.stages.segment_source import WARMUP_FRAMES
 
     model = load_model(args)  # validates the model (one line, exit 2) before any work
+    references, others = load_references(args, model)
     runtime = runtime_config_from_args(args)
     if distributed and not args.threads:
         runtime = dataclasses.replace(runtime, intra_op_threads=1)  # a task asks for one CPU
@@ -87,6 +88,8 @@ def _settings(args: argparse.Namespace, cfg, distributed: bool):
         warmup=WARMUP_FRAMES,
         max_frames=args.max_frames,
         allow_partial=args.allow_partial,
+        references=references,
+        other_models=tuple((t, str(m.path.absolute()), file_sha256(m.path)) for t, m in others.items()),
     )
     return settings, model
 
@@ -148,6 +151,7 @@ def _summary(job, frames: int, elapsed: float) -> str:
 
 def run_parts(args: argparse.Namespace, cfg) -> int:
     """The convert in segments (cfg: the EngineConfig convert built from its flags)."""
+    from swapstream.commands.swap_flags import swap_inputs
     from swapstream.convert_parts.jobs import make_jobs, prepare
     from swapstream.convert_parts.work import keep_model
 
@@ -158,7 +162,7 @@ def run_parts(args: argparse.Namespace, cfg) -> int:
         from swapstream.convert_parts.on_ray import import_ray
 
         import_ray()  # says how to install it before any work
-    jobs = make_jobs(args.input, args.output, cfg.output.codec == "ffv1", (args.model, args.config))
+    jobs = make_jobs(args.input, args.output, cfg.output.codec == "ffv1", swap_inputs(args))
     settings, model = _settings(args, cfg, distributed)
     started = False
     try:

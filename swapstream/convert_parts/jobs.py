@@ -8,11 +8,14 @@ of videos makes one job per video, written into the output folder under the vide
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from swapstream.common.errors import UserError, user_error
 from swapstream.common.output_paths import check_output_file
@@ -56,7 +59,9 @@ def check_no_parts(output: Path) -> None:
 
 @dataclass(frozen=True)
 class Settings:
-    """What every job of a run shares: engine config, model (path, hash), runtime, plan lengths."""
+    """What every job of a run shares: engine config, model (path, hash), runtime, plan lengths,
+    and with --reference the people to swap (engine.face.people.Reference) and the models other
+    than -m that swap some of them: (target, path, SHA-256) each."""
 
     engine: object
     model: Path
@@ -67,6 +72,8 @@ class Settings:
     warmup: int
     max_frames: int = 0
     allow_partial: bool = False
+    references: tuple = ()
+    other_models: tuple[tuple[int, str, str], ...] = ()
 
 
 @dataclass
@@ -107,6 +114,8 @@ class Job:
             model=str(s.model),
             runtime=s.runtime,
             face_type=s.face_type,
+            references=s.references,
+            other_models=tuple((t, path) for t, path, _ in s.other_models),
         )
 
 
@@ -142,6 +151,19 @@ def make_jobs(inp: Path, out: Path, lossless: bool, guarded: tuple[Path | None, 
     return jobs
 
 
+def people_settings(s: Settings) -> list[dict]:
+    """Who --reference swaps and with what, as the manifest records it (a change re-converts)."""
+    models = {t: sha for t, _, sha in s.other_models}
+    return [
+        {
+            "name": r.name,
+            "embeddings_sha256": hashlib.sha256(np.ascontiguousarray(r.embeddings, np.float32).tobytes()).hexdigest(),
+            "model_sha256": models.get(r.target, s.model_sha256),
+        }
+        for r in s.references
+    ]
+
+
 def prepare(job: Job, s: Settings, resume: bool) -> bool:
     """Plan JOB and make or check its parts folder; False when --resume finds it already done."""
     from swapstream.engine.stages.segment_source import NotSegmentable, plan_segments, scan_video
@@ -163,7 +185,7 @@ def prepare(job: Job, s: Settings, resume: bool) -> bool:
     job.segments = plan_segments(index.keyframes, frames, target)
     job.index = index
     plan = {"frames": frames, "segment_frames": target, "warmup": s.warmup, "segments": job.segments}
-    settings = pixel_settings(s.engine, s.face_type, job.output.suffix)
+    settings = pixel_settings(s.engine, s.face_type, job.output.suffix, people_settings(s))
     manifest = build_manifest(input_identity(job.input), s.model_sha256, settings, plan)
     manifest = _json_roundtrip(manifest)
     if folder.exists() and not resume:

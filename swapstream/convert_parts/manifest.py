@@ -44,8 +44,9 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def pixel_settings(cfg, face_type: str | None, container: str) -> dict:
-    """The settings of an engine.config.EngineConfig (and flags) that change a part's pixels."""
+def pixel_settings(cfg, face_type: str | None, container: str, people: list[dict] | None = None) -> dict:
+    """The settings of an engine.config.EngineConfig (and flags) that change a part's pixels;
+    people: the --reference people (convert_parts.jobs.people_settings)."""
     encoder = {k: v for k, v in dataclasses.asdict(cfg.output).items() if k not in _JOIN_ONLY}
     return {
         "detect": dataclasses.asdict(cfg.detect),
@@ -54,6 +55,7 @@ def pixel_settings(cfg, face_type: str | None, container: str) -> dict:
         "batch_size": cfg.offline.batch_size,
         "face_type": face_type,
         "container": container.lower(),
+        "people": people or [],
     }
 
 

@@ -24,7 +24,9 @@ KILL_MARKER_ENV = "SWAPSTREAM_TEST_KILL_MARKER"
 class SegmentTask:
     """Everything a worker needs, picklable. pts: the warm-up frames' then the segment's own
     presentation times (display order); first_frame: display index of the segment's first frame;
-    engine: an engine.config.EngineConfig; runtime: an engine.runtime.providers.RuntimeConfig."""
+    engine: an engine.config.EngineConfig; runtime: an engine.runtime.providers.RuntimeConfig;
+    references / other_models: --reference's people and their models other than `model`
+    ((target, path) each)."""
 
     index: int
     input: str
@@ -37,6 +39,8 @@ class SegmentTask:
     model: str
     runtime: object
     face_type: str | None
+    references: tuple = ()
+    other_models: tuple[tuple[int, str], ...] = ()
 
     @property
     def frames(self) -> int:
@@ -56,19 +60,22 @@ class SegmentInterrupted(KeyboardInterrupt):
 _models: dict[tuple, object] = {}
 
 
-def cached_model(path: str, runtime, face_type: str | None):
-    """The SwapModel for (path, runtime, face_type), loaded once per process."""
+def cached_models(paths: tuple[str, ...], runtime, face_type: str | None) -> list:
+    """The SwapModels for paths (with runtime, face_type), each loaded once per process; models
+    of an earlier run that these do not name are dropped."""
     from swapstream.engine.runtime.model import load_swap_model
 
-    key = (path, runtime, face_type)
-    if key not in _models:
-        _models.clear()  # one model per worker process at a time
-        _models[key] = load_swap_model(path, runtime, face_type=face_type)
-    return _models[key]
+    keys = [(path, runtime, face_type) for path in paths]
+    for key in [k for k in _models if k not in keys]:
+        del _models[key]
+    for key in keys:
+        if key not in _models:
+            _models[key] = load_swap_model(key[0], runtime, face_type=face_type)
+    return [_models[k] for k in keys]
 
 
 def keep_model(path: str, runtime, face_type: str | None, model) -> None:
-    """Hand cached_model a model this process already loaded (the driver's, in-process)."""
+    """Hand cached_models a model this process already loaded (the driver's, in-process)."""
     _models.clear()
     _models[(path, runtime, face_type)] = model
 
@@ -100,9 +107,11 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     from swapstream.engine.stages.segment_source import SegmentSource
     from swapstream.engine.stages.sink_file import VideoFileSink
 
-    model = cached_model(task.model, task.runtime, task.face_type)
+    paths = (task.model, *(path for _, path in task.other_models))
+    model, *others = cached_models(paths, task.runtime, task.face_type)
     cfg = task.engine
-    stages = swap_stages(model, cfg, offline=True)
+    others = dict(zip((t for t, _ in task.other_models), others, strict=True))
+    stages = swap_stages(model, cfg, offline=True, references=task.references, others=others)
     detect = next(s for s in stages if isinstance(s, DetectStage))
     part = Path(task.part)
     writing = part.with_name(f"{part.stem}.writing{part.suffix}")

@@ -112,7 +112,7 @@ def board_appliers(source, catalog, sink: StudioSink | None) -> dict:
 def build_session(args: argparse.Namespace) -> StudioSession:
     """Source, swap stages, sink, board, preview and pipeline from `swapstream studio`'s flags;
     the pipeline is set up (devices and model opened) but not started."""
-    from swapstream.commands.swap_flags import engine_config_from_args, load_model
+    from swapstream.commands.swap_flags import engine_config_from_args, load_model, load_references
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.governor import Governor
     from swapstream.engine.pipeline.governor_loop import GovernorLoop
@@ -126,6 +126,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     catalog = build_catalog(args, cfg)
     source = SwitchingSource(build_source(args, cfg), catalog.name_of(args.source))
     model = load_model(args)
+    references, others = load_references(args, model)
     runtime_cfg = runtime_config_from_args(args)
     models_dir = args.models if args.models is not None else Path(args.model).resolve().parent
     models = ModelFolder(models_dir, lambda p: load_swap_model(p, runtime_cfg, face_type=args.face_type), model)
@@ -148,7 +149,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     hub = PreviewHub(quality=args.jpeg_quality)
     pipe = Pipeline(
         source,
-        swap_stages(model, cfg, offline=False),
+        swap_stages(model, cfg, offline=False, references=references, others=others),
         sink,
         PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth),
         stats=PipelineStats(provider=model.provider),
