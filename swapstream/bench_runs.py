@@ -77,8 +77,11 @@ def model_info(model, weights_note: str | None) -> dict:
     }
 
 
-def measure(model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime_cfg, out_dir: Path, weights_note):
+def measure(
+    model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime_cfg, out_dir: Path, weights_note, people=()
+):
     """Warm up, then time the same components three ways; returns the bench result dict.
+    people: --reference's (references, other models), or () for every face.
 
     1. sequential: engine.pipeline.runner.run_sequential, one thread, unpaced;
     2. pipelined: one thread per stage, unpaced, blocking queues (the throughput twin of 1);
@@ -97,7 +100,7 @@ def measure(model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime
 
     def stages():
         # Fresh stages per run: trackers start cold on frame 0 each time; the model is shared.
-        return swap_stages(model, cfg, offline=offline)
+        return swap_stages(model, cfg, offline, *people)
 
     def stats():
         return PipelineStats(provider=model.provider)

@@ -2,55 +2,99 @@
 
 The ResNet holds the GIL for its ~60 ms (measured: other Python threads run at 8% of their speed
 meanwhile), which in-process would stop every stage of a live pipeline for two frames. Here the
-cheap chip is cut in the caller's process and only the (150, 150, 3) chip crosses to one worker
-process; the caller gets a Future. Offline callers wait on it (deterministic output); live callers
-poll it between frames. At most `max_pending` chips wait at once: submit returns None beyond that.
+cheap chip is cut in the caller's process and only the raw (150, 150, 3) uint8 chip crosses a
+pipe to one child process (`python -m swapstream.engine.face.embedding_worker`), which answers
+with 128 raw float32: no pickling, and nothing of the caller's own script is re-imported there.
+The caller gets a Future: offline callers wait on it (deterministic output), live callers look
+at it between frames. One chip is in flight at a time (submit returns None meanwhile), so a
+write never waits behind the child's work.
 """
 
 from __future__ import annotations
 
-import functools
-import multiprocessing
-from concurrent.futures import Future, ProcessPoolExecutor
+import collections
+import subprocess
+import sys
+import threading
+from concurrent.futures import Future
 
 import numpy as np
 
-
-@functools.cache
-def _network():
-    """The worker process's ResNet, loaded once (by the pool's initializer)."""
-    from swapstream.engine.face.embedding import ChipEmbedder
-
-    return ChipEmbedder()
-
-
-def _describe(chip_rgb: np.ndarray) -> np.ndarray:
-    return _network().describe(chip_rgb)
+CHIP_SHAPE = (150, 150, 3)
+CHIP_BYTES = int(np.prod(CHIP_SHAPE))
+ANSWER_BYTES = 128 * 4
 
 
 class EmbeddingWorker:
-    """submit(chip) -> Future[(128,) float32] or None when max_pending are already waiting."""
+    """submit(chip) -> Future[(128,) float32], or None while the previous chip is in flight."""
 
-    def __init__(self, max_pending: int = 4, timeout_s: float = 30.0):
+    def __init__(self, timeout_s: float = 30.0):
         from swapstream.engine.face.embedding import model_files
 
         model_files()  # fail here, on the caller's thread, when the extra is missing
-        self.max_pending = max_pending
         self.timeout_s = timeout_s
-        self._pending: set[Future] = set()
-        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_network)
+        self._pending: collections.deque[Future] = collections.deque(maxlen=1)
+        self._lock = threading.Lock()
+        cmd = [sys.executable, "-m", "swapstream.engine.face.embedding_worker"]
+        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self._reader = threading.Thread(target=self._read_answers, name="embedding-answers", daemon=True)
+        self._reader.start()
 
     def warmup(self) -> None:
-        """Start the process and load the network before the first frame (~1 s)."""
-        self.submit(np.zeros((150, 150, 3), np.uint8)).result(self.timeout_s)
+        """Wait until the process has loaded the network (~1 s), before the first frame."""
+        self.submit(np.zeros(CHIP_SHAPE, np.uint8)).result(self.timeout_s)
 
     def submit(self, chip_rgb: np.ndarray) -> Future | None:
-        self._pending = {f for f in self._pending if not f.done()}
-        if len(self._pending) >= self.max_pending:
-            return None
-        future = self._pool.submit(_describe, np.ascontiguousarray(chip_rgb))
-        self._pending.add(future)
+        if chip_rgb.shape != CHIP_SHAPE or chip_rgb.dtype != np.uint8:
+            raise ValueError(f"a chip is uint8 {CHIP_SHAPE}, got {chip_rgb.dtype} {chip_rgb.shape}")
+        with self._lock:
+            if self._pending:
+                return None
+            future: Future = Future()
+            self._pending.append(future)
+        try:
+            self._proc.stdin.write(np.ascontiguousarray(chip_rgb).tobytes())
+            self._proc.stdin.flush()
+        except (BrokenPipeError, ValueError):
+            future.set_exception(RuntimeError("the embedding process has ended"))
         return future
 
+    def _read_answers(self) -> None:
+        """Reader thread: each answer resolves the chip in flight; at EOF any waiter gets an error."""
+        out = self._proc.stdout
+        while len(data := out.read(ANSWER_BYTES)) == ANSWER_BYTES:
+            with self._lock:
+                future = self._pending.popleft()
+            future.set_result(np.frombuffer(data, np.float32).copy())
+        with self._lock:
+            for future in self._pending:
+                if not future.done():
+                    future.set_exception(RuntimeError("the embedding process has ended"))
+            self._pending.clear()
+
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """End the child (it exits when its input closes) and the reader thread. Safe twice."""
+        if self._proc.stdin and not self._proc.stdin.closed:
+            self._proc.stdin.close()
+        try:
+            self._proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        self._reader.join(timeout=5)
+
+
+def serve() -> None:
+    """The child: read chips from stdin, write embeddings to stdout, until stdin closes."""
+    from swapstream.engine.face.embedding import ChipEmbedder
+
+    net = ChipEmbedder()
+    inp, out = sys.stdin.buffer, sys.stdout.buffer
+    while len(data := inp.read(CHIP_BYTES)) == CHIP_BYTES:
+        chip = np.frombuffer(data, np.uint8).reshape(CHIP_SHAPE)
+        out.write(net.describe(chip).astype(np.float32).tobytes())
+        out.flush()
+
+
+if __name__ == "__main__":
+    serve()

@@ -13,9 +13,14 @@ and keeps those that are a reference person, each with its model index. Per trac
   track is then nobody until a fresh embedding says who it is. A track never carries a person
   onto another face.
 - accepting needs distance < ACCEPT (stricter than dlib's 0.6: different people of the test clips
-  come within 0.56 of a one-photo reference, the same person stays under 0.53); keeping an
-  accepted person needs < KEEP, and losing them two failed checks in a row, so one bad angle
-  does not flicker the swap off.
+  come within 0.56 of a one-photo reference); keeping an accepted person needs < KEEP, and losing
+  them two failed checks in a row, so one bad angle does not flicker the swap off. A verdict in
+  between (ACCEPT..KEEP: maybe the person at an awkward angle) is checked again soon.
+- one photo covers one pose, and the same person at another angle can sit at 0.5-0.55 from it.
+  So every embedding that matches a reference's own embeddings confidently (< ENROL) joins that
+  person's gallery for this run (at most GALLERY, the oldest dropped): the person as they look
+  in this video, which later checks match too. Only the reference itself admits to the gallery,
+  so a gallery never drifts towards someone else.
 
 Offline (`wait=True`) every embedding is waited for, so the output does not depend on timing;
 live, a track's verdict lands when the worker process returns it (a new face is swapped from
@@ -24,6 +29,7 @@ about two frames after it appears).
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +38,10 @@ from swapstream.engine.face.landmarks import Face
 
 ACCEPT = 0.5
 KEEP = 0.6
+ENROL = 0.42
+GALLERY = 16
+SOON = 2  # frames before an ambiguous verdict is checked again (the first SOON_TRIES times)
+SOON_TRIES = 3
 JUMP_CORRELATION = 0.8
 SIGNATURE_PX = 32
 FIRST_RETRY = 5  # frames before a track of nobody is checked again (then doubling)
@@ -47,12 +57,10 @@ class Reference:
     target: int = 0
 
 
-def nearest(references: tuple[Reference, ...], embedding: np.ndarray) -> tuple[int, float]:
-    """(index of the nearest reference, its distance): a person's distance is that of the
-    nearest of their embeddings (a faceset covers several poses)."""
-    dists = [float(np.linalg.norm(r.embeddings - embedding, axis=1).min()) for r in references]
-    best = int(np.argmin(dists))
-    return best, dists[best]
+def distances(galleries, embedding: np.ndarray) -> np.ndarray:
+    """float (P,): per person, the distance to the nearest of their (K, 128) embeddings (a faceset
+    or a gallery covers several poses)."""
+    return np.array([float(np.linalg.norm(g - embedding, axis=1).min()) for g in galleries])
 
 
 def signature(frame_bgr: np.ndarray, face: Face) -> np.ndarray:
@@ -70,13 +78,14 @@ class _Track:
     until_check: int = 0  # frames until the next check (0: check now)
     retry: int = FIRST_RETRY
     misses: int = 0  # failed checks in a row of an accepted person
+    ambiguous: int = 0  # ambiguous verdicts in a row of a track of nobody
     signature: np.ndarray | None = field(default=None, repr=False)
 
 
 class PeopleTracker:
     """references: who to swap; chips: an engine.face.embedding.ChipMaker; worker: an
-    engine.face.embedding_worker.EmbeddingWorker (or anything with submit(chip) -> Future);
-    wait: block on each embedding (offline)."""
+    engine.face.embedding_worker.EmbeddingWorker (submit(chip) -> Future or None when busy, and
+    timeout_s); wait: block on each embedding (offline)."""
 
     def __init__(self, references, chips, worker, recheck_every: int = 30, wait: bool = False):
         if not references:
@@ -86,6 +95,7 @@ class PeopleTracker:
         self.recheck_every = recheck_every
         self.wait = wait
         self._tracks: dict[int, _Track] = {}
+        self._galleries = [collections.deque(maxlen=GALLERY) for _ in self.references]
         self.embeddings = 0  # embeddings computed (for benchmarks and tests)
 
     def select(self, frame_bgr: np.ndarray, faces: list[Face]) -> list[tuple[Face, int]]:
@@ -104,19 +114,30 @@ class PeopleTracker:
         sig = signature(frame_bgr, face)
         if tr.signature is not None and float(sig @ tr.signature) < JUMP_CORRELATION:
             # Another face is under this track now: it is nobody until an embedding says who.
-            tr.person, tr.misses, tr.until_check, tr.retry = None, 0, 0, FIRST_RETRY
+            tr.person, tr.misses, tr.ambiguous, tr.until_check, tr.retry = None, 0, 0, 0, FIRST_RETRY
             tr.pending = None
         tr.signature = sig
         if tr.until_check <= 0 and tr.pending is None:
             tr.pending = self.worker.submit(self.chips.chip(frame_bgr, face.points))
             self.embeddings += tr.pending is not None
         if tr.pending is not None and (self.wait or tr.pending.done()):
-            self._verdict(tr, tr.pending.result(timeout=getattr(self.worker, "timeout_s", 30.0)))
+            self._verdict(tr, tr.pending.result(timeout=self.worker.timeout_s))
             tr.pending = None
         tr.until_check -= 1
 
+    def _nearest(self, embedding: np.ndarray) -> tuple[int, float]:
+        """(person, distance) by the references and their galleries; enrols a confident match."""
+        own = distances([r.embeddings for r in self.references], embedding)
+        idx = int(np.argmin(own))
+        if own[idx] < ENROL:
+            self._galleries[idx].append(embedding)
+        seen = [np.stack([*g, *r.embeddings]) for g, r in zip(self._galleries, self.references, strict=True)]
+        both = distances(seen, embedding)
+        idx = int(np.argmin(both))
+        return idx, float(both[idx])
+
     def _verdict(self, tr: _Track, embedding: np.ndarray) -> None:
-        idx, dist = nearest(self.references, embedding)
+        idx, dist = self._nearest(embedding)
         if tr.person is not None and (idx != tr.person or dist >= KEEP):
             tr.misses += 1
             if tr.misses < 2:
@@ -126,8 +147,12 @@ class PeopleTracker:
         if tr.person is None:
             tr.person = idx if dist < ACCEPT else None
         tr.misses = 0
+        ambiguous = tr.person is None and dist < KEEP
+        tr.ambiguous = tr.ambiguous + 1 if ambiguous else 0
         if tr.person is not None:
             tr.until_check, tr.retry = self.recheck_every, FIRST_RETRY
+        elif ambiguous and tr.ambiguous <= SOON_TRIES:
+            tr.until_check = SOON
         else:
             tr.until_check, tr.retry = tr.retry, min(2 * tr.retry, self.recheck_every)
 
@@ -136,6 +161,3 @@ class PeopleTracker:
         """Is a reference person not on any track now (so the caller should look for faces)?"""
         present = {tr.person for tr in self._tracks.values()}
         return any(i not in present for i in range(len(self.references)))
-
-    def reset(self) -> None:
-        self._tracks = {}

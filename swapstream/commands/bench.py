@@ -69,14 +69,14 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.bench_inputs import DEFAULT_CLIP_SIZE, cache_root, default_clip, default_model, resized_clip
     from swapstream.bench_report import format_table, write_json, write_plot
     from swapstream.bench_runs import measure
-    from swapstream.commands.swap_flags import engine_config_from_args
+    from swapstream.commands.swap_flags import engine_config_from_args, load_references, swap_inputs
     from swapstream.common.output_paths import check_output_file
     from swapstream.engine.runtime.model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
 
     for flag, out in (("--json", args.json), ("--plot", args.plot)):
         if out is not None:  # before the measurement, and never onto the source, model or config
-            check_output_file(out, (args.source, args.model, args.config), flag, make_parents=True)
+            check_output_file(out, (args.source, *swap_inputs(args)), flag, make_parents=True)
     size = parse_size(args.size)
     cache = cache_root(args.cache_dir)
     try:
@@ -98,9 +98,10 @@ def run(args: argparse.Namespace) -> int:
     if model_path is None:
         model_path, weights_note = default_model(args.preset, args.precision, cache)
     model = load_swap_model(model_path, runtime_cfg, face_type=args.face_type)
+    people = load_references(args, model)
     with tempfile.TemporaryDirectory(prefix="swapstream-bench-") as tmp:
         result = measure(
-            model, cfg, source_path, args.mode, args.frames, args.warmup, runtime_cfg, Path(tmp), weights_note
+            model, cfg, source_path, args.mode, args.frames, args.warmup, runtime_cfg, Path(tmp), weights_note, people
         )
     result["source"]["default"] = args.source is None
     result["source"]["original"] = str(args.source) if args.source else "astronaut driving clip (rendered)"
