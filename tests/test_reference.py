@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import cv2
@@ -130,3 +131,27 @@ def test_reference_specs_split_a_model_only_when_one_is_named():
     assert reference_spec("alice.jpg:alice.onnx") == (Path("alice.jpg"), Path("alice.onnx"))
     assert reference_spec("C:/faces/alice") == (Path("C:/faces/alice"), None)
     assert reference_spec("C:/faces/alice:D:/m/alice.dfm") == (Path("C:/faces/alice"), Path("D:/m/alice.dfm"))
+
+
+def test_live_never_swaps_the_wrong_person_while_verdicts_arrive(setup):
+    """Live: verdicts land when the embedding process answers; until then a face is not swapped."""
+    from swapstream.engine.stages.faces import DetectConfig, DetectStage
+
+    from swapstream.common.pipeline_contract import FramePacket
+
+    _, _, refs, _, _ = setup
+    clip = two_people(A, B, N, swap_at=N // 2)
+    stage = DetectStage(DetectConfig(faces="all"), offline=False, references=(refs[A],))
+    stage.setup()
+    chosen = []
+    try:
+        for i, frame in enumerate(clip.frames):
+            p = stage.process(FramePacket(i, i / 30, frame))
+            chosen.append([side_of(s.landmarks, frame.shape[1]) for s in p.faces])
+            time.sleep(1 / 30)  # a camera's pace: the embedding process answers meanwhile
+    finally:
+        stage.close()
+    for i, (c, a_side) in enumerate(zip(chosen, clip.a_side, strict=True)):
+        assert c in ([], [a_side]), f"frame {i}: {c} chosen, A is {a_side}"
+    assert sum(c == [a] for c, a in zip(chosen, clip.a_side, strict=True)) >= N // 2, chosen
+    assert chosen[N // 2 - 1] == ["left"] and chosen[-1] == ["right"], chosen
