@@ -25,7 +25,7 @@ CONFIG_VERSION = 1
 
 @dataclass(frozen=True)
 class SwapConfig:
-    """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur: BlendConfig;
+    """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur/detail: BlendConfig;
     keep_mouth: keep the driver's open-mouth interior; occluder: occlusion model file ('' = none),
     needed by mask 'occlusion' (engine/stages/mask_refine.py)."""
 
@@ -34,6 +34,7 @@ class SwapConfig:
     blend: str = "feather"
     erode: float = 0.05
     blur: float = 0.05
+    detail: float = 1.0
     keep_mouth: bool = False
     occluder: str = ""
 
@@ -44,11 +45,11 @@ class SwapConfig:
             raise ValueError(
                 "mask occlusion needs an occlusion model (--occluder FILE, made by `swapstream train-mask`)"
             )
-        BlendConfig(self.blend, self.erode, self.blur)  # validates
+        BlendConfig(self.blend, self.erode, self.blur, self.detail)  # validates
 
     @property
     def blend_config(self) -> BlendConfig:
-        return BlendConfig(self.blend, self.erode, self.blur)
+        return BlendConfig(self.blend, self.erode, self.blur, self.detail)
 
 
 @dataclass(frozen=True)

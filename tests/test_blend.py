@@ -177,3 +177,32 @@ def test_octagon_erosion_lies_between_the_discs_of_its_radius(faces):
             dilated = blend._octagon_morphology(mask, radius, erode=False) > 0
             assert dilated[(mask > 0) | (outside < radius - 1)].all()
             assert not dilated[outside > 1.09 * radius + 1].any()
+
+
+def _fine_energy(image: np.ndarray, where: np.ndarray) -> float:
+    """Mean squared Laplacian of the grey image inside `where` (the detail a soft face lacks)."""
+    lap = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY).astype(np.float32), cv2.CV_32F)
+    return float((lap[where] ** 2).mean())
+
+
+@pytest.mark.parametrize("crop", [48, 64])
+def test_detail_brings_back_the_fine_detail_a_small_crop_cannot_hold(faces, crop):
+    """A face pasted back from a small crop is soft; --detail restores the original's fine detail
+    inside the face and changes nothing where the mask is 0."""
+    warmup()
+    for frame, m_big, _, hull in faces:
+        scale = crop / SIZE
+        m = m_big * scale  # the same alignment at a smaller crop: the face is upscaled when pasted
+        small = warp_face(frame, m, crop)
+        mask = blend.feather_mask(cv2.resize(hull, (crop, crop)).astype(np.float32) / 255, 2, 2)
+        soft, sharp = frame.copy(), frame.copy()
+        blend.paste_face(soft, small, mask, m)
+        blend.paste_face(sharp, small, mask, m, detail=1.0)
+        h, w = frame.shape[:2]
+        inner = cv2.warpAffine(mask, cv2.invertAffineTransform(m), (w, h)) > 0.99
+        inner = cv2.erode(inner.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+        original = _fine_energy(frame, inner)
+        assert _fine_energy(soft, inner) < 0.5 * original, "the pasted small crop should be soft"
+        assert _fine_energy(sharp, inner) > 0.8 * original, "detail should restore most of the fine detail"
+        outside = cv2.warpAffine(mask, cv2.invertAffineTransform(m), (w, h)) == 0
+        assert np.array_equal(sharp[outside], frame[outside])

@@ -63,8 +63,8 @@ def converted(clip, model, tmp_path_factory):
             self.faces.append([(s.matrix.copy(), s.mask.copy(), s.hull.copy()) for s in packet.faces])
 
     out = tmp_path_factory.mktemp("out") / "swapped.mkv"
-    # No colour transfer here: inside the face every pixel is then exactly 255 - input.
-    cfg = load_engine_config().replace(output={"codec": "ffv1"}, swap={"color": "none"})
+    # No colour transfer nor detail here: inside the face every pixel is then exactly 255 - input.
+    cfg = load_engine_config().replace(output={"codec": "ffv1"}, swap={"color": "none", "detail": 0.0})
     swap_model = load_swap_model(model, RuntimeConfig(providers=("cpu",)))
     recorder = FaceRecorder()
     pipe = Pipeline(

@@ -24,7 +24,7 @@ HEAVY = SwapSettings(
 def stage_times(s: SwapSettings, load: float = 1.0, height: int = 720) -> dict[str, float]:
     """A pipeline whose cost follows the knobs: poisson and pixels dominate (ms per frame)."""
     pixels = (output_dims(height * 16 // 9, height, s.output_size)[1] / 720) ** 2
-    blend = (30.0 if s.blend == "poisson" else 1.0) * pixels + (3.0 if s.keep_mouth else 0.0)
+    blend = (30.0 if s.blend == "poisson" else 1.0) * pixels + (3.0 if s.keep_mouth else 0.0) + 2.0 * s.detail
     infer = 9.0 + (12.0 if s.mask == "occlusion" else 0.0)
     detect = 4.0 + 10.0 * pixels
     return {
@@ -57,6 +57,7 @@ def test_behind_lowers_knobs_in_the_documented_order_until_the_target_is_met():
         ("blend", "feather"),
         ("mask", "both"),
         ("keep_mouth", False),
+        ("detail", 0.0),
         ("output_size", "540p"),
         ("output_size", "480p"),
         ("output_size", "360p"),
@@ -65,7 +66,15 @@ def test_behind_lowers_knobs_in_the_documented_order_until_the_target_is_met():
     assert all(b - a >= CFG.settle_s + CFG.window_s for a, b in itertools.pairwise(times))
     final = stage_times(settings, 4.0)
     assert 1000.0 / cycle_ms(final, 2)[0] >= 30 * (1 - CFG.tolerance)
-    assert [e.key for e in gov.lowered] == ["blend", "mask", "keep_mouth", "output_size", "output_size", "output_size"]
+    assert [e.key for e in gov.lowered] == [
+        "blend",
+        "mask",
+        "keep_mouth",
+        "detail",
+        "output_size",
+        "output_size",
+        "output_size",
+    ]
     assert all("fps" in e.reason and "budget" in e.reason for e in gov.lowered)
     assert gov.lowered[0].saved_ms > 50  # poisson's cost, measured after the settle time
 

@@ -17,6 +17,7 @@ import math
 
 import cv2
 import numpy as np
+from swapstream.engine.image import detail as fine_detail
 from swapstream.engine.image._jit import kernel
 
 from swapstream.common.choices import BLEND_MODES
@@ -186,8 +187,11 @@ def composite_bgra_numpy(frame: np.ndarray, face: np.ndarray) -> None:
     frame[:] = ((frame.astype(np.int32) * (255 - a) + face[..., :3].astype(np.int32) * a + 127) // 255).astype(np.uint8)
 
 
-def warp_composite(roi_frame: np.ndarray, face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray) -> None:
-    """In place: the crop resampled onto roi_frame (bilinear) and alpha-composited with its mask.
+def warp_composite(
+    roi_frame: np.ndarray, face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray
+) -> np.ndarray:
+    """In place: the crop resampled onto roi_frame (bilinear) and alpha-composited with its mask;
+    returns the alpha it used, uint8 (h, w).
 
     roi_frame: uint8 (h, w, 3), may be a strided view of the frame; face_crop: uint8 (R, R, 3);
     mask_crop: float32 (R, R) in [0, 1]; matrix: float64 (2, 3) roi_frame pixel -> crop pixel.
@@ -202,6 +206,7 @@ def warp_composite(roi_frame: np.ndarray, face_crop: np.ndarray, mask_crop: np.n
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     warped = cv2.warpAffine(bgra, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     _composite_bgra_kernel(roi_frame, warped)
+    return warped[:, :, 3]
 
 
 def poisson_face(roi_frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -224,7 +229,12 @@ def poisson_face(roi_frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> 
 
 
 def paste_face(
-    frame: np.ndarray, face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray, mode: str = "feather"
+    frame: np.ndarray,
+    face_crop: np.ndarray,
+    mask_crop: np.ndarray,
+    matrix: np.ndarray,
+    mode: str = "feather",
+    detail: float = 0.0,
 ) -> tuple[int, int, int, int]:
     """Composite an aligned face crop back into frame, IN PLACE, over the face's ROI only.
 
@@ -232,7 +242,8 @@ def paste_face(
     mask_crop: float32 (R, R) in [0, 1], already feathered; matrix: (2, 3) float64 frame->crop.
     mode 'feather': one BGRA warp + integer alpha composite (warp_composite, alpha in 1/255
     steps); 'poisson': seamlessClone first (see poisson_face), then the float alpha composite
-    (composite). Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
+    (composite). detail > 0: then add that much of the original's detail finer than the crop
+    holds (engine.image.detail). Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
     (x0, y0, x1, y1) in frame pixels (x1 == x0 when the face is entirely outside the frame).
     """
     if mode not in BLEND_MODES:
@@ -250,11 +261,15 @@ def paste_face(
         return roi
     roi_frame = frame[y0:y1, x0:x1]
     face_crop = np.ascontiguousarray(face_crop)
+    source = fine_detail.detail_source(roi_frame, fine_detail.upscale_of(matrix)) if detail > 0 else None
     if mode == "poisson":
         face, alpha = warp_to_roi(face_crop, mask_crop, matrix, roi)
         composite(roi_frame, poisson_face(roi_frame, face, alpha), alpha)
+        alpha = np.ceil(alpha * 255).astype(np.uint8)  # > 0 exactly where composite changed pixels
     else:
-        warp_composite(roi_frame, face_crop, mask_crop, _roi_matrix(matrix, roi))
+        alpha = warp_composite(roi_frame, face_crop, mask_crop, _roi_matrix(matrix, roi))
+    if source is not None:
+        fine_detail.add_detail(roi_frame, source, alpha, detail)
     return roi
 
 
@@ -271,4 +286,5 @@ def warmup() -> None:
     composite(frame[1:5, 1:5], np.ascontiguousarray(face[:4, :4]), np.ascontiguousarray(alpha[:4, :4]))
     bgra = np.dstack([face, (alpha * 255).astype(np.uint8)])
     composite_bgra(frame, bgra)
+    fine_detail.warmup()
     composite_bgra(frame[1:5, 1:5], np.ascontiguousarray(bgra[:4, :4]))

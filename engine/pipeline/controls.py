@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from swapstream.common.arg_types import MAX_TARGET_FPS
+from swapstream.common.arg_types import MAX_DETAIL, MAX_TARGET_FPS
 from swapstream.common.choices import BLEND_MODES, COLOR_MODES, FACE_SELECTIONS, MASK_MODES, OUTPUT_SIZES
 
 MAX_TARGET_DELAY_MS = 1000.0
@@ -63,6 +63,7 @@ CONTROLS: dict[str, ControlSpec] = {
         ControlSpec("blend", "choice", "how the face is composited", BLEND_MODES),
         ControlSpec("erode", "number", "mask erosion (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
         ControlSpec("blur", "number", "feather width (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
+        ControlSpec("detail", "number", "the camera's own fine detail added inside the face", hi=MAX_DETAIL, step=0.1),
         ControlSpec(
             "target_delay_ms",
             "number",
@@ -97,6 +98,7 @@ class SwapSettings:
     blend: str = "feather"
     erode: float = 0.05
     blur: float = 0.05
+    detail: float = 1.0
     target_delay_ms: float = 0.0
     recording: bool = False
     model: str = ""
@@ -121,6 +123,7 @@ class SwapSettings:
             blend=s.blend,
             erode=s.erode,
             blur=s.blur,
+            detail=s.detail,
             target_delay_ms=validate_value("target_delay_ms", target_delay_ms),
             recording=recording,
             model=name,
@@ -306,7 +309,7 @@ def apply_settings(part, settings: SwapSettings) -> None:
         part.mode = settings.color
     elif isinstance(part, BlendStage):
         resolution = size if contract is not None else part.resolution
-        part.cfg = BlendConfig(settings.blend, settings.erode, settings.blur)
+        part.cfg = BlendConfig(settings.blend, settings.erode, settings.blur, settings.detail)
         if part.refiner is not None:
             part.refiner.keep_mouth, part.refiner.occlusion = settings.keep_mouth, settings.mask == "occlusion"
             part.refiner.face_type = contract.face_type if contract is not None else part.refiner.face_type

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from swapstream.common.arg_types import MAX_DETAIL
 from swapstream.common.choices import BLEND_MODES
 from swapstream.common.pipeline_contract import FramePacket, Stage
 
@@ -17,17 +18,21 @@ from swapstream.common.pipeline_contract import FramePacket, Stage
 class BlendConfig:
     """mode: 'feather' (fast alpha composite) or 'poisson' (OpenCV seamlessClone, offline quality);
     erode and blur: mask erosion and feather width as fractions of the crop size, so models of
-    any resolution get the same look."""
+    any resolution get the same look; detail: how much of the original's detail finer than the
+    model renders is added back inside the face (engine.image.detail; 0 = none)."""
 
     mode: str = "feather"
     erode: float = 0.05
     blur: float = 0.05
+    detail: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in BLEND_MODES:
             raise ValueError(f"blend mode must be one of {BLEND_MODES}, got {self.mode!r}")
         if not (0 <= self.erode < 0.5 and 0 <= self.blur < 0.5):
             raise ValueError("blend erode and blur must be fractions in [0, 0.5)")
+        if not 0 <= self.detail <= MAX_DETAIL:
+            raise ValueError(f"detail must be in [0, {MAX_DETAIL}]")
 
 
 class BlendStage(Stage):
@@ -54,5 +59,5 @@ class BlendStage(Stage):
         if self.refiner is not None:
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
-            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, mode=self.cfg.mode)
+            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail)
         return packet

@@ -23,6 +23,8 @@ KEYS: dict[str, tuple[str, str, object]] = {
     "E": ("nudge", "erode", -0.01),
     "u": ("nudge", "blur", 0.01),
     "U": ("nudge", "blur", -0.01),
+    "d": ("nudge", "detail", 0.25),
+    "D": ("nudge", "detail", -0.25),
     "]": ("nudge", "target_delay_ms", 10.0),
     "[": ("nudge", "target_delay_ms", -10.0),
 }
@@ -31,7 +33,7 @@ KEYS: dict[str, tuple[str, str, object]] = {
 def key_help() -> str:
     return (
         "keys: s swap on/off, c colour, m mask, k keep mouth on/off, b blend, f faces, e/E erode +/-, u/U blur +/-, "
-        "]/[ target delay +/- 10 ms"
+        "d/D detail +/-, ]/[ target delay +/- 10 ms"
     )
 
 

@@ -9,7 +9,7 @@ import argparse
 import re
 from pathlib import Path
 
-from swapstream.common.arg_types import int_in
+from swapstream.common.arg_types import MAX_DETAIL, float_in, int_in
 from swapstream.common.choices import (
     BLEND_MODE_HELP,
     BLEND_MODES,
@@ -50,6 +50,15 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         default=None,
         help="occlusion model made by `swapstream train-mask` (needed by --mask occlusion): keeps hands, "
         "microphones, cups and hair strands in front of the face instead of painting the face over them",
+    )
+    g.add_argument(
+        "--detail",
+        type=float_in(0.0, MAX_DETAIL),
+        default=None,
+        metavar="AMOUNT",
+        help="add back the original face's own fine detail (skin texture, lash and hair edges) that is "
+        "finer than the model renders, inside the swapped face: 1 = all of it, 0 = none (default from "
+        "configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
     )
     g.add_argument(
         "--keep-mouth",
@@ -136,7 +145,13 @@ def engine_config_from_args(args: argparse.Namespace):
     from swapstream.engine.config import load_engine_config
 
     cfg = load_engine_config(args.config)
-    pairs = (("color", args.color), ("blend", args.blend), ("mask", args.mask), ("keep_mouth", args.keep_mouth))
+    pairs = (
+        ("color", args.color),
+        ("blend", args.blend),
+        ("mask", args.mask),
+        ("keep_mouth", args.keep_mouth),
+        ("detail", args.detail),
+    )
     swap = {k: v for k, v in pairs if v is not None}
     if args.occluder is not None:
         if not args.occluder.is_file():
