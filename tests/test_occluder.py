@@ -92,6 +92,27 @@ def test_train_mask_refuses_bad_inputs(tmp_path, capsys):
     assert "not a faceset" in capsys.readouterr().err
 
 
+def test_train_mask_budget_is_iterations_by_default_and_one_flag_alone_is_the_only_bound():
+    from swapstream.commands.train_mask import DEFAULT_ITERS, DEFAULT_MINUTES, budget
+
+    assert budget(None, None) == {"minutes": DEFAULT_MINUTES, "iters": DEFAULT_ITERS}
+    assert budget(6.0, None) == {"minutes": 6.0, "iters": 0}
+    assert budget(None, 500) == {"minutes": 0.0, "iters": 500}
+    assert budget(0.0, 3) == {"minutes": 0.0, "iters": 3}
+
+
+def test_the_loss_weighs_occluder_borders_up():
+    """Both sides of an occluder's edge weigh 1 + EDGE_WEIGHT (a 1 px strand is all border); the
+    plain face and the inside of a large occluder weigh 1."""
+    from swapstream.trainer.occluder_train import EDGE_WEIGHT, to_tensors
+
+    y = np.zeros((1, 96, 96), np.float32)
+    y[0, 20:60, 20:60] = 1
+    w = to_tensors(np.zeros((1, 96, 96, 3), np.uint8), y, np.ones((1, 96, 96), np.float32))[2][0, 0]
+    assert float(w[40, 40]) == float(w[5, 5]) == 1.0
+    assert float(w[20, 40]) == float(w[19, 40]) == 1.0 + EDGE_WEIGHT
+
+
 @dataclass
 class _Contract:
     face_type: str

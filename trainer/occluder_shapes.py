@@ -3,10 +3,11 @@
 `occlude(face, landmarks, rng, textures)` returns the face with 0-3 occluders composited over it
 and the occluder's alpha (the training target: 1 where something covers the face). Shapes:
 random polygons and ellipses, skin-toned hand silhouettes (palm, fingers, forearm from a crop
-edge), thin dark glasses-like frames on the eyes, hair-like strands, cup- and microphone-like
-shapes. Their colour comes from patches of other crops (backgrounds, hair, clothes, other faces'
-surroundings), the face's own skin tone (hands on skin are the hard case) or flat colours, with
-shading and noise. The benchmark (benchmarks/occlusion.py) draws its own, different shapes.
+edge), thin dark glasses-like frames on the eyes, hair (loose strands, or fringes of parallel wavy
+locks), cup- and microphone-like shapes. Their colour comes from patches of other crops
+(backgrounds, hair, clothes, other faces' surroundings), the face's own skin tone (hands on skin
+are the hard case), the crop's own hair for strands, or flat colours, with shading and noise.
+The benchmark (benchmarks/occlusion.py) draws its own, different shapes.
 """
 
 from __future__ import annotations
@@ -114,17 +115,38 @@ def draw_glasses(rng, s, lm, alpha):
     _capsule(alpha, eyes[1] + vec(half, 0), eyes[1] + vec(half * 2.5, half * 0.2), t)
 
 
+def _curve(p0, p1, p2, n: int = 24) -> np.ndarray:
+    """n points of the quadratic Bezier p0 -> p2 pulled toward p1."""
+    t = np.linspace(0, 1, n)[:, None]
+    return (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
+
+
 def draw_strands(rng, s, lm, alpha):
-    """3-12 curved strands or locks (1 px to 3% of the crop wide) from the top or a side across the face."""
+    """3-12 strands or locks (1 px to 3% of the crop wide) from the top or a side across the face:
+    loose strands fanning to random face points, or (half the time) a fringe of parallel wavy locks
+    a few widths apart, as real hair falls; in a fringe every lock and every gap must be told apart."""
     start = np.array([rng.uniform(0.1, 0.9) * s, -0.05 * s]) if rng.random() < 0.6 else _edge_point(rng, s)
     width = max(1, round(rng.uniform(0.3, 1.0) ** 2 * 0.03 * s))
-    for _ in range(int(rng.integers(3, 13))):
-        p0 = start + rng.normal(0, 0.06 * s, 2)
-        p2 = _face_point(rng, lm) + rng.normal(0, 0.1 * s, 2)
-        p1 = (p0 + p2) / 2 + rng.normal(0, 0.12 * s, 2)
-        t = np.linspace(0, 1, 24)[:, None]
-        curve = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * p1 + t**2 * p2
-        cv2.polylines(alpha, [np.round(curve * K).astype(np.int32)], False, 1.0, width, AA, SUB)
+    n = int(rng.integers(3, 13))
+    if rng.random() < 0.5:
+        for _ in range(n):
+            p0 = start + rng.normal(0, 0.06 * s, 2)
+            p2 = _face_point(rng, lm) + rng.normal(0, 0.1 * s, 2)
+            curve = _curve(p0, (p0 + p2) / 2 + rng.normal(0, 0.12 * s, 2), p2)
+            cv2.polylines(alpha, [np.round(curve * K).astype(np.int32)], False, 1.0, width, AA, SUB)
+        return
+    end = _face_point(rng, lm)
+    d = end - start
+    normal = np.array([-d[1], d[0]]) / (np.linalg.norm(d) + 1e-6)
+    spine = _curve(start, (start + end) / 2 + rng.normal(0, 0.08 * s, 2), end, 32)
+    t = np.linspace(0, 1, 32)[:, None]
+    amp, freq, phase = rng.uniform(0, 0.04) * s, rng.uniform(2, 12), rng.uniform(0, 2 * np.pi)
+    gap = width * rng.uniform(1.5, 4.0)
+    for i in range(n):
+        wave = amp * np.sin(freq * t + phase + rng.normal(0, 0.3))
+        lock = spine + normal * (i * gap + wave + rng.normal(0, 0.2 * gap))
+        keep = max(8, round(32 * rng.uniform(0.6, 1.2)))  # locks end at different lengths
+        cv2.polylines(alpha, [np.round(lock[:keep] * K).astype(np.int32)], False, 1.0, width, AA, SUB)
 
 
 def draw_cup(rng, s, lm, alpha):
@@ -184,6 +206,11 @@ def _texture(rng, shape: str, s: int, face: np.ndarray, face_mask: np.ndarray, t
         inside = face[face_mask > 127]
         base = inside.mean(0) if len(inside) else np.array([120, 140, 180])
         base = base * rng.uniform(0.75, 1.2) + rng.normal(0, 12, 3)
+        tex = np.broadcast_to(base, (s, s, 3)).astype(np.float32)
+    elif shape == "strands" and kind < 0.4:  # the person's own hair: the darker half of the crop's top
+        top = face[: s // 3][face_mask[: s // 3] < 128]
+        top = top[top.sum(1) <= np.median(top.sum(1))] if len(top) else np.array([[40, 50, 70]])
+        base = top[rng.integers(len(top))] * rng.uniform(0.8, 1.15)
         tex = np.broadcast_to(base, (s, s, 3)).astype(np.float32)
     elif shape in ("glasses", "strands") and kind < 0.7:  # dark frames, hair colours
         tex = np.broadcast_to(rng.uniform(0, 1) ** 2 * rng.uniform(20, 160, 3), (s, s, 3)).astype(np.float32)

@@ -3,10 +3,11 @@
 Every batch is synthesised on the fly: a faceset crop (jittered in scale, rotation, shift and
 mirrored, as the engine's crops jitter), 0-3 occluders pasted on it, photometric noise; the
 target is the occluders' alpha at the model's output size, weighted up inside the face mask
-(outside it the engine's mask is 0 anyway). A few faces are held out: validation pastes fixed
-occluders on them and reports the share of occluder pixels inside the face that the model finds
-(`occluder_found`) and the share of uncovered face pixels it leaves alone (`face_kept`).
-The run is bounded by a time budget (`minutes`) and/or an iteration count; the learning rate
+(outside it the engine's mask is 0 anyway) and on the occluders' borders. A few faces are held
+out: validation pastes fixed occluders on them and reports the share of occluder pixels inside
+the face that the model finds (`occluder_found`) and the share of uncovered face pixels it leaves
+alone (`face_kept`).
+The run is bounded by an iteration count and/or a time budget (`minutes`); the learning rate
 follows a cosine over whichever ends first.
 """
 
@@ -30,6 +31,7 @@ from swapstream.common.faceset import Faceset
 
 log = logging.getLogger(__name__)
 FACE_WEIGHT, OUTSIDE_WEIGHT = 1.0, 0.2
+EDGE_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +43,8 @@ class OccluderTrainConfig:
 
     resolution: int = 96
     width: int = 16
-    minutes: float = 3.0
-    iters: int = 0
+    minutes: float = 12.0
+    iters: int = 3000
     batch: int = 16
     lr: float = 3e-3
     seed: int = 0
@@ -136,7 +138,11 @@ def to_tensors(x: np.ndarray, y: np.ndarray, m: np.ndarray):
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).float().div_(255)
     yt = torch.from_numpy(y)[:, None]
     wt = OUTSIDE_WEIGHT + (FACE_WEIGHT - OUTSIDE_WEIGHT) * F.max_pool2d(torch.from_numpy(m)[:, None], 3, 1, 1)
-    return xt, yt, wt
+    # Occluder borders (3x3 max - min of the target: both sides of an edge, all of a thin strand
+    # and the gaps between strands) are where the benchmark's misses are (finger edges, hair
+    # locks); interiors are learnt anyway. Its own effect is within run-to-run noise (RESULTS.md).
+    edge = F.max_pool2d(yt, 3, 1, 1) + F.max_pool2d(-yt, 3, 1, 1)
+    return xt, yt, wt * (1 + EDGE_WEIGHT * edge)
 
 
 def loss_fn(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -190,7 +196,8 @@ def train_occluder(bank: FaceBank, cfg: OccluderTrainConfig, progress=None) -> t
     train_bank, val_bank = bank.split(cfg.holdout, cfg.seed)
     val = synth_batch(val_bank, np.random.default_rng(cfg.seed + 1), max(64, 4 * len(val_bank.faces)), False)
     device = torch.device(cfg.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    net = OccluderNet(cfg.width).to(device)
+    # channels-last: the convolutions run ~30% faster on CPU (more steps in the same minutes)
+    net = OccluderNet(cfg.width).to(device, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
     loader = torch.utils.data.DataLoader(
         SynthBatches(train_bank, cfg.batch, cfg.seed),
@@ -211,7 +218,7 @@ def train_occluder(bank: FaceBank, cfg: OccluderTrainConfig, progress=None) -> t
             break
         for g in opt.param_groups:
             g["lr"] = cfg.lr * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * done))) * min(1.0, (step + 1) / 50)
-        loss = loss_fn(net(xt.to(device)), yt.to(device), wt.to(device))
+        loss = loss_fn(net(xt.to(device, memory_format=torch.channels_last)), yt.to(device), wt.to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -220,7 +227,7 @@ def train_occluder(bank: FaceBank, cfg: OccluderTrainConfig, progress=None) -> t
         if progress is not None and time.perf_counter() - last > 15:
             last = time.perf_counter()
             progress(step, done, float(torch.stack(losses[-50:]).mean()))
-    net = net.cpu().eval()
+    net = net.cpu().to(memory_format=torch.contiguous_format).eval()
     summary = {
         "iterations": step,
         "seconds": round(time.perf_counter() - start, 1),
