@@ -13,9 +13,13 @@ with the occlusion model. From the blend weights each run really pasted with:
   the share the occlusion run still swaps (weight >= 0.5).
 
 The baseline is 0% / 100% by these definitions. Also the cost per face of the occlusion model
-(crop resize + ONNX + mask resize) and of --keep-mouth, p50 over the faces of the run.
+(crop resize + ONNX + mask resize) and of --keep-mouth, p50 over the faces of the run. With a
+real swap model and `--identity FACESET` (its target), identity on the visible part: dlib's
+embedding of each output face, occluder and all (engine.face.embedding), against the faceset's
+mean: the share of frames recognised as the target (distance < 0.6), for both runs.
 
     PYTHONPATH=. .venv/bin/python benchmarks/occlusion.py --occluder occ.onnx [--clips d6.mp4 d18.mp4]
+        [--model M.onnx --identity FACESET_OF_ITS_TARGET]
 """
 
 from __future__ import annotations
@@ -39,12 +43,15 @@ sys.path.insert(0, str(REPO / "tests"))
 from occlusion_shapes import KINDS, Face, occluder  # noqa: E402
 from swapstream.engine.config import load_engine_config  # noqa: E402
 from swapstream.engine.face.align import invert  # noqa: E402
+from swapstream.engine.face.embedding import FaceEmbedder  # noqa: E402
 from swapstream.engine.face.landmarks import FaceMesh  # noqa: E402
 from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
+from swapstream.engine.quality.identity import SAME_PERSON_DISTANCE  # noqa: E402
 from swapstream.engine.runtime.model import load_swap_model  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
 from swapstream.engine.stages.mask_refine import mouth_mask  # noqa: E402
 
+from swapstream.common.faceset import Faceset  # noqa: E402
 from swapstream.common.pipeline_contract import FramePacket  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
@@ -167,6 +174,17 @@ def cost_per_face(blend, packets) -> dict[str, float]:
     }
 
 
+def identity_on_output(packets, target: np.ndarray, embedder) -> dict[str, float]:
+    """Share of output faces recognised as the target (mean of `target` (K, 128) nearer than
+    dlib's 0.6) and their mean distance; each face embedded at its driving landmarks."""
+    mean = target.mean(0)
+    d = [float(np.linalg.norm(embedder.embed(p.frame, s.landmarks) - mean)) for p in packets for s in p.faces]
+    return {
+        "recognised": round(float(np.mean(np.array(d) < SAME_PERSON_DISTANCE)), 4),
+        "distance": round(np.mean(d), 4),
+    }
+
+
 def bench_clip(clip: str, model, args, tex) -> dict:
     frames = read_frames(MEDIA / clip, args.per_kind * len(KINDS), args.start)
     inputs, alphas, kinds = composite(frames, args.per_kind, tex)
@@ -178,7 +196,12 @@ def bench_clip(clip: str, model, args, tex) -> dict:
         pick = [i for i in range(0, len(inputs), args.per_kind // 2)]
         strip = [np.hstack([inputs[i], base[i].frame, occ[i].frame]) for i in pick]
         cv2.imwrite(str(Path(args.save_examples) / f"occlusion_{Path(clip).stem}.jpg"), np.vstack(strip))
-    return {"frames": len(inputs), "scores": score(inputs, alphas, kinds, base, occ), **cost_per_face(blend, occ)}
+    out = {"frames": len(inputs), "scores": score(inputs, alphas, kinds, base, occ), **cost_per_face(blend, occ)}
+    if args.target is not None:
+        out["identity"] = {
+            k: identity_on_output(v, args.target, args.embedder) for k, v in (("both", base), ("occlusion", occ))
+        }
+    return out
 
 
 def table(results: dict) -> str:
@@ -206,6 +229,7 @@ def main() -> None:
         help="swap model (default: the colour-inverting contract model at the live preset's 128 px output; "
         "the shares depend only on the masks, not on the face a model renders)",
     )
+    ap.add_argument("--identity", type=Path, default=None, help="faceset of --model's target: identity on the output")
     ap.add_argument("--clips", nargs="+", default=["d6.mp4", "d18.mp4", "d9.mp4"])
     ap.add_argument("--per-kind", type=int, default=24, help="frames per occluder kind")
     ap.add_argument("--start", type=int, default=0, help="first frame of each clip")
@@ -217,6 +241,10 @@ def main() -> None:
 
         args.model = write_invert_model(Path(tempfile.mkdtemp()) / "invert128.onnx", 128)
     model = load_swap_model(args.model, RuntimeConfig(providers=("cpu",)))
+    args.target = args.embedder = None
+    if args.identity is not None:
+        args.embedder = FaceEmbedder()
+        args.target = args.embedder.embed_faceset(Faceset.open(args.identity), 32)
     tex = read_frames(MEDIA / TEXTURE_CLIP, 1, 100)[0][100:400, 500:800]
     results = {clip: bench_clip(clip, model, args, tex) for clip in args.clips}
     with open("/proc/cpuinfo") as f:
@@ -224,7 +252,7 @@ def main() -> None:
     print(table(results))
     for clip, r in results.items():
         print(f"{clip}: occlusion {r['occlusion_ms_p50']} ms/face p50 ({r['occlusion_ms_p95']} p95), "
-              f"keep-mouth {r['keep_mouth_ms_p50']} ms/face")  # fmt: skip
+              f"keep-mouth {r['keep_mouth_ms_p50']} ms/face, identity {r.get('identity')}")  # fmt: skip
     print(f"cpu: {cpu}, {platform.python_version()}")
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu, "model": str(args.model), "results": results}, indent=1))
