@@ -26,3 +26,22 @@ def test_a_finished_write_replaces_the_file_readable_by_others(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask()  # what any new file gets
     with pytest.raises(ValueError, match="writes only"):
         atomic_open(path, "rb").__enter__()
+
+
+def test_a_video_sink_stopped_while_opening_leaves_no_temporary_file(tmp_path, monkeypatch):
+    """Ctrl-C/SIGTERM can land while the sink opens its temporary file (a segment starting just
+    as the user stops a convert): nothing may stay behind beside the output."""
+    from swapstream.engine.stages.sink_file import EncoderConfig, VideoFileSink
+
+    from swapstream.common.pipeline_contract import SourceInfo
+
+    sink = VideoFileSink(tmp_path / "out.mkv", EncoderConfig(codec="ffv1"), partial_on_interrupt=True)
+
+    def stopped(info):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sink, "_open", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        sink.setup(SourceInfo("test", 64, 48, 30.0))
+    assert list(tmp_path.iterdir()) == []
+    sink.close(complete=False)  # safe after a failed setup

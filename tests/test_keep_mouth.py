@@ -76,3 +76,23 @@ def test_occlusion_mask_needs_an_occluder(tmp_path):
         engine_config_from_args(parser.parse_args(["-m", "m.onnx", "--occluder", str(tmp_path / "none.onnx")]))
     cfg = engine_config_from_args(parser.parse_args(["-m", "m.onnx", "--keep-mouth"]))
     assert cfg.swap.keep_mouth and cfg.swap.mask == "both"
+
+
+def test_detail_sharpens_the_face_but_not_the_mouth(swapped, tmp_path):
+    """--detail adds the driver's fine detail over the face, never over the lips and the opening."""
+    from swapstream.engine.face.align import transform_points
+    from swapstream.engine.face.mask import lips_mask
+
+    frames, plain, _ = swapped  # plain: the default --detail 1
+    model = write_invert_model(tmp_path / "invert.onnx", RES)
+    without = run_swap(model, frames, detail=0.0)
+    for frame, p, w in zip(frames, plain, without, strict=True):
+        slot = p.faces[0]
+        h, wd = frame.shape[:2]
+        lips = lips_mask(transform_points(slot.landmarks, slot.matrix), RES)
+        mouth = cv2.warpAffine(lips, invert(slot.matrix), (wd, h), flags=cv2.INTER_LINEAR) > 0.999
+        assert mouth.sum() > 500
+        assert np.array_equal(p.frame[mouth], w.frame[mouth]), "detail reached the mouth"
+        face = cv2.warpAffine(slot.mask, invert(slot.matrix), (wd, h), flags=cv2.INTER_LINEAR) > 0.99
+        changed = np.abs(p.frame.astype(int) - w.frame).max(axis=2) > 2
+        assert changed[face & ~mouth].mean() > 0.2, "detail should change the rest of the face"

@@ -79,6 +79,23 @@ def hull_mask(crop_landmarks: np.ndarray, size: int, face_type_name: str) -> np.
 # then lower lip right to left (78 and 308 are the inner mouth corners).
 INNER_LIPS = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95)
 MOUTH_CORNERS = (78, 308)
+# MediaPipe FACEMESH_LIPS outer ring, in order around the lips (61 and 291: the outer corners).
+OUTER_LIPS = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+
+
+def lips_mask(crop_landmarks: np.ndarray, size: int, grow: float = 0.15) -> np.ndarray:
+    """float32 (size, size) in [0, 1]: 1 over the whole mouth (lips and opening), grown by `grow`
+    x the mouth width and feathered by as much, 0 elsewhere. crop_landmarks: (478, 2|3) in crop
+    pixels."""
+    pts = np.asarray(crop_landmarks, np.float32)[:, :2]
+    width = float(np.linalg.norm(pts[OUTER_LIPS[0]] - pts[OUTER_LIPS[10]]))
+    out = np.zeros((size, size), np.float32)
+    if width < 2:
+        return out
+    cv2.fillPoly(out, [np.round(pts[list(OUTER_LIPS)] * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    radius = max(1, round(grow * width))
+    out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return cv2.GaussianBlur(out, (0, 0), sigmaX=radius / 2)
 
 
 def mouth_interior_mask(crop_landmarks: np.ndarray, size: int, feather: float = 0.08) -> np.ndarray:

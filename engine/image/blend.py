@@ -153,6 +153,13 @@ def warp_to_roi(
     return face, alpha
 
 
+def warp_composite_alpha(mask_crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """uint8 (h, w): a mask resampled as warp_composite resamples its alpha (0 beyond the crop)."""
+    alpha = cv2.convertScaleAbs(np.ascontiguousarray(mask_crop, np.float32), alpha=255.0)
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(alpha, matrix, size, flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def _roi_matrix(matrix: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
     """The frame->crop matrix with the ROI's origin as frame pixel (0, 0): float64 (2, 3)."""
     shifted = np.array(matrix, np.float64)
@@ -235,6 +242,7 @@ def paste_face(
     matrix: np.ndarray,
     mode: str = "feather",
     detail: float = 0.0,
+    detail_mask: np.ndarray | None = None,
 ) -> tuple[int, int, int, int]:
     """Composite an aligned face crop back into frame, IN PLACE, over the face's ROI only.
 
@@ -243,7 +251,8 @@ def paste_face(
     mode 'feather': one BGRA warp + integer alpha composite (warp_composite, alpha in 1/255
     steps); 'poisson': seamlessClone first (see poisson_face), then the float alpha composite
     (composite). detail > 0: then add that much of the original's detail finer than the crop
-    holds (engine.image.detail). Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
+    holds (engine.image.detail), weighted by detail_mask (float32 (R, R), <= mask_crop; default
+    mask_crop). Pixels whose warped alpha is 0 stay bit-exact. Returns the ROI
     (x0, y0, x1, y1) in frame pixels (x1 == x0 when the face is entirely outside the frame).
     """
     if mode not in BLEND_MODES:
@@ -269,6 +278,8 @@ def paste_face(
     else:
         alpha = warp_composite(roi_frame, face_crop, mask_crop, _roi_matrix(matrix, roi))
     if source is not None:
+        if detail_mask is not None:
+            alpha = warp_composite_alpha(detail_mask, _roi_matrix(matrix, roi), roi_frame.shape[1::-1])
         fine_detail.add_detail(roi_frame, source, alpha, detail)
     return roi
 

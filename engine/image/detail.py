@@ -6,7 +6,8 @@ about S / R, and everything finer than the crop's pixel grid is simply absent: o
 close-up a 128 px render carries about half of the face's high-frequency energy even when the
 render is perfect (benchmarks/RESULTS.md, "sharpness ceiling"). That missing band is taken from
 the original frame: the ROI minus the ROI shrunk by the upscale (INTER_AREA, what a crop of that
-resolution holds) and enlarged back (bilinear), weighted by the blend alpha and `amount`.
+resolution holds) and enlarged back (bilinear), weighted by an alpha (the blend stage's: the blend
+mask without the mouth) and `amount`.
 Frames and ROIs are uint8 (h, w, 3) BGR; alphas uint8 (h, w) (0 = untouched, 255 = all swap).
 """
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+from swapstream.engine.face.align import transform_points
+from swapstream.engine.face.mask import lips_mask
+
 from swapstream.common.arg_types import MAX_DETAIL
 from swapstream.common.choices import BLEND_MODES
 from swapstream.common.pipeline_contract import FramePacket, Stage
@@ -53,11 +57,20 @@ class BlendStage(Stage):
         blend.warmup()  # compile (or load cached) Numba kernels before the first frame
         self._feather, self._paste = blend.feather_mask, blend.paste_face
 
+    @staticmethod
+    def _detail_mask(slot) -> np.ndarray:
+        """Where detail is added: the blend mask without the mouth. The driver's lip and teeth edges
+        do not sit on the model's mouth when its shape differs (mouth r fell 0.03-0.10 with
+        them: benchmarks/RESULTS.md); eyes, brows, skin and hair keep theirs."""
+        size = slot.mask.shape[0]
+        return slot.mask * (1.0 - lips_mask(transform_points(slot.landmarks, slot.matrix), size))
+
     def process(self, packet: FramePacket) -> FramePacket:
         for slot in packet.faces:
             slot.mask = self._feather(slot.mask, self.erode_px, self.blur_px)
         if self.refiner is not None:
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
-            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail)
+            keep = self._detail_mask(slot) if self.cfg.detail > 0 else None
+            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail, keep)
         return packet

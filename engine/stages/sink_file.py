@@ -10,6 +10,7 @@ swapped faces. Files and folders get the modes the user's umask gives.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -134,14 +135,26 @@ class VideoFileSink(Sink):
         self.frames_written = 0
 
     def setup(self, info: SourceInfo) -> None:
-        import av
-
         check_output_path(self.path, (Path(self.audio_from),) if self.audio_from else ())
         fd, tmp = tempfile.mkstemp(
             prefix=f".{self.path.stem}.", suffix=f".partial{self.path.suffix}", dir=self.path.parent
         )
         os.close(fd)
         self._tmp = Path(tmp)
+        try:
+            self._open(info)
+        except BaseException:  # a bad codec, or Ctrl-C/SIGTERM while opening: no temp file stays
+            out, self._out = self._out, None
+            if out is not None:
+                with contextlib.suppress(Exception):  # the error being raised is the one to report
+                    out.close()
+            self._discard()
+            raise
+
+    def _open(self, info: SourceInfo) -> None:
+        """The container, video stream, label and audio copy of the temporary file."""
+        import av
+
         honour_umask(self._tmp)  # mkstemp makes it 0600; a video is an ordinary user file
         c = self.cfg
         try:

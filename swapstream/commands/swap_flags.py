@@ -57,8 +57,8 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         default=None,
         metavar="AMOUNT",
         help="add back the original face's own fine detail (skin texture, lash and hair edges) that is "
-        "finer than the model renders, inside the swapped face: 1 = all of it, 0 = none (default from "
-        "configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
+        "finer than the model renders, inside the swapped face except the mouth: 1 = all of it, 0 = none "
+        "(default from configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
     )
     g.add_argument(
         "--keep-mouth",
