@@ -64,7 +64,7 @@ def run_detect(frames, references, offline: bool) -> tuple[list[list[str]], list
             chosen.append([side_of(s.landmarks, frame.shape[1]) for s in p.faces])
             if not offline:
                 time.sleep(max(0.0, 1 / 30 - ms[-1] / 1000))  # the camera's pace: the worker answers meanwhile
-        embeddings = stage._people.embeddings if stage._people is not None else 0
+        embeddings = stage.identity_checks
     finally:
         stage.close()
     return chosen, ms, embeddings

@@ -19,10 +19,11 @@ import threading
 from concurrent.futures import Future
 
 import numpy as np
+from swapstream.engine.face.embedding import CHIP_SIZE, EMBEDDING_DIM
 
-CHIP_SHAPE = (150, 150, 3)
-CHIP_BYTES = int(np.prod(CHIP_SHAPE))
-ANSWER_BYTES = 128 * 4
+CHIP_SHAPE = (CHIP_SIZE, CHIP_SIZE, 3)
+CHIP_BYTES = CHIP_SIZE * CHIP_SIZE * 3
+ANSWER_BYTES = EMBEDDING_DIM * 4  # float32
 
 
 class EmbeddingWorker:

@@ -105,6 +105,11 @@ class DetectStage(Stage):
         packet.faces = [FaceSlot(landmarks=f.landmarks, target=target) for f, target in chosen]
         return packet
 
+    @property
+    def identity_checks(self) -> int:
+        """Embeddings computed so far for --reference (0 without references; for benchmarks)."""
+        return self._people.embeddings if self._people is not None else 0
+
     def close(self) -> None:
         if self._finder is not None:
             self._finder.close()
