@@ -189,3 +189,24 @@ def test_percentiles_and_snapshot():
     d = stats.as_dict()
     assert (d["frames"], d["faces_swapped"], d["frames_without_face"], d["dropped"]) == (2, 1, 1, 3)
     assert 9 < d["latency_ms"]["p50"] < 30 and d["provider"] == "cpu"
+
+
+def test_interrupt_while_threads_start_still_closes_the_sink(monkeypatch):
+    """SIGTERM can land inside start() (Thread.start waits for each thread): the parts setup
+    opened must still be closed, or a file sink's temporary file stays behind."""
+    sink = RecordingSink()
+    pipe = Pipeline(CountingSource(50), [FixedSleep("x", 0.001)], sink, PipelinePolicy(False, 2))
+    spawn = pipe._spawn
+    started = []
+
+    def spawn_then_interrupt(name, fn, *args):
+        spawn(name, fn, *args)
+        started.append(name)
+        if len(started) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipe, "_spawn", spawn_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        pipe.run()
+    assert sink.closed_with is True, "what setup opened must be closed, keeping what was written"
+    assert no_worker_threads()

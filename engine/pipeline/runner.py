@@ -145,9 +145,12 @@ class Pipeline:
             raise close_error
 
     def run(self, tick: Callable[[PipelineStats], None] | None = None, tick_s: float = 1.0) -> PipelineStats:
-        """setup + start + wait (calling `tick` every tick_s) + join. Ctrl-C finalizes, then re-raises."""
-        self.start()
+        """setup + start + wait (calling `tick` every tick_s) + join. Ctrl-C finalizes, then re-raises.
+
+        start() is inside the try: Ctrl-C/SIGTERM can land while it starts the threads (Thread.start
+        waits for each), and what setup opened must still be closed (a sink's temporary file)."""
         try:
+            self.start()
             while not self.wait(tick_s):
                 if tick is not None:
                     tick(self.stats)
