@@ -39,9 +39,20 @@ def train_one(label: str, preset: str, args: argparse.Namespace) -> None:
     model_cfg, train_cfg = load_preset(preset)
     overrides = {"batch_size": args.batch_size, "lr": args.lr, "data_workers": args.data_workers}
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    train_cfg = dataclasses.replace(train_cfg, preview_minutes=args.preview_minutes, checkpoint_minutes=60, **overrides)
+    train_cfg = dataclasses.replace(
+        train_cfg, preview_minutes=args.preview_minutes, checkpoint_minutes=args.checkpoint_minutes, **overrides
+    )
     run_dir = args.output / label
-    opts = RunOptions(args.faceset_a, args.faceset_b, run_dir, preset=label, minutes=args.minutes, progress=False)
+    opts = RunOptions(
+        args.faceset_a,
+        args.faceset_b,
+        run_dir,
+        preset=label,
+        minutes=args.minutes,
+        progress=False,
+        threads=args.threads,
+        keep_checkpoints=args.keep_checkpoints,
+    )
     s = train(opts, model_cfg, train_cfg)
     summary = {
         "label": label,
@@ -106,6 +117,11 @@ def main() -> None:
     p.add_argument("--data-workers", type=int)
     p.add_argument("--preview-minutes", type=float, default=1.0, help="minutes between validation rows")
     p.add_argument("--sequential", action="store_true", help="one run after the other (CPU)")
+    p.add_argument("--threads", type=int, help="torch threads per run (CPU: cores / runs, for runs at once)")
+    p.add_argument("--checkpoint-minutes", type=float, default=60.0, help="minutes between checkpoints")
+    p.add_argument(
+        "--keep-checkpoints", action="store_true", help="keep each checkpoint (RUN/checkpoints/), to evaluate later"
+    )
     p.add_argument("--slim", type=Path, help="also write each run's slim weights and history here")
     p.add_argument("--merge", type=Path, metavar="SLIM_DIR", help="only rebuild the runs from slim files")
     args = p.parse_args()

@@ -53,6 +53,22 @@ def test_outputs_are_in_unit_range(cfg):
         assert t.dtype == torch.float32 and t.min() >= 0.0 and t.max() <= 1.0
 
 
+@pytest.mark.parametrize("output_scale", [1, 2])
+def test_a_saturated_decoder_still_learns_under_bf16_autocast(output_scale):
+    """A decoder pushed far into its sigmoid's flat end (outputs ~1 everywhere) must still get a
+    gradient: in bf16 the sigmoid rounds to exactly 1.0 there and its gradient is exactly 0, the
+    dead state that collapsed a CPU run; the decoder computes its sigmoids in fp32."""
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("df", 32, 32, 8, 8, 4, output_scale=output_scale))
+    with torch.no_grad():
+        model.decoder_b.out_face.bias.fill_(9.0)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        face, _ = model.reconstruct(torch.rand(2, 3, 32, 32), "b")
+    assert face.dtype == torch.bfloat16 and (face.float() == 1.0).all()  # saturated as seen in bf16
+    ((face.float() - 0.5) ** 2).mean().backward()
+    assert model.decoder_b.out_face.bias.grad.abs().min() > 0
+
+
 def test_swap_directions_and_liae_refuses_a2b():
     assert build_model(TINY_DF).swap_directions() == ("a2b", "b2a")
     liae = build_model(TINY_LIAE)

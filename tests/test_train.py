@@ -14,7 +14,8 @@ import signal
 import numpy as np
 import pytest
 import torch
-from swapstream.trainer import data, losses
+from swapstream.trainer import data, divergence, losses
+from swapstream.trainer import train as train_module
 from swapstream.trainer.checkpoint import load_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
 from swapstream.trainer.preview import read_history
@@ -137,9 +138,87 @@ def test_divergence_stops_without_touching_the_last_checkpoint(facesets, tmp_pat
         return pred.sum() * float("nan")  # as an exploding learning rate would make it
 
     monkeypatch.setattr(losses, "face_loss", nan_loss)
-    with pytest.raises(UserError, match="diverged at iteration 3"):
-        train(_opts(facesets, run, iters=4, resume=True), TINY, FAST)
+    # Every step is NaN: the guard rolls back MAX_ROLLBACKS (3) times, then gives up.
+    with pytest.raises(UserError, match="diverged 4 times, the last at iteration 6"):
+        train(_opts(facesets, run, iters=20, resume=True), TINY, FAST)
     assert (run / "checkpoint.pt").read_bytes() == good
+
+
+def _poison_at(model_of, iteration: int, poison):
+    """An on_step hook that breaks the weights once, after `iteration`."""
+
+    def on_step(i):
+        if i == iteration:
+            with torch.no_grad():
+                poison(model_of())
+
+    return on_step
+
+
+def test_a_nan_step_rolls_back_and_the_run_goes_on_at_half_the_rate(facesets, tmp_path, monkeypatch):
+    holder = {}
+    real_start = train_module.start_run
+    monkeypatch.setattr(train_module, "start_run", lambda *a: holder.setdefault("run", real_start(*a)))
+
+    def nan_weight(model):
+        next(model.decoder_b.parameters()).view(-1)[0] = float("nan")
+
+    hook = _poison_at(lambda: holder["run"].model, 5, nan_weight)
+    summary = train(_opts(facesets, tmp_path / "run", iters=12), TINY, FAST, on_step=hook)
+    state = load_checkpoint(summary.checkpoint)
+    assert state["iteration"] == 12 and state["divergence"]["rollbacks"] == 1
+    assert state["divergence"]["lr_scale"] == 0.5
+    assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())
+    history = read_history(tmp_path / "run" / "history.csv")
+    lrs = {round(r["iteration"]): r["lr"] for r in history if "lr" in r}
+    assert lrs[10] == pytest.approx(0.5 * FAST.lr * 10 / FAST.lr_warmup_iters)  # warmup step 10, halved
+    # A resumed run keeps the lowered rate.
+    resumed = train(_opts(facesets, tmp_path / "run", iters=13, resume=True), TINY, FAST)
+    assert load_checkpoint(resumed.checkpoint)["divergence"]["lr_scale"] == 0.5
+
+
+@pytest.mark.slow
+def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monkeypatch):
+    """The collapse seen on the CPU (loss_b doubled and stayed flat): B's decoder re-randomised at
+    iteration 60 stands in for it. The guard goes back to the snapshot of iteration 60 (taken every
+    20 steps here) and B's loss is back near its best at the end."""
+    monkeypatch.setattr(train_module, "SETTLE_STEPS", 10)
+    monkeypatch.setattr(train_module, "SNAPSHOT_EVERY", 20)
+    monkeypatch.setattr(divergence, "PATIENCE", 15)
+    holder = {}
+    real_start = train_module.start_run
+    monkeypatch.setattr(train_module, "start_run", lambda *a: holder.setdefault("run", real_start(*a)))
+
+    def scramble(model):
+        for p in model.decoder_b.parameters():
+            p.normal_(0.0, 0.5)
+
+    hook = _poison_at(lambda: holder["run"].model, 60, scramble)
+    summary = train(_opts(facesets, tmp_path / "run", iters=110), TINY, FAST, on_step=hook)
+    state = load_checkpoint(summary.checkpoint)
+    assert state["divergence"]["rollbacks"] == 1, state["divergence"]
+    best_b = state["divergence"]["best"]["loss_b"]
+    assert state["losses"]["loss_b"] < divergence.HEALTHY * 1.2 * best_b
+    history = read_history(tmp_path / "run" / "history.csv")
+    peak = max(r["loss_b"] for r in history if "loss_b" in r and 60 < r["iteration"] <= 80)
+    assert peak > divergence.JUMP * best_b  # the poison really broke B before the guard stepped in
+
+
+def test_guard_waits_out_a_short_spike_but_not_a_plateau():
+    guard = divergence.DivergenceGuard(divergence.GuardState(), settle_at=0)
+    losses_seen = {"loss_a": 1.0, "loss_b": 1.0, "loss_mask": 0.2}
+    for i in range(50):
+        assert guard.collapse(i, losses_seen, losses_seen) is None
+    spike = {**losses_seen, "loss_b": 2.0}
+    for i in range(divergence.PATIENCE - 1):  # a burst of hard batches, shorter than the patience
+        assert guard.collapse(50 + i, spike, spike) is None
+    assert guard.collapse(200, losses_seen, losses_seen) is None and guard.healthy(losses_seen)
+    verdicts = [guard.collapse(300 + i, spike, spike) for i in range(divergence.PATIENCE)]
+    assert verdicts[:-1] == [None] * (divergence.PATIENCE - 1) and "loss_b rose" in verdicts[-1]
+    assert not guard.healthy(spike)
+    assert "not finite" in guard.collapse(400, {**losses_seen, "loss_a": float("nan")}, losses_seen)
+    assert [guard.rolled_back() for _ in range(divergence.MAX_ROLLBACKS + 1)] == [True] * 3 + [False]
+    assert guard.state.lr_scale == divergence.LR_FACTOR**divergence.MAX_ROLLBACKS
 
 
 # ------------------------------------------------------------------------------------ bad input

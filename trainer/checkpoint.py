@@ -27,6 +27,7 @@ from swapstream.common.atomic_files import atomic_open, remove_stale_temp_files
 from swapstream.common.errors import user_error
 
 CHECKPOINT_NAME = "checkpoint.pt"
+KEPT_DIR = "checkpoints"  # RUN_DIR/checkpoints/: the periodic checkpoints `train --keep-checkpoints` keeps
 FORMAT = "swapstream-checkpoint"
 VERSION = 1
 REQUIRED_KEYS = {
@@ -61,6 +62,24 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
         os.close(dir_fd)
 
 
+def keep_copy(path: Path, minutes: float, iteration: int) -> Path:
+    """Keep the checkpoint just written at `path` as PATH_DIR/checkpoints/minute_MMMM_iter_NNNNNNN.pt.
+
+    A hard link where the file system allows (save_checkpoint replaces checkpoint.pt by a rename, so
+    the kept name goes on pointing at this state), else a copy written atomically.
+    """
+    kept = path.parent / KEPT_DIR / f"minute_{round(minutes):04d}_iter_{iteration:07d}.pt"
+    kept.parent.mkdir(exist_ok=True)
+    kept.unlink(missing_ok=True)
+    try:
+        os.link(path, kept)
+    except OSError:
+        with open(path, "rb") as src, atomic_open(kept, "wb") as dst:
+            while chunk := src.read(1 << 22):
+                dst.write(chunk)
+    return kept
+
+
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load and validate a checkpoint on the CPU. UserError naming the file if missing, corrupt or foreign."""
     path = Path(path)
@@ -87,8 +106,11 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def find_checkpoint(run_dir: str | Path) -> Path:
-    """RUN_DIR/checkpoint.pt, or UserError when the run dir or its checkpoint is missing."""
+    """RUN_DIR/checkpoint.pt (or the checkpoint file itself, e.g. one kept under RUN_DIR/checkpoints/),
+    or UserError when the run dir or its checkpoint is missing."""
     run_dir = Path(run_dir)
+    if run_dir.is_file():
+        return run_dir
     if not run_dir.is_dir():
         raise user_error(run_dir, "no such run directory")
     path = run_dir / CHECKPOINT_NAME

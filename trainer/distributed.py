@@ -83,13 +83,13 @@ class Team:
 
         return make_for_rank
 
-    def agree(self, spent: bool, stop: bool) -> tuple[bool, bool]:
-        """(budget spent, stop asked) as true on any rank, the same on all (one all-reduce)."""
+    def agree(self, *flags: bool) -> tuple[bool, ...]:
+        """Each flag (budget spent, stop asked, loss collapsed) true on any rank, the same on all (one all-reduce)."""
         if not self.active:
-            return spent, stop
-        flags = torch.tensor([int(spent), int(stop)], device=_collective_device())
-        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
-        return bool(flags[0]), bool(flags[1])
+            return flags
+        values = torch.tensor([int(f) for f in flags], device=_collective_device())
+        dist.all_reduce(values, op=dist.ReduceOp.MAX)
+        return tuple(bool(v) for v in values)
 
     def wrap(self, run) -> None:
         """Put run's autoencoder under DistributedDataParallel and average the discriminator's

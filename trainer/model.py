@@ -125,7 +125,13 @@ class Decoder(nn.Module):
 
     def _out(self, conv: nn.Conv2d, x: torch.Tensor) -> torch.Tensor:
         y = conv(x)
-        return torch.sigmoid(F.pixel_shuffle(y, 2) if self.output_scale == 2 else y)
+        y = F.pixel_shuffle(y, 2) if self.output_scale == 2 else y
+        # The sigmoid in fp32 even under bf16/fp16 autocast: in bf16 it rounds to exactly 1.0 from
+        # x ~ 7.5 on, where its gradient is exactly 0, so a decoder pushed that far by one large step
+        # could never come back; in fp32 the gradient lives to x ~ 15. fp32 (export) takes the plain path.
+        if y.dtype == torch.float32:
+            return torch.sigmoid(y)
+        return torch.sigmoid(y.float()).to(y.dtype)
 
     def forward(self, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x = code

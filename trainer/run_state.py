@@ -27,6 +27,7 @@ from swapstream.trainer.checkpoint import (
     model_from_checkpoint,
 )
 from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
+from swapstream.trainer.divergence import GuardState
 from swapstream.trainer.model import PatchDiscriminator, SwapAutoencoder, build_model, parameter_count
 from swapstream.trainer.step import Compute
 from swapstream.trainer.warm_start import WarmStart, warm_start
@@ -58,6 +59,7 @@ class RunOptions:
     threads: int | None = None  # torch intra-op threads; None keeps torch's default (one per core)
     base: Path | None = None  # warm start: an earlier run (or checkpoint) whose fitting weights a new run starts from
     replace_facesets: bool = False  # resume on other facesets than the run recorded (default: refuse)
+    keep_checkpoints: bool = False  # also keep each periodic checkpoint under RUN_DIR/checkpoints/
     train_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -92,6 +94,7 @@ class Run:
     smoothed: dict[str, float] = field(default_factory=dict)  # EMA of the step losses
     history: list[dict[str, float]] = field(default_factory=list)  # the rows of history.csv
     updating: bool = False
+    divergence: GuardState = field(default_factory=GuardState)  # trainer/divergence.py: rollbacks so far
 
     @property
     def checkpoint_path(self) -> Path:
@@ -239,6 +242,7 @@ def _restore(run: Run, saved: dict) -> None:
     run.iteration = saved["iteration"]
     run.trained_seconds = float(saved.get("trained_seconds", 0.0))
     run.smoothed = dict(saved["losses"])
+    run.divergence = GuardState.from_dict(saved.get("divergence"))
     torch.set_rng_state(saved["rng"]["torch"])
     # Rows logged after the checkpoint describe steps that are about to be redone.
     run.history = [r for r in preview.read_history(run.history_path) if r["iteration"] <= run.iteration]
@@ -257,6 +261,7 @@ def checkpoint_state(run: Run, trained_seconds: float) -> dict[str, Any]:
         "rng": {"seed": run.seed, "torch": torch.get_rng_state()},
         "facesets": {"a": str(run.opts.faceset_a), "b": str(run.opts.faceset_b)},
         "trained_seconds": trained_seconds,
+        "divergence": run.divergence.to_dict(),
     }
     if run.base_record is not None:
         state["base"] = run.base_record

@@ -20,9 +20,17 @@ from pathlib import Path
 
 import torch
 from swapstream.trainer import data, losses, preview
-from swapstream.trainer.checkpoint import save_checkpoint
+from swapstream.trainer.checkpoint import keep_copy, save_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
 from swapstream.trainer.distributed import Team
+from swapstream.trainer.divergence import (
+    MAX_ROLLBACKS,
+    SETTLE_STEPS,
+    SNAPSHOT_EVERY,
+    DivergenceGuard,
+    restore_snapshot,
+    take_snapshot,
+)
 from swapstream.trainer.run_state import Run, RunOptions, checkpoint_state, start_run
 from swapstream.trainer.step import Compute, learning_rate, train_step
 from swapstream.trainer.warm_start import WarmStart
@@ -96,7 +104,7 @@ def train(
         val_start = _validate_and_report(run, tb, clock) if team.leader else (math.nan, math.nan)
         _loop(run, tb, clock, val_start, on_step, team)
         val_end = _validate_and_report(run, tb, clock) if team.leader else val_start
-        path = _save(run, clock) if team.leader else run.checkpoint_path
+        path = _save(run, clock, keep=opts.keep_checkpoints) if team.leader else run.checkpoint_path
     finally:
         if tb is not None:
             tb.close()
@@ -124,32 +132,30 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step, t
     loader = data.BatchLoader(run.iteration, team.batch_maker(run.batch_maker()), workers=cfg.data_workers)
     show = opts.progress and team.leader
     bar = tqdm(total=opts.iters, initial=run.iteration, disable=not show, unit="it", dynamic_ncols=True)
+    rollbacks = _Rollbacks(run)
     clock.loop_start = last_preview = last_checkpoint = time.perf_counter()
     try:
         with _StopRequest() as stop:
             while True:
-                spent, stopping = team.agree(
-                    _budget_spent(opts, run.iteration, elapsed := clock.seconds()), stop.requested
+                spent, stopping, collapsed = team.agree(
+                    _budget_spent(opts, run.iteration, elapsed := clock.seconds()), stop.requested, rollbacks.pending
                 )
+                if collapsed:  # before anything is saved: the weights may be broken
+                    rollbacks.roll_back(run)
                 if spent:
                     break
                 if stopping:
                     raise KeyboardInterrupt
                 progress = run.iteration / opts.iters if opts.iters else elapsed / (opts.minutes * 60)
-                lr = learning_rate(cfg, run.iteration, progress)
+                lr = learning_rate(cfg, run.iteration, progress) * run.divergence.lr_scale
                 waited = time.perf_counter()
                 batch = loader.get()
                 clock.wait_seconds += time.perf_counter() - waited
                 step_losses = train_step(run, batch, lr)
                 clock.steps += 1
                 bar.update(1)
-                if not all(math.isfinite(v) for v in step_losses.values()):
-                    # The weights are already poisoned: stop without saving so the last checkpoint stays good.
-                    raise UserError(
-                        f"{opts.run_dir}: training diverged at iteration {run.iteration} (loss is not finite); "
-                        "resume from the last checkpoint with a lower --lr"
-                    )
-                run.smooth(step_losses)
+                if rollbacks.collapsed(run, step_losses):
+                    continue
                 tick = time.perf_counter()
                 if run.iteration % LOG_EVERY == 0:
                     _log_row(run, tb, clock, tick, lr, bar, val_last)
@@ -157,7 +163,7 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step, t
                     val_last = _validate_and_report(run, tb, clock)
                     last_preview = time.perf_counter()
                 if team.leader and tick - last_checkpoint >= cfg.checkpoint_minutes * 60:
-                    _save(run, clock)
+                    _save(run, clock, keep=opts.keep_checkpoints)
                     last_checkpoint = time.perf_counter()
                 if on_step is not None:
                     on_step(run.iteration)
@@ -176,6 +182,51 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step, t
         loader.close()
         bar.close()
     clock.loop_end = time.perf_counter()
+
+
+class _Rollbacks:
+    """The loop's side of the divergence guard (trainer/divergence.py): the last good state, a verdict
+    after every step, and the rollback, which every rank makes at the same step (Team.agree)."""
+
+    def __init__(self, run: Run):
+        self.guard = DivergenceGuard(run.divergence, settle_at=run.train_cfg.lr_warmup_iters + SETTLE_STEPS)
+        self.snapshot = take_snapshot(run)
+        self.why: str | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.why is not None
+
+    def collapsed(self, run: Run, step_losses: dict[str, float]) -> bool:
+        """Fold the step's losses in; True when the run collapsed (roll back before anything else)."""
+        if all(math.isfinite(v) for v in step_losses.values()):
+            run.smooth(step_losses)
+        self.why = self.guard.collapse(run.iteration, step_losses, run.smoothed)
+        due = run.iteration - self.snapshot.iteration >= SNAPSHOT_EVERY
+        if self.why is None and due and self.guard.healthy(run.smoothed):
+            self.snapshot = take_snapshot(run)
+        return self.why is not None
+
+    def roll_back(self, run: Run) -> None:
+        """Back to the snapshot at a lower learning rate, or UserError once MAX_ROLLBACKS were spent
+        (the last checkpoint on disk is never replaced by a broken state)."""
+        why, self.why = self.why or "another rank's loss collapsed", None
+        if not self.guard.rolled_back():
+            raise UserError(
+                f"{run.opts.run_dir}: training diverged {MAX_ROLLBACKS + 1} times, the last at iteration "
+                f"{run.iteration} ({why}); the last checkpoint is kept: resume it with a lower --lr"
+            )
+        restore_snapshot(run, self.snapshot)
+        log.warning(
+            "training diverged at iteration %d (%s): back to the weights of iteration %d, learning rate "
+            "x%.3g from now on (rollback %d of %d)",
+            run.iteration,
+            why,
+            self.snapshot.iteration,
+            run.divergence.lr_scale,
+            run.divergence.rollbacks,
+            MAX_ROLLBACKS,
+        )
 
 
 def _budget_spent(opts: RunOptions, iteration: int, seconds: float) -> bool:
@@ -204,8 +255,12 @@ def _log_row(run: Run, tb, clock: _Clock, tick: float, lr: float, bar, val_last:
             tb.add_scalar(f"train/{name}", v, run.iteration)
 
 
-def _save(run: Run, clock: _Clock) -> Path:
-    save_checkpoint(run.checkpoint_path, checkpoint_state(run, run.trained_seconds + clock.seconds()))
+def _save(run: Run, clock: _Clock, keep: bool = False) -> Path:
+    """Write RUN_DIR/checkpoint.pt; keep: also keep this state under RUN_DIR/checkpoints/ (--keep-checkpoints)."""
+    seconds = run.trained_seconds + clock.seconds()
+    save_checkpoint(run.checkpoint_path, checkpoint_state(run, seconds))
+    if keep:
+        log.info("kept %s", keep_copy(run.checkpoint_path, seconds / 60, run.iteration))
     return run.checkpoint_path
 
 

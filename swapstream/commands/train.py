@@ -55,6 +55,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preview-minutes", type=positive_float(MAX_MINUTES), help="minutes between previews")
     parser.add_argument("--checkpoint-minutes", type=positive_float(MAX_MINUTES), help="minutes between checkpoints")
     parser.add_argument(
+        "--keep-checkpoints",
+        action="store_true",
+        help="also keep every periodic checkpoint (and the last) as RUN_DIR/checkpoints/minute_M_iter_N.pt: "
+        "export or resume an earlier state if a later one is worse (each is the full checkpoint, ~130 MB "
+        "for `live`)",
+    )
+    parser.add_argument(
         "--seed", type=seed, default=0, help="random seed, 0..2^32-1 (default 0; resume keeps the run's)"
     )
     parser.add_argument(
@@ -108,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         base=args.base,
         replace_facesets=args.replace_facesets,
+        keep_checkpoints=args.keep_checkpoints,
         train_overrides={k: v for k, v in overrides.items() if v is not None},
     )
     try:
