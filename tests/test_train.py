@@ -16,7 +16,7 @@ import pytest
 import torch
 from swapstream.trainer import data, divergence, losses
 from swapstream.trainer import train as train_module
-from swapstream.trainer.checkpoint import load_checkpoint
+from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
 from swapstream.trainer.preview import read_history
 from swapstream.trainer.train import RunOptions, train
@@ -127,6 +127,16 @@ def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
     state = load_checkpoint(summary.checkpoint)
     assert state["iteration"] == 3 and "discriminator" in state and state["losses"]["loss_gan"] > 0
     assert ModelConfig.from_dict(state["model_config"]) == liae
+
+
+def test_keep_checkpoints_keeps_each_state_under_its_minute_and_iteration(facesets, tmp_path):
+    run = tmp_path / "run"
+    train(_opts(facesets, run, iters=3, keep_checkpoints=True), TINY, FAST)
+    train(_opts(facesets, run, iters=5, resume=True, keep_checkpoints=True), TINY, FAST)
+    kept = sorted((run / "checkpoints").iterdir())
+    assert [p.name for p in kept] == ["minute_0000_iter_0000003.pt", "minute_0000_iter_0000005.pt"]
+    assert [load_checkpoint(find_checkpoint(p))["iteration"] for p in kept] == [3, 5]  # export reads these
+    assert kept[1].read_bytes() == (run / "checkpoint.pt").read_bytes()
 
 
 def test_divergence_stops_without_touching_the_last_checkpoint(facesets, tmp_path, monkeypatch):
