@@ -70,6 +70,24 @@ def test_eye_balance_draws_rare_eye_openness_more_often():
     assert closed[plain.a_target[:, 0, 0, 0]].mean() < 0.2
 
 
+def test_eye_balance_cap_keeps_a_lone_closed_eye_frame_from_dominating_the_draws():
+    """One closed-eye frame alone in its bin (as in a real 504-face clip) took 1/bins of all draws
+    uncapped; capped, no face is drawn more than `cap` times as often as without eye balance."""
+    openness = np.array([0.02] + [0.10] * 40 + [0.13] * 300 + [0.15] * 159, np.float32)
+    faces = _faces(openness)
+    plain = data.sampling_weights(faces, True, 0.0)
+    uncapped = data.sampling_weights(faces, True, 1.0)
+    assert uncapped[0] == pytest.approx(0.25)  # 4 bins, one face: a quarter of every batch
+    for cap in (1.0, 4.0, 8.0):
+        w = data.sampling_weights(faces, True, 1.0, cap)
+        assert w.sum() == pytest.approx(1.0) and (w / plain).max() <= cap * (1 + 1e-6)
+        assert w[0] == pytest.approx(cap / len(openness))  # still the most favoured face
+    assert data.sampling_weights(faces, True, 1.0, 8.0)[1:41].sum() > plain[1:41].sum()  # half-closed up
+    assert np.allclose(data.sampling_weights(faces, True, 1.0, 1.0), plain)  # cap 1: no balance left
+    with pytest.raises(ValueError, match="eye_balance_cap"):
+        TrainConfig(eye_balance_cap=0.5)
+
+
 def test_eye_dssim_weight_acts_on_dssim_inside_the_eyes_only():
     torch.manual_seed(0)
     pred, target = torch.rand(2, 3, 32, 32), torch.rand(2, 3, 32, 32)

@@ -111,6 +111,7 @@ class TrainConfig:
     color_transfer: bool = False  # rct: A's batch toward B's colour statistics
     yaw_balance: bool = True
     eye_balance: float = 0.0  # 0..1: draw faces with rarer eye openness more often (trainer/data.py)
+    eye_balance_cap: float = 8.0  # ... but no face more than this many times as often as without it
     validation_faces: int = 8
     precision: str = "auto"
     data_workers: int = 1
@@ -145,6 +146,8 @@ class TrainConfig:
             raise ValueError(f"eyes_dssim_weight must be 0 (off) or >= 1, got {self.eyes_dssim_weight}")
         if not 0 <= self.eye_balance <= 1:
             raise ValueError(f"eye_balance must be in [0, 1], got {self.eye_balance}")
+        if not self.eye_balance_cap >= 1:
+            raise ValueError(f"eye_balance_cap must be >= 1, got {self.eye_balance_cap}")
         for name in ("adam_beta1", "adam_beta2", "lr_min_ratio", "loss_smoothing"):
             if not 0 <= getattr(self, name) < 1 + (name == "lr_min_ratio"):
                 raise ValueError(f"{name} out of range: {getattr(self, name)!r}")

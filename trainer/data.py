@@ -10,6 +10,7 @@ prefetched when the checkpoint was written.
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 from dataclasses import dataclass
@@ -165,21 +166,38 @@ def yaw_balanced_weights(yaw: np.ndarray) -> np.ndarray:
     return w / w.sum()
 
 
-def sampling_weights(faces: IdentityFaces, yaw_balance: bool, eye_balance: float) -> np.ndarray | None:
+def sampling_weights(
+    faces: IdentityFaces, yaw_balance: bool, eye_balance: float, eye_balance_cap: float = math.inf
+) -> np.ndarray | None:
     """Probability of drawing each face (None: uniform): yaw-balanced, times eye-openness balance.
 
     eye_balance p in [0, 1]: a face's weight is also divided by (faces in its EYE_BIN-wide
     openness bin) ** p, so closed and half-closed eyes, rare in most clips, are drawn more often
-    (1: every openness bin as often as every other, like yaw balance; 0: off).
+    (1: every openness bin as often as every other, like yaw balance; 0: off). eye_balance_cap:
+    that factor is at most this many times its mean, so no face is drawn more than ~cap times as
+    often as without eye balance (uncapped, the one closed-eye frame of a 504-face clip, alone in
+    its bin, was 15% of all draws).
     """
     p = yaw_balanced_weights(faces.yaw) if yaw_balance else None
     if eye_balance <= 0 or faces.eyes is None:
         return p
     bins = np.floor(faces.eyes / EYE_BIN).astype(np.int64)
     _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
-    w = counts[inverse].astype(np.float64) ** -eye_balance
+    w = capped(counts[inverse].astype(np.float64) ** -eye_balance, eye_balance_cap)
     w = w if p is None else w * p
     return w / w.sum()
+
+
+def capped(w: np.ndarray, cap: float) -> np.ndarray:
+    """Positive weights rescaled to mean 1 with none above `cap` (>= 1): the excess of the clipped
+    ones is spread over the others in proportion, repeated until nothing is over."""
+    w = w / w.mean()
+    for _ in range(len(w)):  # each pass clips at least one more weight
+        over = w >= cap
+        if w.max() <= cap * (1 + 1e-9) or over.all():
+            break
+        w = np.where(over, cap, w * (len(w) - cap * over.sum()) / w[~over].sum())
+    return np.minimum(w, cap)
 
 
 def _affine(rng: np.random.Generator, size: int, cfg: AugmentConfig) -> np.ndarray:
@@ -303,13 +321,14 @@ def make_batch(
     yaw_balance: bool,
     color_transfer: bool,
     eye_balance: float = 0.0,
+    eye_balance_cap: float = math.inf,
 ) -> Batch:
-    """The batch of `iteration`: deterministic in (seed, iteration); eye_balance: `sampling_weights`."""
+    """The batch of `iteration`: deterministic in (seed, iteration); eye_balance(_cap): `sampling_weights`."""
     rng = np.random.default_rng([seed, iteration])
     parts = {}
     picks = {}
     for name, faces in (("a", faces_a), ("b", faces_b)):
-        p = sampling_weights(faces, yaw_balance, eye_balance)
+        p = sampling_weights(faces, yaw_balance, eye_balance, eye_balance_cap)
         idx = rng.choice(len(faces), batch_size, p=p)
         picks[name] = idx
         small = [None] * len(idx) if faces.inputs is None else faces.inputs[idx]

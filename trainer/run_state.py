@@ -133,6 +133,7 @@ class Run:
             yaw_balance=cfg.yaw_balance,
             color_transfer=cfg.color_transfer,
             eye_balance=cfg.eye_balance,
+            eye_balance_cap=cfg.eye_balance_cap,
         )
 
     def smooth(self, losses: dict[str, float]) -> None:
