@@ -27,12 +27,12 @@ from time_to_quality import at_minute, validation_curve  # this script's folder 
 from swapstream.common.atomic_files import atomic_write_bytes
 
 KEPT = re.compile(r"minute_(\d+)_iter_(\d+)\.pt$")
-FIGURES = (  # (column, eval JSON path, format)
-    ("recognised as target", ("identity", "share_recognised_as_target"), "{:.0%}"),
-    ("mouth r", ("expression", "mouth_correlation"), "{:.2f}"),
-    ("eye r", ("expression", "eye_correlation"), "{:.2f}"),
-    ("sharpness ratio", ("sharpness", "ratio"), "{:.2f}"),
-    ("flicker ratio", ("stability", "flicker_ratio"), "{:.2f}"),
+FIGURES = (  # (column, eval JSON path, format, issue #12's target: drawn dashed in the plot)
+    ("recognised as target", ("identity", "share_recognised_as_target"), "{:.0%}", 0.95),
+    ("mouth r", ("expression", "mouth_correlation"), "{:.2f}", 0.85),
+    ("eye r", ("expression", "eye_correlation"), "{:.2f}", 0.7),
+    ("sharpness ratio", ("sharpness", "ratio"), "{:.2f}", 0.8),
+    ("flicker ratio", ("stability", "flicker_ratio"), "{:.2f}", 1.2),
 )
 
 
@@ -102,11 +102,11 @@ def main() -> None:
 
 def row_cells(iteration: int, ssim: tuple[float, float], report: dict) -> list[str]:
     cells = [f"{iteration:,}", f"{ssim[0]:.3f} / {ssim[1]:.3f}"]
-    return cells + [fmt.format(figure(report, path)) for _, path, fmt in FIGURES]
+    return cells + [fmt.format(figure(report, path)) for _, path, fmt, _ in FIGURES]
 
 
 def markdown(results: dict) -> str:
-    head = ["run", "minute", "iteration", "val SSIM A / B", *(name for name, _, _ in FIGURES)]
+    head = ["run", "minute", "iteration", "val SSIM A / B", *(f[0] for f in FIGURES)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, rows in results.items():
         for minute, iteration, ssim, report in rows:
@@ -123,9 +123,10 @@ def plot(results: dict, png: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(FIGURES), figsize=(4 * len(FIGURES), 3.2))
-    for ax, (name, path, _) in zip(axes, FIGURES, strict=True):
+    for ax, (name, path, _, target) in zip(axes, FIGURES, strict=True):
         for label, rows in results.items():
             ax.plot([r[0] for r in rows], [figure(r[3], path) for r in rows], marker="o", label=label)
+        ax.axhline(target, color="grey", linestyle="--", linewidth=1)
         ax.set_title(name)
         ax.set_xlabel("training minutes")
         ax.grid(alpha=0.3)
