@@ -1,9 +1,11 @@
 """The sharpness ratio a perfect model could reach at a given output resolution, on a real clip.
 
 Usage: python benchmarks/sharpness_ceiling.py CLIP [--every 20] [--sizes 64 128 256] [--face-type whole]
+    [--paste linear cubic]
 
-For every --every-th frame the driving face itself is aligned to an R px crop and pasted back
-through the inverse matrix (the engine's warp both ways, bilinear), and `swapstream eval`'s
+For every --every-th frame the driving face itself is aligned to an R px crop (bilinear, as the
+engine aligns) and pasted back through the inverse matrix with each --paste interpolation (the
+engine's paste is bicubic since 2026-12-01, bilinear before), and `swapstream eval`'s
 sharpness figure (engine/quality/sharpness.py) compares it with the frame: what a model whose
 output equals the true face at R px would score. A trained model's ratio divided by this ceiling
 says how much of the softness is the model and how much the resolution it renders.
@@ -18,6 +20,8 @@ from swapstream.engine.face.align import alignment_matrix, invert, warp_face
 from swapstream.engine.face.landmarks import FaceMesh
 from swapstream.engine.quality.sharpness import high_frequency_energy, inner_face_region, summarize_sharpness
 
+PASTE = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -25,9 +29,10 @@ def main() -> None:
     p.add_argument("--every", type=int, default=20)
     p.add_argument("--sizes", type=int, nargs="+", default=[64, 128, 256])
     p.add_argument("--face-type", default="whole")
+    p.add_argument("--paste", nargs="+", choices=sorted(PASTE), default=["cubic"], help="paste interpolations")
     args = p.parse_args()
     driving: list[float] = []
-    pasted: dict[int, list[float]] = {r: [] for r in args.sizes}
+    pasted: dict[tuple[int, str], list[float]] = {(r, k): [] for r in args.sizes for k in args.paste}
     cap, mesh = cv2.VideoCapture(args.clip), FaceMesh(static=True, max_faces=1)
     index = -1
     try:
@@ -42,17 +47,17 @@ def main() -> None:
             landmarks, (h, w) = faces[0].landmarks, frame.shape[:2]
             inner = inner_face_region(landmarks, frame.shape)
             driving.append(high_frequency_energy(frame, inner))
-            for r in args.sizes:
+            for (r, kind), energies in pasted.items():
                 m = alignment_matrix(landmarks, args.face_type, r)
-                back = cv2.warpAffine(warp_face(frame, m, r), invert(m), (w, h), flags=cv2.INTER_LINEAR)
-                pasted[r].append(high_frequency_energy(back, inner))
+                back = cv2.warpAffine(warp_face(frame, m, r), invert(m), (w, h), flags=PASTE[kind])
+                energies.append(high_frequency_energy(back, inner))
     finally:
         cap.release()
         mesh.close()
     print(f"{args.clip}: {len(driving)} frames with a face, {args.face_type} crops")
-    for r, energies in pasted.items():
+    for (r, kind), energies in pasted.items():
         ratio = summarize_sharpness(driving, energies).ratio
-        print(f"  perfect {r:4d} px render pasted back: sharpness ratio {ratio:.2f}")
+        print(f"  perfect {r:4d} px render pasted back ({kind}): sharpness ratio {ratio:.2f}")
 
 
 if __name__ == "__main__":

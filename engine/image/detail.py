@@ -6,8 +6,8 @@ about S / R, and everything finer than the crop's pixel grid is simply absent: o
 close-up a 128 px render carries about half of the face's high-frequency energy even when the
 render is perfect (benchmarks/RESULTS.md, "sharpness ceiling"). That missing band is taken from
 the original frame: the ROI minus the ROI shrunk by the upscale (INTER_AREA, what a crop of that
-resolution holds) and enlarged back (bilinear), weighted by an alpha (the blend stage's: the blend
-mask without the mouth) and `amount`.
+resolution holds) and enlarged back (bicubic, as the blend pastes the face), weighted by an alpha
+(the blend stage's: the blend mask without the mouth) and `amount`.
 Frames and ROIs are uint8 (h, w, 3) BGR; alphas uint8 (h, w) (0 = untouched, 255 = all swap).
 """
 
@@ -34,7 +34,7 @@ def detail_source(roi_frame: np.ndarray, upscale: float) -> tuple[np.ndarray, np
         return None
     h, w = roi_frame.shape[:2]
     small = (max(1, round(w / upscale)), max(1, round(h / upscale)))
-    low = cv2.resize(cv2.resize(roi_frame, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_LINEAR)
+    low = cv2.resize(cv2.resize(roi_frame, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_CUBIC)
     return roi_frame.copy(), low
 
 
