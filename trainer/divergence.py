@@ -33,7 +33,9 @@ HEALTHY = 1.1  # snapshots are taken only while every watched loss is within thi
 SNAPSHOT_EVERY = 200
 MAX_ROLLBACKS = 3
 LR_FACTOR = 0.5
-SETTLE_STEPS = 100  # after the warmup, before the best losses are trusted (the EMA's memory is ~50 steps)
+# Steps before the best losses are counted (the EMA's memory is ~50 steps). Not "after the warmup":
+# a CPU run of `live` collapsed at iteration ~250, as the warmup reached the full rate.
+SETTLE_STEPS = 100
 
 
 @dataclass

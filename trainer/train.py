@@ -189,7 +189,7 @@ class _Rollbacks:
     after every step, and the rollback, which every rank makes at the same step (Team.agree)."""
 
     def __init__(self, run: Run):
-        self.guard = DivergenceGuard(run.divergence, settle_at=run.train_cfg.lr_warmup_iters + SETTLE_STEPS)
+        self.guard = DivergenceGuard(run.divergence, settle_at=SETTLE_STEPS)
         self.snapshot = take_snapshot(run)
         self.why: str | None = None
 
