@@ -154,6 +154,24 @@ def test_divergence_stops_without_touching_the_last_checkpoint(facesets, tmp_pat
     assert (run / "checkpoint.pt").read_bytes() == good
 
 
+def test_ctrl_c_between_a_collapse_and_its_rollback_keeps_the_last_checkpoint(facesets, tmp_path, monkeypatch):
+    run = tmp_path / "run"
+    train(_opts(facesets, run, iters=2), TINY, FAST)
+    good = (run / "checkpoint.pt").read_bytes()
+    monkeypatch.setattr(losses, "face_loss", lambda pred, *args: pred.sum() * float("nan"))
+    real_agree = train_module.Team.agree
+
+    def agree_then_interrupt(self, *flags):
+        if flags[2]:  # a collapse is pending: a second Ctrl-C lands right now
+            raise KeyboardInterrupt
+        return real_agree(self, *flags)
+
+    monkeypatch.setattr(train_module.Team, "agree", agree_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        train(_opts(facesets, run, iters=20, resume=True), TINY, FAST)
+    assert (run / "checkpoint.pt").read_bytes() == good
+
+
 def _poison_at(model_of, iteration: int, poison):
     """An on_step hook that breaks the weights once, after `iteration`."""
 

@@ -1,8 +1,9 @@
 """Divergence guard: a run whose loss collapses goes back to its last good state at a lower learning rate.
 
-A collapse looks like this (seen once on the 2-core CPU, preset `live`, bf16, lr 1e-3, batch 4:
-loss_b 1.4 -> 3.15 at ~500 iterations, then flat for the remaining 20 minutes while A kept
-learning; benchmarks/RESULTS.md, "One collapse"), or a loss turns NaN/inf. Without help the rest of
+A collapse looks like this (the 128 px `live` preset on the 2-core CPU, bf16, lr 1e-3, batch 4,
+4 of 7 runs: one side's loss doubled at iteration 250-740 and stayed up, e.g. loss_b 1.4 -> 3.15,
+flat for the remaining 20 minutes while A kept learning; benchmarks/RESULTS.md, "One collapse" and
+"30 CPU-minutes"), or a loss turns NaN/inf. Without help the rest of
 the budget is wasted and the checkpoint holds the broken weights.
 
 The guard keeps an in-memory copy of the weights and optimiser state (taken at the start and then

@@ -168,13 +168,14 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step, t
                 if on_step is not None:
                     on_step(run.iteration)
     except KeyboardInterrupt:
-        # The first Ctrl-C stops the loop between steps; only a second one can land mid-update,
-        # and then the last good checkpoint must not be replaced by half-updated weights.
+        # The first Ctrl-C stops the loop between steps; only a second one can land mid-update or
+        # between a collapse and its rollback, and then the last good checkpoint must not be
+        # replaced by half-updated or broken weights.
         if not team.leader:
             raise
         preview.write_history(run.history_path, run.history)
-        if run.updating:
-            log.warning("interrupted mid-step: kept the previous checkpoint")
+        if run.updating or rollbacks.pending:
+            log.warning("interrupted mid-step or mid-collapse: kept the previous checkpoint")
         else:
             log.info("interrupted at iteration %d; checkpoint saved to %s", run.iteration, _save(run, clock))
         raise

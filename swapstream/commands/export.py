@@ -21,7 +21,12 @@ from swapstream.common.choices import DIRECTION_HELP, DIRECTIONS, MODEL_PRECISIO
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="training run directory (holds checkpoint.pt)")
+    parser.add_argument(
+        "run_dir",
+        type=Path,
+        metavar="RUN_DIR",
+        help="training run directory (holds checkpoint.pt), or one checkpoint file (train --keep-checkpoints)",
+    )
     parser.add_argument("-o", "--output", type=Path, required=True, metavar="MODEL.onnx", help="model file to write")
     parser.add_argument(
         "--direction", choices=DIRECTIONS, default="a2b", help=f"default a2b: {describe(DIRECTIONS, DIRECTION_HELP)}"
