@@ -60,7 +60,8 @@ def evaluate(checkpoint: Path, out: Path, args: argparse.Namespace) -> dict:
         if not model.is_file():
             _swapstream("export", str(checkpoint), "-o", str(model), "--precision", "int8")
         if not video.is_file():
-            _swapstream("convert", str(args.driving), "-m", str(model), "-o", str(video), "--detail", str(args.detail))
+            _swapstream("convert", str(args.driving), "-m", str(model), "-o", str(video),
+                        "--detail", str(args.detail), "--steady", str(args.steady))  # fmt: skip
         _swapstream("eval", "--driving", str(args.driving), "--swapped", str(video), "--identity", str(args.identity),
                     "--every", str(args.every), "--json", str(report), "--no-progress")  # fmt: skip
     return json.loads(report.read_text())
@@ -79,6 +80,7 @@ def main() -> None:
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for models, videos and reports")
     p.add_argument("--every", type=int, default=2, help="eval measures one frame in N")
     p.add_argument("--detail", type=float, default=1.0, help="convert's --detail (default 1, the engine's)")
+    p.add_argument("--steady", type=float, default=1.0, help="convert's --steady (default 1, the engine's)")
     p.add_argument("--png", type=Path, help="plot of every figure against minutes")
     args = p.parse_args()
     labels = args.labels or [r.name for r in args.runs]

@@ -26,6 +26,7 @@ CONFIG_VERSION = 1
 @dataclass(frozen=True)
 class SwapConfig:
     """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur/detail: BlendConfig;
+    steady: how far a face's frame-to-frame change is held to its driver's (engine.image.steady);
     keep_mouth: keep the driver's open-mouth interior; occluder: occlusion model file ('' = none),
     needed by mask 'occlusion' (engine/stages/mask_refine.py)."""
 
@@ -35,10 +36,13 @@ class SwapConfig:
     erode: float = 0.05
     blur: float = 0.05
     detail: float = 1.0
+    steady: float = 1.0
     keep_mouth: bool = False
     occluder: str = ""
 
     def __post_init__(self) -> None:
+        if not 0 <= self.steady <= 1:
+            raise ValueError(f"steady must be in [0, 1], got {self.steady}")
         if self.mask not in MASK_MODES:
             raise ValueError(f"mask must be one of {MASK_MODES}, got {self.mask!r}")
         if self.mask == "occlusion" and not self.occluder:

@@ -18,7 +18,7 @@ from pathlib import Path
 from swapstream.common.atomic_files import atomic_open
 
 # Stages in the order a frame meets them; the sink ('sink' live, 'write' convert) comes last.
-STAGE_ORDER = ("capture", "detect", "align", "infer", "color", "blend")
+STAGE_ORDER = ("capture", "detect", "align", "infer", "color", "steady", "blend")
 
 
 def cpu_name() -> str:

@@ -26,14 +26,16 @@ def read_frames(name: str, indices: tuple[int, ...]) -> list[np.ndarray]:
 def run_swap(model_path, frames, fps: float = 0.0, references=(), others=None, **swap) -> list[FramePacket]:
     """The engine's swap stages (as convert builds them) on frames, one packet each, in order:
     stills (fps 0: every packet at time 0) or a video's frames (fps > 0). references/others: as
-    engine.pipeline.build.swap_stages takes them (others: {target: model path})."""
+    engine.pipeline.build.swap_stages takes them (others: {target: model path}). Steadiness is off
+    unless asked for: the frames are picked from a clip, not consecutive, and each option under
+    test is judged frame by frame."""
     from swapstream.engine.config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.runtime.model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
 
     model = load_swap_model(model_path, RuntimeConfig(providers=("cpu",)))
-    cfg = load_engine_config().replace(swap={"color": "none", **swap})
+    cfg = load_engine_config().replace(swap={"color": "none", "steady": 0.0, **swap})
     others = {t: load_swap_model(p, RuntimeConfig(providers=("cpu",))) for t, p in (others or {}).items()}
     stages = swap_stages(model, cfg, offline=True, references=references, others=others)
     for s in stages:

@@ -21,7 +21,7 @@ from swapstream.cli import main
 from swapstream.commands.bench import parse_size
 from swapstream.shipped_models import asset_paths, find_shipped
 
-SWAP_STAGES = ("capture", "detect", "align", "infer", "color", "blend")
+SWAP_STAGES = ("capture", "detect", "align", "infer", "color", "steady", "blend")
 
 
 def bench(argv: list[str], capsys) -> tuple[int, str, str]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from swapstream.engine.quality.expression import expression_of
-from swapstream.trainer import data
+from swapstream.trainer import data, sampling
 from swapstream.trainer.config import TrainConfig
 from swapstream.trainer.losses import face_loss
 
@@ -24,7 +24,7 @@ def test_eye_openness_is_what_eval_measures():
     rng = np.random.default_rng(0)
     for _ in range(5):
         landmarks = rng.uniform(0, 256, (478, 3)).astype(np.float32)
-        assert data.eye_openness(landmarks) == pytest.approx(expression_of(landmarks).eyes, rel=1e-6)
+        assert sampling.eye_openness(landmarks) == pytest.approx(expression_of(landmarks).eyes, rel=1e-6)
 
 
 def test_region_map_marks_eyes_and_mouth_apart():
@@ -38,14 +38,14 @@ def test_region_map_marks_eyes_and_mouth_apart():
     assert region[5, 32] == region[32, 5] == 0
 
 
-def _faces(openness: np.ndarray) -> data.IdentityFaces:
+def _faces(openness: np.ndarray, mouths: np.ndarray | None = None) -> data.IdentityFaces:
     """Faces of 8 px whose pixel value is their index, so a batch's target tells which were drawn."""
     n = len(openness)
     images = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None], 8, 1).repeat(8, 2).repeat(3, 3)
     masks = np.full((n, 8, 8), 255, np.uint8)
     regions = np.zeros((n, 8, 8), np.uint8)
     return data.IdentityFaces(
-        images, masks, regions, np.zeros(n, np.float32), [str(i) for i in range(n)], None, openness
+        images, masks, regions, np.zeros(n, np.float32), [str(i) for i in range(n)], None, openness, mouths
     )
 
 
@@ -55,12 +55,12 @@ def test_eye_balance_draws_rare_eye_openness_more_often():
     closed = openness < 0.05
 
     def closed_share(balance: float) -> float:
-        return float(data.sampling_weights(faces, True, balance)[closed].sum())
+        return float(sampling.sampling_weights(faces, True, balance)[closed].sum())
 
     assert closed_share(0.0) == pytest.approx(0.1)
     assert closed_share(1.0) == pytest.approx(0.5)  # every openness bin as often as every other
     assert 0.1 < closed_share(0.5) < 0.5
-    assert data.sampling_weights(faces, False, 0.0) is None
+    assert sampling.sampling_weights(faces, False, 0.0) is None
     # Batches draw by those weights and stay a pure function of (seed, iteration).
     batches = [data.make_batch(7, 0, faces, faces, 400, NO_AUG, True, False, eye_balance=1.0) for _ in range(2)]
     assert np.array_equal(batches[0].a_target, batches[1].a_target)
@@ -75,17 +75,47 @@ def test_eye_balance_cap_keeps_a_lone_closed_eye_frame_from_dominating_the_draws
     uncapped; capped, no face is drawn more than `cap` times as often as without eye balance."""
     openness = np.array([0.02] + [0.10] * 40 + [0.13] * 300 + [0.15] * 159, np.float32)
     faces = _faces(openness)
-    plain = data.sampling_weights(faces, True, 0.0)
-    uncapped = data.sampling_weights(faces, True, 1.0)
+    plain = sampling.sampling_weights(faces, True, 0.0)
+    uncapped = sampling.sampling_weights(faces, True, 1.0)
     assert uncapped[0] == pytest.approx(0.25)  # 4 bins, one face: a quarter of every batch
     for cap in (1.0, 4.0, 8.0):
-        w = data.sampling_weights(faces, True, 1.0, cap)
+        w = sampling.sampling_weights(faces, True, 1.0, cap)
         assert w.sum() == pytest.approx(1.0) and (w / plain).max() <= cap * (1 + 1e-6)
         assert w[0] == pytest.approx(cap / len(openness))  # still the most favoured face
-    assert data.sampling_weights(faces, True, 1.0, 8.0)[1:41].sum() > plain[1:41].sum()  # half-closed up
-    assert np.allclose(data.sampling_weights(faces, True, 1.0, 1.0), plain)  # cap 1: no balance left
-    with pytest.raises(ValueError, match="eye_balance_cap"):
-        TrainConfig(eye_balance_cap=0.5)
+    assert sampling.sampling_weights(faces, True, 1.0, 8.0)[1:41].sum() > plain[1:41].sum()  # half-closed up
+    assert np.allclose(sampling.sampling_weights(faces, True, 1.0, 1.0), plain)  # cap 1: no balance left
+    with pytest.raises(ValueError, match="balance_cap"):
+        TrainConfig(balance_cap=0.5)
+
+
+def test_mouth_openness_is_what_eval_measures():
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        landmarks = rng.uniform(0, 256, (478, 3)).astype(np.float32)
+        assert sampling.mouth_openness(landmarks) == pytest.approx(expression_of(landmarks).mouth, rel=1e-6)
+
+
+def test_mouth_balance_draws_open_mouths_more_often_and_shares_the_cap_with_the_eyes():
+    """A talking clip is mostly closed lips: 80 closed, 15 half open, 5 wide open mouths. Balanced,
+    each openness bin is drawn about equally; with eye balance on too, the product of the two
+    factors stays under the one cap."""
+    mouths = np.array([0.01] * 80 + [0.12] * 15 + [0.32] * 5, np.float32)
+    eyes = np.array([0.15] * 95 + [0.02] * 5, np.float32)  # the wide-open mouths also blink
+    faces = _faces(eyes, mouths)
+    plain = sampling.sampling_weights(faces, True, 0.0)
+    wide = mouths > 0.3
+    assert plain[wide].sum() == pytest.approx(0.05)
+    assert sampling.sampling_weights(faces, True, 0.0, mouth_balance=1.0)[wide].sum() == pytest.approx(1 / 3)
+    both = sampling.sampling_weights(faces, True, 1.0, 8.0, mouth_balance=1.0)
+    assert both.sum() == pytest.approx(1.0) and (both / plain).max() <= 8.0 * (1 + 1e-6)
+    assert both[wide] == pytest.approx(8.0 / 100)  # blinking and wide open: at the cap, not 8 x 8
+    half = (mouths > 0.1) & (mouths < 0.3)
+    assert both[half].sum() > sampling.sampling_weights(faces, True, 1.0, 8.0)[half].sum()
+    drawn = data.make_batch(3, 0, faces, faces, 600, NO_AUG, True, False, mouth_balance=1.0).a_target[:, 0, 0, 0]
+    assert 0.25 < wide[drawn].mean() < 0.42
+    with pytest.raises(ValueError, match="mouth_balance"):
+        TrainConfig(mouth_balance=-0.1)
+    assert TrainConfig.from_dict({"eye_balance_cap": 4.0}).balance_cap == 4.0  # a checkpoint of before
 
 
 def test_eye_dssim_weight_acts_on_dssim_inside_the_eyes_only():

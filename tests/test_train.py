@@ -14,7 +14,7 @@ import signal
 import numpy as np
 import pytest
 import torch
-from swapstream.trainer import data, divergence, losses
+from swapstream.trainer import data, divergence, losses, sampling
 from swapstream.trainer import train as train_module
 from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
@@ -59,7 +59,7 @@ def test_batches_are_deterministic_and_augment_only_the_input(facesets):
 
 def test_yaw_balance_and_validation_split():
     yaw = np.array([0.0] * 18 + [35.0, 36.0])
-    w = data.yaw_balanced_weights(yaw)
+    w = sampling.yaw_balanced_weights(yaw)
     assert w[18:].sum() == pytest.approx(0.5)  # the 2 turned faces get as much as the 18 frontal ones
     faces = data.IdentityFaces(
         np.zeros((20, 8, 8, 3), np.uint8),

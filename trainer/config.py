@@ -111,7 +111,8 @@ class TrainConfig:
     color_transfer: bool = False  # rct: A's batch toward B's colour statistics
     yaw_balance: bool = True
     eye_balance: float = 0.0  # 0..1: draw faces with rarer eye openness more often (trainer/data.py)
-    eye_balance_cap: float = 8.0  # ... but no face more than this many times as often as without it
+    mouth_balance: float = 0.0  # 0..1: the same for mouth openness
+    balance_cap: float = 8.0  # ... but no face more than this many times as often as without them
     validation_faces: int = 8
     precision: str = "auto"
     data_workers: int = 1
@@ -144,10 +145,11 @@ class TrainConfig:
             raise ValueError(f"eyes_mouth_weight must be >= 1, got {self.eyes_mouth_weight}")
         if self.eyes_dssim_weight != 0 and self.eyes_dssim_weight < 1:
             raise ValueError(f"eyes_dssim_weight must be 0 (off) or >= 1, got {self.eyes_dssim_weight}")
-        if not 0 <= self.eye_balance <= 1:
-            raise ValueError(f"eye_balance must be in [0, 1], got {self.eye_balance}")
-        if not self.eye_balance_cap >= 1:
-            raise ValueError(f"eye_balance_cap must be >= 1, got {self.eye_balance_cap}")
+        for name in ("eye_balance", "mouth_balance"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.balance_cap >= 1:
+            raise ValueError(f"balance_cap must be >= 1, got {self.balance_cap}")
         for name in ("adam_beta1", "adam_beta2", "lr_min_ratio", "loss_smoothing"):
             if not 0 <= getattr(self, name) < 1 + (name == "lr_min_ratio"):
                 raise ValueError(f"{name} out of range: {getattr(self, name)!r}")
@@ -162,6 +164,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
         """Build from a plain dict; missing keys take the defaults. Raises ValueError on bad input."""
+        if isinstance(d, dict) and "eye_balance_cap" in d:  # its name in checkpoints before mouth balance
+            d = {("balance_cap" if k == "eye_balance_cap" else k): v for k, v in d.items()}
         return _from_dict(cls, d, require_all=False)
 
 

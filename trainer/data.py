@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.engine.quality.expression import EYE_LIDS, OUTER_EYE_CORNERS
+from swapstream.trainer.sampling import eye_openness, mouth_openness, sampling_weights
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -27,9 +27,7 @@ from swapstream.common.faceset import Faceset
 LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 RIGHT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
-YAW_BIN_DEGREES = 10.0
 REGION_EYES, REGION_MOUTH = 1, 2  # values of the region maps (0: elsewhere)
-EYE_BIN = 0.025  # eye-openness bin of eye-balanced sampling, in outer-eye-corner distances
 
 
 @dataclass(frozen=True)
@@ -49,7 +47,8 @@ class IdentityFaces:
     images (N, O, O, 3) uint8 BGR, the targets; masks (N, O, O) uint8 0/255; regions (N, O, O)
     uint8 REGION_EYES inside the eyes, REGION_MOUTH inside the mouth, else 0; yaw (N,) degrees;
     names: file of each face in its faceset; inputs (N, R, R, 3) uint8 BGR, the same crops at the
-    input resolution (None: R = O, use images); eyes (N,) eye openness (`eye_openness`; None: unknown).
+    input resolution (None: R = O, use images); eyes (N,) eye openness (`eye_openness`; None: unknown);
+    mouths (N,) mouth openness (`mouth_openness`; None: unknown).
     """
 
     images: np.ndarray
@@ -59,6 +58,7 @@ class IdentityFaces:
     names: list[str]
     inputs: np.ndarray | None = None
     eyes: np.ndarray | None = None
+    mouths: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.images)
@@ -77,6 +77,7 @@ class IdentityFaces:
             [self.names[i] for i in idx],
             None if self.inputs is None else self.inputs[idx],
             None if self.eyes is None else self.eyes[idx],
+            None if self.mouths is None else self.mouths[idx],
         )
 
 
@@ -99,13 +100,6 @@ def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
         cv2.fillConvexPoly(out, cv2.convexHull(pts), value)
     k = max(3, size // 24) | 1  # a margin so eyelids and lip edges count too
     return cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-
-
-def eye_openness(landmarks: np.ndarray) -> float:
-    """Mean lid gap of both eyes over the outer eye-corner distance, as `swapstream eval` measures it."""
-    p = np.asarray(landmarks, np.float64)[:, :2]
-    unit = max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0]] - p[OUTER_EYE_CORNERS[1]])), 1e-6)
-    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in EYE_LIDS]) / unit)
 
 
 def _resize(image: np.ndarray, size: int) -> np.ndarray:
@@ -138,7 +132,8 @@ def load_faces(fs: Faceset, resolution: int, output_resolution: int | None = Non
         regions[i] = region_map(rec.landmarks[:, :2] * scale, out)
     yaw = np.array([r.yaw for r in fs.faces], np.float32)
     eyes = np.array([eye_openness(r.landmarks) for r in fs.faces], np.float32)
-    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces], inputs, eyes)
+    mouths = np.array([mouth_openness(r.landmarks) for r in fs.faces], np.float32)
+    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces], inputs, eyes, mouths)
 
 
 def split_validation(faces: IdentityFaces, count: int) -> tuple[IdentityFaces, IdentityFaces]:
@@ -153,51 +148,6 @@ def split_validation(faces: IdentityFaces, count: int) -> tuple[IdentityFaces, I
     held = np.unique(np.linspace(0, len(faces) - 1, count + 2)[1:-1].round().astype(int))
     keep = np.setdiff1d(np.arange(len(faces)), held)
     return faces.subset(keep), faces.subset(held)
-
-
-def yaw_balanced_weights(yaw: np.ndarray) -> np.ndarray:
-    """Sampling probabilities uniform over 10-degree yaw bins, uniform within a bin.
-
-    A clip where the person looks ahead 90% of the time would otherwise starve profile views.
-    """
-    bins = np.floor(yaw / YAW_BIN_DEGREES).astype(np.int64)
-    _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
-    w = 1.0 / counts[inverse]
-    return w / w.sum()
-
-
-def sampling_weights(
-    faces: IdentityFaces, yaw_balance: bool, eye_balance: float, eye_balance_cap: float = math.inf
-) -> np.ndarray | None:
-    """Probability of drawing each face (None: uniform): yaw-balanced, times eye-openness balance.
-
-    eye_balance p in [0, 1]: a face's weight is also divided by (faces in its EYE_BIN-wide
-    openness bin) ** p, so closed and half-closed eyes, rare in most clips, are drawn more often
-    (1: every openness bin as often as every other, like yaw balance; 0: off). eye_balance_cap:
-    that factor is at most this many times its mean, so no face is drawn more than ~cap times as
-    often as without eye balance (uncapped, the one closed-eye frame of a 504-face clip, alone in
-    its bin, was 15% of all draws).
-    """
-    p = yaw_balanced_weights(faces.yaw) if yaw_balance else None
-    if eye_balance <= 0 or faces.eyes is None:
-        return p
-    bins = np.floor(faces.eyes / EYE_BIN).astype(np.int64)
-    _, inverse, counts = np.unique(bins, return_inverse=True, return_counts=True)
-    w = capped(counts[inverse].astype(np.float64) ** -eye_balance, eye_balance_cap)
-    w = w if p is None else w * p
-    return w / w.sum()
-
-
-def capped(w: np.ndarray, cap: float) -> np.ndarray:
-    """Positive weights rescaled to mean 1 with none above `cap` (>= 1): the excess of the clipped
-    ones is spread over the others in proportion, repeated until nothing is over."""
-    w = w / w.mean()
-    for _ in range(len(w)):  # each pass clips at least one more weight
-        over = w >= cap
-        if w.max() <= cap * (1 + 1e-9) or over.all():
-            break
-        w = np.where(over, cap, w * (len(w) - cap * over.sum()) / w[~over].sum())
-    return np.minimum(w, cap)
 
 
 def _affine(rng: np.random.Generator, size: int, cfg: AugmentConfig) -> np.ndarray:
@@ -321,14 +271,16 @@ def make_batch(
     yaw_balance: bool,
     color_transfer: bool,
     eye_balance: float = 0.0,
-    eye_balance_cap: float = math.inf,
+    balance_cap: float = math.inf,
+    mouth_balance: float = 0.0,
 ) -> Batch:
-    """The batch of `iteration`: deterministic in (seed, iteration); eye_balance(_cap): `sampling_weights`."""
+    """The batch of `iteration`: deterministic in (seed, iteration); eye_balance, balance_cap and
+    mouth_balance: `sampling_weights`."""
     rng = np.random.default_rng([seed, iteration])
     parts = {}
     picks = {}
     for name, faces in (("a", faces_a), ("b", faces_b)):
-        p = sampling_weights(faces, yaw_balance, eye_balance, eye_balance_cap)
+        p = sampling_weights(faces, yaw_balance, eye_balance, balance_cap, mouth_balance)
         idx = rng.choice(len(faces), batch_size, p=p)
         picks[name] = idx
         small = [None] * len(idx) if faces.inputs is None else faces.inputs[idx]

@@ -133,7 +133,8 @@ class Run:
             yaw_balance=cfg.yaw_balance,
             color_transfer=cfg.color_transfer,
             eye_balance=cfg.eye_balance,
-            eye_balance_cap=cfg.eye_balance_cap,
+            balance_cap=cfg.balance_cap,
+            mouth_balance=cfg.mouth_balance,
         )
 
     def smooth(self, losses: dict[str, float]) -> None:

@@ -9,12 +9,13 @@ from swapstream.engine.stages.color import ColorStage
 from swapstream.engine.stages.faces import AlignStage, DetectStage
 from swapstream.engine.stages.infer import InferStage
 from swapstream.engine.stages.mask_refine import MaskRefiner
+from swapstream.engine.stages.steady import SteadyStage
 
 from swapstream.common.errors import UserError
 
 
 def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (), others: dict | None = None):
-    """detect -> align -> infer -> color -> blend for `model` (an engine.runtime SwapModel); blend
+    """detect -> align -> infer -> color -> steady -> blend for `model` (an engine.runtime SwapModel); blend
     also keeps the open mouth and removes occluders from the mask when cfg.swap asks for it.
 
     Face type and crop size come from the model's contract, never from flags, so crops always
@@ -32,6 +33,7 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
         AlignStage(contract.face_type, contract.output_resolution),  # the model input is resized in InferStage
         InferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others),
         ColorStage(cfg.swap.color),
+        SteadyStage(cfg.swap.steady),
         BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner),
     ]
 

@@ -64,6 +64,7 @@ CONTROLS: dict[str, ControlSpec] = {
         ControlSpec("erode", "number", "mask erosion (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
         ControlSpec("blur", "number", "feather width (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
         ControlSpec("detail", "number", "the camera's own fine detail added inside the face", hi=MAX_DETAIL, step=0.1),
+        ControlSpec("steady", "number", "hold the face's change per frame to the camera face's own", hi=1.0, step=0.1),
         ControlSpec(
             "target_delay_ms",
             "number",
@@ -99,6 +100,7 @@ class SwapSettings:
     erode: float = 0.05
     blur: float = 0.05
     detail: float = 1.0
+    steady: float = 1.0
     target_delay_ms: float = 0.0
     recording: bool = False
     model: str = ""
@@ -124,6 +126,7 @@ class SwapSettings:
             erode=s.erode,
             blur=s.blur,
             detail=s.detail,
+            steady=s.steady,
             target_delay_ms=validate_value("target_delay_ms", target_delay_ms),
             recording=recording,
             model=name,
@@ -291,6 +294,7 @@ def apply_settings(part, settings: SwapSettings) -> None:
     from swapstream.engine.stages.color import ColorStage
     from swapstream.engine.stages.faces import AlignStage, DetectStage
     from swapstream.engine.stages.infer import InferStage
+    from swapstream.engine.stages.steady import SteadyStage
 
     contract = getattr(settings.model_obj, "contract", None)
     # Crops are aligned, colour-matched and blended at the model's output resolution.
@@ -307,6 +311,8 @@ def apply_settings(part, settings: SwapSettings) -> None:
             part.model = settings.model_obj
     elif isinstance(part, ColorStage):
         part.mode = settings.color
+    elif isinstance(part, SteadyStage):
+        part.strength = settings.steady
     elif isinstance(part, BlendStage):
         resolution = size if contract is not None else part.resolution
         part.cfg = BlendConfig(settings.blend, settings.erode, settings.blur, settings.detail)

@@ -102,7 +102,7 @@ class DetectStage(Stage):
                 faces = [max(faces, key=lambda f: f.area)]
             chosen = [(f, 0) for f in faces]
         chosen.sort(key=lambda pair: float(pair[0].points[:, 0].mean()))
-        packet.faces = [FaceSlot(landmarks=f.landmarks, target=target) for f, target in chosen]
+        packet.faces = [FaceSlot(landmarks=f.landmarks, target=target, track=f.track) for f, target in chosen]
         return packet
 
     @property

@@ -25,6 +25,8 @@ KEYS: dict[str, tuple[str, str, object]] = {
     "U": ("nudge", "blur", -0.01),
     "d": ("nudge", "detail", 0.25),
     "D": ("nudge", "detail", -0.25),
+    "t": ("nudge", "steady", 0.25),
+    "T": ("nudge", "steady", -0.25),
     "]": ("nudge", "target_delay_ms", 10.0),
     "[": ("nudge", "target_delay_ms", -10.0),
 }
@@ -33,7 +35,7 @@ KEYS: dict[str, tuple[str, str, object]] = {
 def key_help() -> str:
     return (
         "keys: s swap on/off, c colour, m mask, k keep mouth on/off, b blend, f faces, e/E erode +/-, u/U blur +/-, "
-        "d/D detail +/-, ]/[ target delay +/- 10 ms"
+        "d/D detail +/-, t/T steady +/-, ]/[ target delay +/- 10 ms"
     )
 
 

@@ -61,6 +61,15 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         "(default from configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
     )
     g.add_argument(
+        "--steady",
+        type=float_in(0.0, 1.0),
+        default=None,
+        metavar="AMOUNT",
+        help="hold the swapped face's change from frame to frame to the driving face's own, so a still "
+        "face does not shimmer with the model's jitter (blinks, speech and lighting changes pass): 1 = "
+        "fully, 0 = off (default from configs/engine.yaml)",
+    )
+    g.add_argument(
         "--keep-mouth",
         action="store_true",
         default=None,
@@ -151,6 +160,7 @@ def engine_config_from_args(args: argparse.Namespace):
         ("mask", args.mask),
         ("keep_mouth", args.keep_mouth),
         ("detail", args.detail),
+        ("steady", args.steady),
     )
     swap = {k: v for k, v in pairs if v is not None}
     if args.occluder is not None:

@@ -40,10 +40,12 @@ class FaceSlot:
     swapped:   uint8 (R, R, 3) BGR face from the model (then colour-corrected in place of it).
     mask:      float32 (R, R) in [0, 1]: the mask that blending uses.
     target:    which swap model swaps this face (0: the main one; others with --reference FILE:MODEL).
+    track:     the face finder's track number (the same face in consecutive frames; -1: untracked).
     """
 
     landmarks: np.ndarray
     target: int = 0
+    track: int = -1
     matrix: np.ndarray | None = None
     crop: np.ndarray | None = None
     hull: np.ndarray | None = None
