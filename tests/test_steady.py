@@ -115,3 +115,24 @@ def test_the_stage_keeps_one_state_per_track_and_forgets_faces_that_leave(crops)
     assert np.array_equal(off.faces[0].swapped, face)
     with pytest.raises(ValueError, match="steady"):
         SteadyStage(1.5)
+
+
+def test_steady_flag_and_config_are_validated(tmp_path, capsys):
+    import argparse
+
+    from swapstream.engine.config import load_engine_config
+
+    from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args
+    from swapstream.common.errors import UserError
+
+    parser = argparse.ArgumentParser()
+    add_swap_arguments(parser)
+    assert engine_config_from_args(parser.parse_args(["-m", "m.onnx"])).swap.steady == 1.0  # on by default
+    assert engine_config_from_args(parser.parse_args(["-m", "m.onnx", "--steady", "0.5"])).swap.steady == 0.5
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["-m", "m.onnx", "--steady", "1.5"])
+    assert exit_info.value.code == 2 and "--steady" in capsys.readouterr().err
+    config = tmp_path / "engine.yaml"
+    config.write_text("swap:\n  steady: 2.0\n")
+    with pytest.raises(UserError, match=r"engine\.yaml.*steady must be in \[0, 1\]"):
+        load_engine_config(config)

@@ -110,7 +110,7 @@ class TrainConfig:
     color_jitter: float = 0.05
     color_transfer: bool = False  # rct: A's batch toward B's colour statistics
     yaw_balance: bool = True
-    eye_balance: float = 0.0  # 0..1: draw faces with rarer eye openness more often (trainer/data.py)
+    eye_balance: float = 0.0  # 0..1: draw faces with rarer eye openness more often (trainer/sampling.py)
     mouth_balance: float = 0.0  # 0..1: the same for mouth openness
     balance_cap: float = 8.0  # ... but no face more than this many times as often as without them
     validation_faces: int = 8

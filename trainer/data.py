@@ -18,7 +18,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.trainer.sampling import eye_openness, mouth_openness, sampling_weights
+from swapstream.engine.quality.expression import eye_openness, mouth_openness
+from swapstream.trainer.sampling import sampling_weights
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset

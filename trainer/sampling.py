@@ -1,8 +1,8 @@
 """Which faces a batch draws: yaw-balanced, optionally balanced over eye and mouth openness.
 
-Pure functions of the faces' yaw (degrees) and openness (the gap over the outer eye-corner
-distance, as `swapstream eval` measures it from FaceMesh landmarks), so a batch stays a function
-of (seed, iteration) alone.
+Pure functions of the faces' yaw (degrees) and openness (engine.quality.expression's
+`eye_openness` and `mouth_openness`: exactly what `swapstream eval` correlates), so a batch stays a
+function of (seed, iteration) alone.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
-from swapstream.engine.quality.expression import EYE_LIDS, INNER_LIPS, OUTER_EYE_CORNERS
 
 if TYPE_CHECKING:
     from swapstream.trainer.data import IdentityFaces
@@ -19,20 +18,6 @@ if TYPE_CHECKING:
 YAW_BIN_DEGREES = 10.0
 EYE_BIN = 0.025  # eye-openness bin of eye-balanced sampling, in outer-eye-corner distances
 MOUTH_BIN = 0.05  # mouth-openness bin of mouth-balanced sampling (lips meet at 0, wide open ~0.5)
-
-
-def eye_openness(landmarks: np.ndarray) -> float:
-    """Mean lid gap of both eyes over the outer eye-corner distance, as `swapstream eval` measures it."""
-    p = np.asarray(landmarks, np.float64)[:, :2]
-    unit = max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0]] - p[OUTER_EYE_CORNERS[1]])), 1e-6)
-    return float(np.mean([np.linalg.norm(p[a] - p[b]) for a, b in EYE_LIDS]) / unit)
-
-
-def mouth_openness(landmarks: np.ndarray) -> float:
-    """Inner-lip gap at the midline over the outer eye-corner distance, as `swapstream eval` measures it."""
-    p = np.asarray(landmarks, np.float64)[:, :2]
-    unit = max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0]] - p[OUTER_EYE_CORNERS[1]])), 1e-6)
-    return float(np.linalg.norm(p[INNER_LIPS[0]] - p[INNER_LIPS[1]]) / unit)
 
 
 def yaw_balanced_weights(yaw: np.ndarray) -> np.ndarray:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from swapstream.engine.image._jit import kernel
+from swapstream.engine.image._jit import inline, kernel
 
 TOLERANCE_FLOOR = 0.5  # grey levels a pixel may always move per frame
 # A pixel may move as much as the driver moved within 1/REACH_DIVISOR of the crop around it: the
@@ -51,31 +51,31 @@ def change_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return cv2.max(cv2.max(b_, g), r).astype(np.float32, copy=False)
 
 
+@inline
+def _weight(step, budget, gate, strength):
+    """How much of the model's step to take: all of it within the budget or where the driver moved
+    (gate 1), else the budget's share of it; `strength` blends that with 1 (0: always all)."""
+    w = np.float32(1.0)
+    if step > budget:
+        w = max(budget / step, gate)
+    return np.float32(1.0) - strength * (np.float32(1.0) - w)
+
+
 @kernel
 def _steady_kernel(face, mask, state_face, state_mask, near, step, mask_step, floor, motion, strength):
+    half = np.float32(0.5) * motion
     for y in range(face.shape[0]):
         for x in range(face.shape[1]):
-            # Full weight where the driver moved (a blink, speech); elsewhere the budget.
-            gate = min(
-                max((near[y, x] - np.float32(0.5) * motion) / (np.float32(0.5) * motion), np.float32(0.0)),
-                np.float32(1.0),
-            )
+            gate = min(max((near[y, x] - half) / half, np.float32(0.0)), np.float32(1.0))  # 1: the driver moved
             budget = near[y, x] + floor
-            w = np.float32(1.0)
-            if step[y, x] > budget:
-                w = max(budget / step[y, x], gate)
-            w = np.float32(1.0) - strength * (np.float32(1.0) - w)
+            w = _weight(step[y, x], budget, gate, strength)
             for c in range(3):
                 v = state_face[y, x, c] + w * (np.float32(face[y, x, c]) - state_face[y, x, c])
                 state_face[y, x, c] = v
                 face[y, x, c] = np.uint8(min(max(v + np.float32(0.5), np.float32(0.0)), np.float32(255.0)))
-            wm = np.float32(1.0)
-            if mask_step[y, x] > budget:
-                wm = max(budget / mask_step[y, x], gate)
-            wm = np.float32(1.0) - strength * (np.float32(1.0) - wm)
-            m = state_mask[y, x] + wm * (mask[y, x] - state_mask[y, x])
-            state_mask[y, x] = m
-            mask[y, x] = m
+            wm = _weight(mask_step[y, x], budget, gate, strength)
+            state_mask[y, x] += wm * (mask[y, x] - state_mask[y, x])
+            mask[y, x] = state_mask[y, x]
 
 
 def blurred(crop: np.ndarray) -> np.ndarray:

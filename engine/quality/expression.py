@@ -26,14 +26,28 @@ class ExpressionSample:
     roll: float
 
 
+def _face_unit(p: np.ndarray) -> float:
+    return max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0], :2] - p[OUTER_EYE_CORNERS[1], :2])), 1e-6)
+
+
+def mouth_openness(landmarks: np.ndarray) -> float:
+    """Inner-lip gap at the midline over the outer eye-corner distance ((478, 2|3) landmarks, any
+    pixel unit): 0 with the lips together, ~0.5 wide open."""
+    p = np.asarray(landmarks, np.float64)
+    return float(np.linalg.norm(p[INNER_LIPS[0], :2] - p[INNER_LIPS[1], :2]) / _face_unit(p))
+
+
+def eye_openness(landmarks: np.ndarray) -> float:
+    """Mean lid gap of both eyes over the outer eye-corner distance ((478, 2|3) landmarks)."""
+    p = np.asarray(landmarks, np.float64)
+    return float(np.mean([np.linalg.norm(p[a, :2] - p[b, :2]) for a, b in EYE_LIDS]) / _face_unit(p))
+
+
 def expression_of(landmarks: np.ndarray) -> ExpressionSample:
     """Expression of one face from float32 (478, 3) frame-pixel landmarks."""
     p = np.asarray(landmarks, np.float64)
-    unit = max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0], :2] - p[OUTER_EYE_CORNERS[1], :2])), 1e-6)
-    mouth = np.linalg.norm(p[INNER_LIPS[0], :2] - p[INNER_LIPS[1], :2]) / unit
-    eyes = np.mean([np.linalg.norm(p[a, :2] - p[b, :2]) for a, b in EYE_LIDS]) / unit
     yaw, pitch, roll = yaw_pitch_roll(p)
-    return ExpressionSample(float(mouth), float(eyes), yaw, pitch, roll)
+    return ExpressionSample(mouth_openness(p), eye_openness(p), yaw, pitch, roll)
 
 
 @dataclass(frozen=True)
