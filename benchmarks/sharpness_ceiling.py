@@ -1,11 +1,12 @@
 """The sharpness ratio a perfect model could reach at a given output resolution, on a real clip.
 
 Usage: python benchmarks/sharpness_ceiling.py CLIP [--every 20] [--sizes 64 128 256] [--face-type whole]
-    [--paste linear cubic]
+    [--paste linear cubic engine]
 
 For every --every-th frame the driving face itself is aligned to an R px crop (bilinear, as the
 engine aligns) and pasted back through the inverse matrix with each --paste interpolation (the
-engine's paste is bicubic since 2026-12-01, bilinear before), and `swapstream eval`'s
+engine's paste is bicubic since 2026-12-01, bilinear before; "engine" is its bicubic_warp, which
+enlarges the crop before a bilinear warp), and `swapstream eval`'s
 sharpness figure (engine/quality/sharpness.py) compares it with the frame: what a model whose
 output equals the true face at R px would score. A trained model's ratio divided by this ceiling
 says how much of the softness is the model and how much the resolution it renders.
@@ -16,11 +17,22 @@ from __future__ import annotations
 import argparse
 
 import cv2
-from swapstream.engine.face.align import alignment_matrix, invert, warp_face
+import numpy as np
+from swapstream.engine.face.align import alignment_matrix, warp_face
 from swapstream.engine.face.landmarks import FaceMesh
+from swapstream.engine.image.blend import bicubic_warp
 from swapstream.engine.quality.sharpness import high_frequency_energy, inner_face_region, summarize_sharpness
 
-PASTE = {"linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC}
+
+def _opencv(flags: int):
+    return lambda crop, m, size: cv2.warpAffine(crop, m, size, flags=flags | cv2.WARP_INVERSE_MAP)
+
+
+PASTE = {
+    "linear": _opencv(cv2.INTER_LINEAR),
+    "cubic": _opencv(cv2.INTER_CUBIC),
+    "engine": lambda crop, m, size: bicubic_warp(crop, np.asarray(m, np.float64), size),
+}
 
 
 def main() -> None:
@@ -49,7 +61,7 @@ def main() -> None:
             driving.append(high_frequency_energy(frame, inner))
             for (r, kind), energies in pasted.items():
                 m = alignment_matrix(landmarks, args.face_type, r)
-                back = cv2.warpAffine(warp_face(frame, m, r), invert(m), (w, h), flags=PASTE[kind])
+                back = PASTE[kind](warp_face(frame, m, r), m, (w, h))
                 energies.append(high_frequency_energy(back, inner))
     finally:
         cap.release()

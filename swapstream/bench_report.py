@@ -65,6 +65,8 @@ def machine_info(runtime_cfg, model) -> dict:
     import numba
     import onnxruntime as ort
 
+    from swapstream.engine.runtime.providers import SPIN_WAIT_KEY
+
     name, physical, flags = _cpuinfo()
     physical = physical or os.cpu_count() or 1
     opts = model.session.get_session_options()
@@ -83,6 +85,7 @@ def machine_info(runtime_cfg, model) -> dict:
             "onnxruntime_intra_op_requested": runtime_cfg.intra_op_threads,
             "onnxruntime_inter_op": opts.inter_op_num_threads,
             "onnxruntime_execution_mode": str(opts.execution_mode).rsplit(".", 1)[-1],
+            "onnxruntime_spin_wait": opts.get_session_config_entry(SPIN_WAIT_KEY) == "1",
             "numba": numba.get_num_threads(),
             "numba_layer": numba.config.THREADING_LAYER,
             "opencv": cv2.getNumThreads(),
@@ -114,7 +117,8 @@ def format_table(r: dict) -> str:
         f"machine: {mach['cpu'] or 'unknown CPU'}, {mach['usable_cores']} usable / {mach['physical_cores']} physical "
         f"cores, GPU {mach['gpu'] or 'none'}; provider {m['provider']}",
         f"threads: onnxruntime intra-op {t['onnxruntime_intra_op']} (asked {t['onnxruntime_intra_op_requested']}, "
-        f"0 = default), inter-op {t['onnxruntime_inter_op']} ({t['onnxruntime_execution_mode']}), "
+        f"0 = default, spin-wait {'on' if t['onnxruntime_spin_wait'] else 'off'}), "
+        f"inter-op {t['onnxruntime_inter_op']} ({t['onnxruntime_execution_mode']}), "
         f"numba {t['numba']} ({t['numba_layer']}), opencv {t['opencv']}",
         "",
         f"{'stage':<9} {'p50':>6} {'p95':>6} {'p99':>6}  ms   | sequential p50",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -9,7 +11,7 @@ from conftest import optional_media_frames
 from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
 from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
-from swapstream.engine.image import blend, warmup
+from swapstream.engine.image import blend, detail, warmup
 
 SIZE = 256
 
@@ -206,3 +208,78 @@ def test_detail_brings_back_the_fine_detail_a_small_crop_cannot_hold(faces, crop
         assert _fine_energy(sharp, inner) > 0.8 * original, "detail should restore most of the fine detail"
         outside = cv2.warpAffine(mask, cv2.invertAffineTransform(m), (w, h)) == 0
         assert np.array_equal(sharp[outside], frame[outside])
+
+
+@pytest.mark.parametrize("upscale", [0.8, 2.5, 4.5])
+def test_bicubic_warp_equals_the_direct_bicubic_warp(faces, upscale):
+    """Enlarging first (above STAGED_MIN_UPSCALE) and warping bilinearly gives the direct bicubic
+    warp's pixels within a few grey levels, just as sharp, and 0 beyond the crop."""
+    for frame, m_big, _, _ in faces:
+        crop = max(16, round(SIZE * SIZE / (upscale * SIZE)))
+        m = m_big * (crop / SIZE)
+        small = warp_face(frame, m, crop)
+        size = frame.shape[1::-1]
+        direct = cv2.warpAffine(small, m, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+        staged = blend.bicubic_warp(small, m, size)
+        inside = cv2.warpAffine(np.ones((crop, crop), np.uint8), m, size, flags=cv2.WARP_INVERSE_MAP)
+        reach = 2 * math.ceil(max(upscale, 1)) + 2  # frame px of the 4x4 taps at the crop's border
+        inside = cv2.erode(inside, np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+        diff = np.abs(staged.astype(int) - direct)[inside]
+        assert diff.mean() < 0.5 and diff.max() <= 10
+        # The bilinear step softens the finest band a little: within 15% on the Laplacian
+        # (0.67 vs 0.68 on eval's own sharpness measure: benchmarks/sharpness_ceiling.py).
+        assert _fine_energy(staged, inside) > 0.85 * _fine_energy(direct, inside)
+        outside = cv2.dilate(inside.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=2 * reach) == 0
+        assert not staged[outside].any()
+
+
+def test_paste_from_an_enlarged_small_crop_touches_only_the_mask_support(faces):
+    for i, (frame, m_big, _, hull) in enumerate(faces):
+        m = m_big * (64 / SIZE)  # pasted 3-5x enlarged: the staged warp
+        other = warp_face(faces[(i + 1) % len(faces)][0], faces[(i + 1) % len(faces)][1] * (64 / SIZE), 64)
+        soft = blend.feather_mask(cv2.resize(hull, (64, 64)), 2, 2)
+        out = frame.copy()
+        blend.paste_face(out, 255 - other, soft, m, detail=1.0)
+        changed = (out != frame).any(axis=-1)
+        assert not changed[~_support_in_frame(soft, m, frame.shape)].any()
+        assert (
+            changed.sum() > 0.5 * (cv2.warpAffine(soft, m, frame.shape[1::-1], flags=cv2.WARP_INVERSE_MAP) > 0.5).sum()
+        )
+
+
+def test_restore_guessed_band_adds_only_what_the_model_left_out(faces):
+    """A 128 px render holding only 64 px of detail (a depth-to-space decoder's soft guess) gets the
+    driver's band between the two grids back; a render with its own band gets nothing on top."""
+    for frame, m_big, _, hull in faces:
+        driver = warp_face(frame, m_big * (128 / SIZE), 128)
+        guessed = cv2.resize(warp_face(frame, m_big * (64 / SIZE), 64), (128, 128), interpolation=cv2.INTER_CUBIC)
+        weight = cv2.resize(hull, (128, 128)).astype(np.float32) / 255
+        inner = cv2.erode(hull, np.ones((9, 9), np.uint8))
+        inner = cv2.resize(inner, (128, 128), interpolation=cv2.INTER_NEAREST) > 0
+        restored = detail.restore_guessed_band(guessed, driver, weight, 2.0, 1.0)
+        theirs = _fine_energy(driver, inner)
+        assert _fine_energy(guessed, inner) < 0.6 * theirs
+        assert 0.8 * theirs < _fine_energy(restored, inner) < 1.3 * theirs
+        np.testing.assert_array_equal(restored[weight == 0], guessed[weight == 0])
+        # The driver's own render (the band complete) and a sharper one are left as they are.
+        assert detail.restore_guessed_band(driver, driver, weight, 2.0, 1.0) is driver
+        sharper = cv2.addWeighted(driver, 1.5, cv2.GaussianBlur(driver, (0, 0), 1.0), -0.5, 0)
+        assert detail.restore_guessed_band(sharper, driver, weight, 2.0, 1.0) is sharper
+
+
+def test_composite_with_detail_equals_the_composite_then_the_detail(faces):
+    """The one-pass paste with detail gives exactly the pixels of composite_bgra then add_detail."""
+    for i, (frame, m_big, _, hull) in enumerate(faces):
+        m = m_big * (64 / SIZE)
+        soft = blend.feather_mask(cv2.resize(hull, (64, 64)), 2, 2)
+        x0, y0, x1, y1 = roi = blend.face_roi(soft, m, frame.shape)
+        other = warp_face(faces[(i + 1) % len(faces)][0], faces[(i + 1) % len(faces)][1] * (64 / SIZE), 64)
+        warped = blend.warp_bgra(other, soft, blend._roi_matrix(m, roi), (x1 - x0, y1 - y0))
+        detail_alpha = blend.warp_detail_alpha(soft * 0.7, blend._roi_matrix(m, roi), warped[:, :, 3])
+        fused, stepwise = frame.copy(), frame.copy()
+        source = detail.detail_source(frame[y0:y1, x0:x1], detail.upscale_of(m))
+        detail.composite_with_detail(fused[y0:y1, x0:x1], warped, detail_alpha, source[1], 1.0)
+        blend.composite_bgra(stepwise[y0:y1, x0:x1], warped)
+        detail.add_detail(stepwise[y0:y1, x0:x1], source, detail_alpha, 1.0)
+        np.testing.assert_array_equal(fused, stepwise)
+        assert (fused != frame).any()

@@ -39,6 +39,7 @@ _GRAPH_OPTIMIZATION = {
     "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
 }
 _CUDNN_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
+SPIN_WAIT_KEY = "session.intra_op.allow_spinning"  # ONNX Runtime's session config key
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class RuntimeConfig:
 
     providers: short names in order of preference, or ('auto',).
     intra_op_threads / inter_op_threads: 0 lets ONNX Runtime choose (one per physical core).
+    spin_wait: let the intra-op threads busy-wait for work between runs. Off by default: the
+        engine runs every stage on its own thread, and spinning inference threads took the cores
+        from them (2-core Xeon, live 1280x720: glass-to-glass p99 48-60 ms off, 66-100 ms on;
+        benchmarks/RESULTS.md, "A faster paste"). Worth it only when inference runs alone.
     device_id: GPU index for the CUDA and TensorRT providers.
     trt_fp16: let TensorRT build FP16 kernels (the model file can stay fp32).
     trt_cache_dir: where TensorRT engines and timing caches are kept, so only the first run of a
@@ -60,6 +65,7 @@ class RuntimeConfig:
     providers: tuple[str, ...] = ("auto",)
     intra_op_threads: int = 0
     inter_op_threads: int = 0
+    spin_wait: bool = False
     device_id: int = 0
     trt_fp16: bool = False
     trt_cache_dir: Path | None = None
@@ -168,6 +174,7 @@ def session_options(cfg: RuntimeConfig) -> ort.SessionOptions:
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = cfg.intra_op_threads
     opts.inter_op_num_threads = cfg.inter_op_threads
+    opts.add_session_config_entry(SPIN_WAIT_KEY, "1" if cfg.spin_wait else "0")
     opts.graph_optimization_level = _GRAPH_OPTIMIZATION[cfg.graph_optimization]
     opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     # ORT prints its own provider-fallback errors at WARNING; we report the outcome ourselves.
@@ -217,6 +224,12 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help=f"intra-op threads, 0..{MAX_THREADS} (0 = ONNX Runtime default)",
     )
+    g.add_argument(
+        "--spin-wait",
+        action="store_true",
+        help="let idle inference threads busy-wait: faster when inference runs alone, slower in the "
+        "engine, whose other stages need the cores (default: off)",
+    )
     g.add_argument("--device-id", type=int_in(0, 63), default=0, help="GPU index for CUDA/TensorRT")
     g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
     g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
@@ -227,6 +240,7 @@ def runtime_config_from_args(args: argparse.Namespace) -> RuntimeConfig:
     return RuntimeConfig(
         providers=tuple(p for p in args.providers.split(",") if p.strip()),
         intra_op_threads=args.threads,
+        spin_wait=args.spin_wait,
         device_id=args.device_id,
         trt_fp16=args.trt_fp16,
         trt_cache_dir=args.trt_cache,

@@ -42,20 +42,25 @@ class BlendConfig:
 class BlendStage(Stage):
     name = "blend"
 
-    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None):
-        """refiner: an engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
+    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None, input_resolution: int | None = None):
+        """resolution: side of the swapped crops; input_resolution: side of the crops the model
+        reads (default resolution): with detail on, the band between the two grids, which a
+        depth-to-space decoder can only guess, gets what the model left out of it
+        (engine.image.detail.restore_guessed_band); refiner: an
+        engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
         self.cfg = cfg
         self.resolution = resolution
+        self.detail_cell = resolution / (input_resolution or resolution)
         self.erode_px = round(cfg.erode * resolution)
         self.blur_px = round(cfg.blur * resolution)
         self.refiner = refiner
-        self._feather = self._paste = None
+        self._feather = self._paste = self._restore = None
 
     def setup(self) -> None:
-        from swapstream.engine.image import blend
+        from swapstream.engine.image import blend, detail
 
         blend.warmup()  # compile (or load cached) Numba kernels before the first frame
-        self._feather, self._paste = blend.feather_mask, blend.paste_face
+        self._feather, self._paste, self._restore = blend.feather_mask, blend.paste_face, detail.restore_guessed_band
 
     @staticmethod
     def _detail_mask(slot) -> np.ndarray:
@@ -72,5 +77,7 @@ class BlendStage(Stage):
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
             keep = self._detail_mask(slot) if self.cfg.detail > 0 else None
+            if keep is not None and self.detail_cell > 1:
+                slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, self.cfg.detail)
             self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail, keep)
         return packet
