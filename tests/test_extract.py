@@ -12,7 +12,7 @@ import pytest
 from conftest import media
 from swapstream.engine.face.align import face_type, invert, template_points, transform_points
 from swapstream.trainer.extract import ExtractConfig, extract
-from swapstream.trainer.faceset_info import describe
+from swapstream.trainer.faceset_info import describe, expression_coverage
 
 from swapstream.cli import main
 from swapstream.common.faceset import Faceset
@@ -50,6 +50,25 @@ def test_extract_video_keeps_frames_writes_valid_faceset(d18_faceset):
     assert (d18_faceset / "contact_sheet.png").exists()
     info = describe(d18_faceset)
     assert info["count"] == len(fs) and sum(b["count"] for b in info["yaw_histogram"]) == len(fs)
+    # d18 blinks (eval sees it around frames 94-98 and 185-187) and opens the mouth wide to speak
+    e = info["expressions"]
+    assert sum(e["eyes"].values()) == sum(e["mouth"].values()) == len(fs)
+    assert e["eyes"]["closed"] >= 1 and e["mouth"]["wide open"] >= 10 and not e["warnings"]
+
+
+def test_expression_coverage_warns_about_what_a_target_never_does():
+    rng = np.random.default_rng(0)
+    open_eyes, talking = rng.uniform(0.08, 0.1, 200), rng.uniform(0.0, 0.5, 200)
+    blinks = np.concatenate([open_eyes, [0.02, 0.025]])
+    seen = expression_coverage(blinks, np.concatenate([talking, [0.0, 0.0]]))
+    assert seen["eyes"]["closed"] == 2 and not seen["warnings"]
+    # Relative to the person's open eye: narrow eyes that never close are not "closed".
+    narrow = expression_coverage(open_eyes * 0.5, talking)
+    assert narrow["eyes"]["closed"] == 0 and narrow["eyes"]["open"] == 200
+    assert any("blink" in w for w in narrow["warnings"])
+    still = expression_coverage(open_eyes, rng.uniform(0.0, 0.1, 200))
+    assert still["mouth"]["open"] == still["mouth"]["wide open"] == 0
+    assert any("mouth" in w for w in still["warnings"])
 
 
 def test_second_run_adds_nothing(d18_faceset, capsys):

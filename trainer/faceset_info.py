@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
+from swapstream.engine.quality.expression import eye_openness, mouth_openness
 
 from swapstream.common.faceset import FORMAT, VERSION, Faceset
 
 YAW_BINS = (-90, -60, -45, -30, -15, -5, 5, 15, 30, 45, 60, 90)
+# Eye openness (eval's measure) as a fraction of this person's open eye (the 90th percentile: eye
+# shapes differ, and a clip full of blinks would pull a median down): (name, upper bound).
+EYE_CLASSES = (("closed", 0.4), ("half-closed", 0.75), ("open", math.inf))
+# Mouth openness (inner-lip gap over the outer eye-corner distance, eval's measure).
+MOUTH_CLASSES = (("closed", 0.05), ("parted", 0.15), ("open", 0.3), ("wide open", math.inf))
+
+
+def _classes(values: np.ndarray, classes: tuple[tuple[str, float], ...]) -> dict[str, int]:
+    bounds = [b for _, b in classes]
+    index = np.searchsorted(bounds, values, side="right")
+    return {name: int((index == i).sum()) for i, (name, _) in enumerate(classes)}
+
+
+def expression_coverage(eyes: np.ndarray, mouths: np.ndarray) -> dict:
+    """How many faces show closed / half-closed / open eyes and closed ... wide-open mouths, and a
+    warning for each expression the faceset lacks: a model never sees its target (-b) do what its
+    faceset does not hold (a target who never blinks keeps its eyes open in every swap).
+    eyes, mouths: float (N,) eye_openness and mouth_openness of each face."""
+    reference = float(np.percentile(eyes, 90)) if len(eyes) else 0.0
+    eye_counts = _classes(eyes / reference if reference > 0 else eyes, EYE_CLASSES)
+    mouth_counts = _classes(mouths, MOUTH_CLASSES)
+    warnings = []
+    if len(eyes) and eye_counts["closed"] == 0:
+        warnings.append("no closed eyes: as the target (-b) of a model, its swaps cannot blink")
+    if len(mouths) and mouth_counts["open"] + mouth_counts["wide open"] == 0:
+        warnings.append("no open mouth: as the target (-b) of a model, its swaps cannot open the mouth wide")
+    return {"eye_reference": reference, "eyes": eye_counts, "mouth": mouth_counts, "warnings": warnings}
 
 
 def describe(path: str | Path) -> dict:
-    """A JSON-ready summary: format, contract, count, sources, yaw histogram, sharpness."""
+    """A JSON-ready summary: format, contract, count, sources, yaw histogram, sharpness, the eye and
+    mouth expressions it covers (expression_coverage)."""
     fs = Faceset.open(path)
     yaws = np.array([f.yaw for f in fs.faces]) if len(fs) else np.zeros(0)
     hist, edges = np.histogram(yaws, bins=YAW_BINS)
@@ -35,7 +65,15 @@ def describe(path: str | Path) -> dict:
             {"from": int(a), "to": int(b), "count": int(c)} for a, b, c in zip(edges[:-1], edges[1:], hist)
         ],
         "sharpness_median": float(np.median([f.sharpness for f in fs.faces])) if len(fs) else None,
+        "expressions": faceset_coverage(fs),
     }
+
+
+def faceset_coverage(fs: Faceset) -> dict:
+    """expression_coverage of every face of an open faceset."""
+    eyes = np.array([eye_openness(f.landmarks) for f in fs.faces], np.float64)
+    mouths = np.array([mouth_openness(f.landmarks) for f in fs.faces], np.float64)
+    return expression_coverage(eyes, mouths)
 
 
 def format_description(d: dict) -> str:
@@ -52,4 +90,8 @@ def format_description(d: dict) -> str:
     for b in d["yaw_histogram"]:
         bar = "#" * round(40 * b["count"] / peak)
         lines.append(f"  {b['from']:+4d} .. {b['to']:+4d}  {b['count']:6d}  {bar}")
+    e = d["expressions"]
+    lines.append(f"eyes (open = {e['eye_reference']:.3f}): " + ", ".join(f"{k} {v}" for k, v in e["eyes"].items()))
+    lines.append("mouth: " + ", ".join(f"{k} {v}" for k, v in e["mouth"].items()))
+    lines += [f"warning: {w}" for w in e["warnings"]]
     return "\n".join(lines)

@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.common.errors import UserError
     from swapstream.trainer.contact_sheet import write_contact_sheet
     from swapstream.trainer.extract import ExtractConfig, extract
+    from swapstream.trainer.faceset_info import faceset_coverage
 
     try:
         cfg = ExtractConfig(
@@ -99,4 +100,6 @@ def run(args: argparse.Namespace) -> int:
         f"{s.faces_kept} faces; rejected: {rejected}.{skipped}{missing} The faceset {fs.path} now holds {len(fs)} "
         f"{fs.face_type} faces at {fs.size} px; look at {fs.path / 'contact_sheet.png'} before training."
     )
+    for warning in faceset_coverage(fs)["warnings"]:
+        print(f"swapstream extract: note: the faceset has {warning}", file=sys.stderr)
     return 0
