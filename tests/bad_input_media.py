@@ -8,9 +8,11 @@ Models are the colour-inverting contract model of test_pipeline_models and two b
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -118,13 +120,30 @@ def leftovers(root: Path) -> list[str]:
 
 
 # -- subprocesses --------------------------------------------------------------------------------
+@contextlib.contextmanager
+def _sigint_not_ignored():
+    """The child starts with Ctrl-C's default, as a terminal's foreground job has it: a test run
+    started in the background by a non-interactive shell ignores SIGINT, and an ignored signal
+    stays ignored across exec (a handled one is reset to the default)."""
+    on_main = threading.current_thread() is threading.main_thread()
+    ignored = on_main and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    if ignored:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        if ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Command:
     """`python -m swapstream ARGV` with stderr read on a thread, so a test can wait for a line."""
 
     def __init__(self, argv: list[str], verbose: bool = False):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "swapstream", *(["-v"] if verbose else []), *argv]
-        self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with _sigint_not_ignored():
+            self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.err = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

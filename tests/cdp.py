@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,7 +35,8 @@ class Browser:
     def __init__(self, exe: str, timeout_s: float = 20.0):
         from websockets.sync.client import connect
 
-        self._profile = tempfile.TemporaryDirectory(prefix="swapstream-chromium-")
+        # Chromium's helper processes can still be writing the profile when the browser exits.
+        self._profile = tempfile.TemporaryDirectory(prefix="swapstream-chromium-", ignore_cleanup_errors=True)
         args = [
             exe,
             "--headless=new",
@@ -45,7 +48,10 @@ class Browser:
             f"--user-data-dir={self._profile.name}",
             "about:blank",
         ]
-        self._proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own process group, so close() stops the renderer and helper processes too.
+        self._proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         port_file = Path(self._profile.name) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout_s
         while not (port_file.exists() and port_file.read_text().count("\n") >= 1):
@@ -95,11 +101,14 @@ class Browser:
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self._ws.close()
-        if self._proc.poll() is None:
-            self._proc.terminate()
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, sig)
             try:
                 self._proc.wait(5)
+                break
             except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(5)
+                continue
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, signal.SIGKILL)  # helpers that outlived the browser
         self._profile.cleanup()
