@@ -28,6 +28,7 @@ from swapstream.trainer.checkpoint import (
 )
 from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
 from swapstream.trainer.divergence import GuardState
+from swapstream.trainer.faceset_info import expression_coverage
 from swapstream.trainer.model import PatchDiscriminator, SwapAutoencoder, build_model, parameter_count
 from swapstream.trainer.step import Compute
 from swapstream.trainer.warm_start import WarmStart, warm_start
@@ -176,7 +177,7 @@ def start_run(opts: RunOptions, model_cfg: ModelConfig | None = None, train_cfg:
     except ValueError as e:
         raise UserError(f"bad option: {e}") from None
     train_a, val_a = _load_identity(opts.faceset_a, model_cfg, train_cfg.validation_faces)
-    train_b, val_b = _load_identity(opts.faceset_b, model_cfg, train_cfg.validation_faces)
+    train_b, val_b = _load_identity(opts.faceset_b, model_cfg, train_cfg.validation_faces, target=True)
     compute = Compute.choose(train_cfg.precision, opts.threads)
     model = model.to(compute.device, memory_format=compute.memory_format)
     warm = warm_start(model, opts.base) if opts.base is not None and saved is None else None
@@ -223,13 +224,21 @@ def _open_run_dir(opts: RunOptions) -> dict | None:
     return None
 
 
-def _load_identity(path: Path, model_cfg: ModelConfig, n_val: int) -> tuple[data.IdentityFaces, data.IdentityFaces]:
+def _load_identity(
+    path: Path, model_cfg: ModelConfig, n_val: int, target: bool = False
+) -> tuple[data.IdentityFaces, data.IdentityFaces]:
+    """(train, validation) faces of one faceset; target: B, whose missing expressions are logged
+    (a target that never blinks in its faceset never blinks in a swap)."""
     fs = data.open_faceset(path, model_cfg.face_type)
     out = model_cfg.output_resolution  # the targets' size; inputs are resized from the same crops
     if fs.size < out:
         what = "" if out == model_cfg.resolution else " (its output resolution, the targets' size)"
         raise user_error(path, f"faces are {fs.size} px but the model trains at {out} px{what}")
-    return data.split_validation(data.load_faces(fs, model_cfg.resolution, out), n_val)
+    faces = data.load_faces(fs, model_cfg.resolution, out)
+    if target:
+        for gap in expression_coverage(faces.eyes, faces.mouths)["warnings"]:
+            log.warning("%s has %s", path, gap)
+    return data.split_validation(faces, n_val)
 
 
 def _restore(run: Run, saved: dict) -> None:
