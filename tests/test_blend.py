@@ -12,6 +12,7 @@ from swapstream.engine.face.align import alignment_matrix, transform_points, war
 from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.image import blend, detail, warmup
+from swapstream.engine.image.detail import upscale_of
 
 SIZE = 256
 
@@ -215,8 +216,9 @@ def test_bicubic_warp_equals_the_direct_bicubic_warp(faces, upscale):
     """Enlarging first (above STAGED_MIN_UPSCALE) and warping bilinearly gives the direct bicubic
     warp's pixels within a few grey levels, just as sharp, and 0 beyond the crop."""
     for frame, m_big, _, _ in faces:
-        crop = max(16, round(SIZE * SIZE / (upscale * SIZE)))
+        crop = round(SIZE * upscale_of(m_big) / upscale)  # the crop this face is enlarged `upscale` times from
         m = m_big * (crop / SIZE)
+        assert upscale_of(m) == pytest.approx(upscale, rel=0.02)
         small = warp_face(frame, m, crop)
         size = frame.shape[1::-1]
         direct = cv2.warpAffine(small, m, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)

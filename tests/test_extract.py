@@ -102,7 +102,7 @@ def test_interrupted_run_resumes_to_the_same_faceset(d18_faceset, tmp_path):
         assert (d18_faceset / a.file).read_bytes() == (out / b.file).read_bytes()
 
 
-def test_photos_and_folder(astronaut_bgr, grace_hopper_bgr, tmp_path):
+def test_photos_and_folder(astronaut_bgr, grace_hopper_bgr, tmp_path, capsys):
     photos = tmp_path / "photos"
     photos.mkdir()
     cv2.imwrite(str(photos / "astronaut.png"), astronaut_bgr)
@@ -113,6 +113,10 @@ def test_photos_and_folder(astronaut_bgr, grace_hopper_bgr, tmp_path):
     assert len(fs) == 2
     assert summary.rejected["blurred"] == 1
     assert {f.source.split("-")[0] for f in fs.faces} == {"astronaut", "grace"}
+    # Two portraits, eyes open and lips closed: the CLI says what a model of them cannot learn.
+    assert main(["extract", str(photos), "-o", str(tmp_path / "fs_cli")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "note:" in line]
+    assert len(notes) == 2 and "no closed eyes" in notes[0] and "no open mouth" in notes[1]
 
 
 def _bad(argv, capsys):
