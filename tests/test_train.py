@@ -14,7 +14,7 @@ import signal
 import numpy as np
 import pytest
 import torch
-from swapstream.trainer import data, divergence, losses, sampling
+from swapstream.trainer import data, divergence, losses, run_state, sampling
 from swapstream.trainer import train as train_module
 from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
@@ -70,6 +70,28 @@ def test_yaw_balance_and_validation_split():
     )
     train_set, val_set = data.split_validation(faces, 4)
     assert len(train_set) == 16 and len(val_set) == 4 and not set(train_set.names) & set(val_set.names)
+
+
+def test_a_target_that_never_blinks_gets_synthetic_blinks_on_its_training_faces(facesets, caplog):
+    """d19 never closes its eyes in its clip: with synthetic_blinks, train closes them in that share
+    of its drawn faces (validation faces stay as filmed) and says so instead of warning."""
+    blinking = dataclasses.replace(FAST, synthetic_blinks=0.25)
+    caplog.set_level("INFO", logger="swapstream.trainer.run_state")
+    train_b, val_b = run_state._load_identity(facesets[1], TINY, blinking, target=True)
+    assert train_b.blink_rate == 0.25 and val_b.blink_rate == 0.0
+    assert train_b.landmarks.shape == (len(train_b), 478, 2)
+    logged = [r.getMessage() for r in caplog.records]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("synthetic blinks" in m for m in logged) and not any("no closed eyes" in m for m in warned)
+    assert any("no open mouth" in m for m in warned)
+    plain, _ = run_state._load_identity(facesets[1], TINY, FAST, target=True)
+    assert plain.blink_rate == 0.0
+    aug = data.AugmentConfig(False, False, 0.0, 0.0, 0.0, 0.0)
+    batches = [data.make_batch(5, 0, plain, faces, 64, aug, False, False) for faces in (plain, train_b)]
+    assert np.array_equal(batches[0].a_target, batches[1].a_target)  # A's side has no blinks
+    assert not np.array_equal(batches[0].b_target, batches[1].b_target)
+    again = data.make_batch(5, 0, plain, train_b, 64, aug, False, False)
+    assert np.array_equal(again.b_target, batches[1].b_target) and np.array_equal(again.b_input, batches[1].b_input)
 
 
 # ------------------------------------------------------------------------------------ learning

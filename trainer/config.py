@@ -112,6 +112,8 @@ class TrainConfig:
     yaw_balance: bool = True
     eye_balance: float = 0.0  # 0..1: draw faces with rarer eye openness more often (trainer/sampling.py)
     mouth_balance: float = 0.0  # 0..1: the same for mouth openness
+    icnr: bool = False  # ICNR initialisation of every conv before a pixel shuffle (a fresh run's weights)
+    synthetic_blinks: float = 0.0  # 0..1: share of draws with closed eyes, for facesets that never close them
     balance_cap: float = 8.0  # ... but no face more than this many times as often as without them
     validation_faces: int = 8
     precision: str = "auto"
@@ -145,7 +147,7 @@ class TrainConfig:
             raise ValueError(f"eyes_mouth_weight must be >= 1, got {self.eyes_mouth_weight}")
         if self.eyes_dssim_weight != 0 and self.eyes_dssim_weight < 1:
             raise ValueError(f"eyes_dssim_weight must be 0 (off) or >= 1, got {self.eyes_dssim_weight}")
-        for name in ("eye_balance", "mouth_balance"):
+        for name in ("eye_balance", "mouth_balance", "synthetic_blinks"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not self.balance_cap >= 1:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from swapstream.engine.quality.expression import eye_openness, mouth_openness
 from swapstream.trainer.sampling import sampling_weights
+from swapstream.trainer.synthetic_blink import blink_batch
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -49,7 +50,9 @@ class IdentityFaces:
     uint8 REGION_EYES inside the eyes, REGION_MOUTH inside the mouth, else 0; yaw (N,) degrees;
     names: file of each face in its faceset; inputs (N, R, R, 3) uint8 BGR, the same crops at the
     input resolution (None: R = O, use images); eyes (N,) eye openness (`eye_openness`; None: unknown);
-    mouths (N,) mouth openness (`mouth_openness`; None: unknown).
+    mouths (N,) mouth openness (`mouth_openness`; None: unknown); landmarks (N, 478, 2) float32
+    FaceMesh points at the output resolution (None: unknown); blink_rate: share of draws whose eyes
+    are closed synthetically (trainer/synthetic_blink.py; needs landmarks).
     """
 
     images: np.ndarray
@@ -60,6 +63,8 @@ class IdentityFaces:
     inputs: np.ndarray | None = None
     eyes: np.ndarray | None = None
     mouths: np.ndarray | None = None
+    landmarks: np.ndarray | None = None
+    blink_rate: float = 0.0
 
     def __len__(self) -> int:
         return len(self.images)
@@ -79,6 +84,8 @@ class IdentityFaces:
             None if self.inputs is None else self.inputs[idx],
             None if self.eyes is None else self.eyes[idx],
             None if self.mouths is None else self.mouths[idx],
+            None if self.landmarks is None else self.landmarks[idx],
+            self.blink_rate,
         )
 
 
@@ -124,17 +131,19 @@ def load_faces(fs: Faceset, resolution: int, output_resolution: int | None = Non
     regions = np.empty((n, out, out), np.uint8)
     inputs = None if out == resolution else np.empty((n, resolution, resolution, 3), np.uint8)
     scale = out / fs.size
-    for i, rec in enumerate(fs.faces):
+    landmarks = np.array([r.landmarks[:, :2] * scale for r in fs.faces], np.float32)
+    for i in range(n):
         crop = fs.image(i)
         images[i] = _resize(crop, out)
         if inputs is not None:
             inputs[i] = _resize(crop, resolution)
         masks[i] = cv2.resize(fs.mask(i), (out, out), interpolation=cv2.INTER_LINEAR)
-        regions[i] = region_map(rec.landmarks[:, :2] * scale, out)
+        regions[i] = region_map(landmarks[i], out)
     yaw = np.array([r.yaw for r in fs.faces], np.float32)
     eyes = np.array([eye_openness(r.landmarks) for r in fs.faces], np.float32)
     mouths = np.array([mouth_openness(r.landmarks) for r in fs.faces], np.float32)
-    return IdentityFaces(images, masks, regions, yaw, [r.file for r in fs.faces], inputs, eyes, mouths)
+    names = [r.file for r in fs.faces]
+    return IdentityFaces(images, masks, regions, yaw, names, inputs, eyes, mouths, landmarks)
 
 
 def split_validation(faces: IdentityFaces, count: int) -> tuple[IdentityFaces, IdentityFaces]:
@@ -284,10 +293,13 @@ def make_batch(
         p = sampling_weights(faces, yaw_balance, eye_balance, balance_cap, mouth_balance)
         idx = rng.choice(len(faces), batch_size, p=p)
         picks[name] = idx
+        images = faces.images[idx]
         small = [None] * len(idx) if faces.inputs is None else faces.inputs[idx]
+        if faces.blink_rate > 0 and faces.landmarks is not None:
+            images, small = blink_batch(rng, images, small, faces.landmarks[idx], faces.blink_rate)
         samples = [
-            augment_one(rng, faces.images[i], faces.masks[i], faces.regions[i], cfg, s)
-            for i, s in zip(idx, small, strict=True)
+            augment_one(rng, image, faces.masks[i], faces.regions[i], cfg, s)
+            for i, image, s in zip(idx, images, small, strict=True)
         ]
         parts[name] = [np.stack(s) for s in zip(*samples, strict=True)]
     if color_transfer:

@@ -16,6 +16,7 @@ YAW_BINS = (-90, -60, -45, -30, -15, -5, 5, 15, 30, 45, 60, 90)
 # shapes differ, and a clip full of blinks would pull a median down): (name, upper bound).
 EYE_CLASSES = (("closed", 0.4), ("half-closed", 0.75), ("open", math.inf))
 # Mouth openness (inner-lip gap over the outer eye-corner distance, eval's measure).
+NO_CLOSED_EYES = "no closed eyes: as the target (-b) of a model, its swaps cannot blink"
 MOUTH_CLASSES = (("closed", 0.05), ("parted", 0.15), ("open", 0.3), ("wide open", math.inf))
 
 
@@ -36,7 +37,7 @@ def expression_coverage(eyes: np.ndarray, mouths: np.ndarray) -> dict:
     mouth_counts = _classes(mouths, MOUTH_CLASSES)
     warnings = []
     if len(eyes) and eye_counts["closed"] == 0:
-        warnings.append("no closed eyes: as the target (-b) of a model, its swaps cannot blink")
+        warnings.append(NO_CLOSED_EYES)
     if len(mouths) and mouth_counts["open"] + mouth_counts["wide open"] == 0:
         # Softer than the eyes: the shared encoder carries some opening over from the driver's side
         # (d18 -> d19 opened to 0.28 with none above 0.15 in d19's faceset, benchmarks/RESULTS.md).

@@ -24,6 +24,7 @@ Put the identity you want to appear in the output as -a when training LIAE.
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +47,8 @@ class Downscale(nn.Module):
 
 
 class Upscale(nn.Module):
-    """Conv to 4x the channels then pixel shuffle: doubles H and W without checkerboard artefacts."""
+    """Conv to 4x the channels then pixel shuffle (sub-pixel convolution): doubles H and W; it starts
+    free of the period-2 checkerboard with `init_icnr`."""
 
     def __init__(self, in_ch: int, out_ch: int):
         super().__init__()
@@ -274,6 +276,31 @@ def build_model(cfg) -> SwapAutoencoder:
         d_mask_dims=cfg.d_mask_dims,
         output_scale=getattr(cfg, "output_scale", 1),
     )
+
+
+def icnr_(conv: nn.Conv2d, scale: int = 2) -> None:
+    """ICNR initialisation (Aitken et al., 2017) of a conv feeding a pixel shuffle by `scale`: the
+    scale^2 channels that become one output channel's sub-pixels start equal (PyTorch's default
+    init for one of them), so the shuffle starts as a nearest-neighbour enlargement with no
+    period-`scale` checkerboard for training to undo."""
+    groups = scale**2
+    with torch.no_grad():
+        sub = torch.empty(conv.out_channels // groups, *conv.weight.shape[1:])
+        nn.init.kaiming_uniform_(sub, a=math.sqrt(5))
+        conv.weight.copy_(sub.repeat_interleave(groups, dim=0))
+        if conv.bias is not None:
+            conv.bias.copy_(conv.bias[::groups].repeat_interleave(groups))
+
+
+def init_icnr(model: nn.Module) -> int:
+    """ICNR on every conv of `model` that feeds a pixel shuffle (each Upscale, and the decoders'
+    last convs when they render at 2x); returns how many."""
+    convs = [m.conv for m in model.modules() if isinstance(m, Upscale)]
+    for dec in (m for m in model.modules() if isinstance(m, Decoder) and m.output_scale == 2):
+        convs += [dec.out_face, dec.out_mask]
+    for conv in convs:
+        icnr_(conv)
+    return len(convs)
 
 
 def parameter_count(module: nn.Module) -> int:

@@ -28,9 +28,10 @@ from swapstream.trainer.checkpoint import (
 )
 from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
 from swapstream.trainer.divergence import GuardState
-from swapstream.trainer.faceset_info import expression_coverage
-from swapstream.trainer.model import PatchDiscriminator, SwapAutoencoder, build_model, parameter_count
+from swapstream.trainer.faceset_info import NO_CLOSED_EYES, expression_coverage
+from swapstream.trainer.model import PatchDiscriminator, SwapAutoencoder, build_model, init_icnr, parameter_count
 from swapstream.trainer.step import Compute
+from swapstream.trainer.synthetic_blink import needs_blinks
 from swapstream.trainer.warm_start import WarmStart, warm_start
 
 from swapstream.common.errors import UserError, user_error
@@ -176,8 +177,10 @@ def start_run(opts: RunOptions, model_cfg: ModelConfig | None = None, train_cfg:
         train_cfg = dataclasses.replace(train_cfg, **opts.train_overrides)
     except ValueError as e:
         raise UserError(f"bad option: {e}") from None
-    train_a, val_a = _load_identity(opts.faceset_a, model_cfg, train_cfg.validation_faces)
-    train_b, val_b = _load_identity(opts.faceset_b, model_cfg, train_cfg.validation_faces, target=True)
+    if train_cfg.icnr and saved is None:
+        log.info("ICNR initialisation of %d convs before a pixel shuffle", init_icnr(model))
+    train_a, val_a = _load_identity(opts.faceset_a, model_cfg, train_cfg)
+    train_b, val_b = _load_identity(opts.faceset_b, model_cfg, train_cfg, target=True)
     compute = Compute.choose(train_cfg.precision, opts.threads)
     model = model.to(compute.device, memory_format=compute.memory_format)
     warm = warm_start(model, opts.base) if opts.base is not None and saved is None else None
@@ -225,20 +228,28 @@ def _open_run_dir(opts: RunOptions) -> dict | None:
 
 
 def _load_identity(
-    path: Path, model_cfg: ModelConfig, n_val: int, target: bool = False
+    path: Path, model_cfg: ModelConfig, train_cfg: TrainConfig, target: bool = False
 ) -> tuple[data.IdentityFaces, data.IdentityFaces]:
-    """(train, validation) faces of one faceset; target: B, whose missing expressions are logged
-    (a target that never blinks in its faceset never blinks in a swap)."""
+    """(train, validation) faces of one faceset. A faceset that never shows closed eyes gets
+    train_cfg.synthetic_blinks (its validation faces stay as filmed); target: B, whose missing
+    expressions are logged (a target that never blinks in its faceset never blinks in a swap
+    unless synthetic blinks teach it)."""
     fs = data.open_faceset(path, model_cfg.face_type)
     out = model_cfg.output_resolution  # the targets' size; inputs are resized from the same crops
     if fs.size < out:
         what = "" if out == model_cfg.resolution else " (its output resolution, the targets' size)"
         raise user_error(path, f"faces are {fs.size} px but the model trains at {out} px{what}")
     faces = data.load_faces(fs, model_cfg.resolution, out)
-    if target:
-        for gap in expression_coverage(faces.eyes, faces.mouths)["warnings"]:
+    coverage = expression_coverage(faces.eyes, faces.mouths)
+    blinks = train_cfg.synthetic_blinks if needs_blinks(coverage["eyes"]["closed"], len(faces)) else 0.0
+    if blinks:
+        log.info("%s shows no closed eyes: %.0f%% of its faces drawn get synthetic blinks", path, 100 * blinks)
+    for gap in coverage["warnings"] if target else ():
+        if not (blinks and gap == NO_CLOSED_EYES):
             log.warning("%s has %s", path, gap)
-    return data.split_validation(faces, n_val)
+    train, validation = data.split_validation(faces, train_cfg.validation_faces)
+    train.blink_rate = blinks
+    return train, validation
 
 
 def _restore(run: Run, saved: dict) -> None:
