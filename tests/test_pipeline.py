@@ -7,6 +7,8 @@ exception reaches the caller and the sink discards its output; Ctrl-C keeps it.
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 
@@ -15,7 +17,7 @@ import pytest
 from pipeline_fixtures import CountingSource, RecordingSink
 from swapstream.engine.pipeline.channels import Channel, LatestSlot, Stopped
 from swapstream.engine.pipeline.metrics import PipelineStats, percentiles
-from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
+from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential, start_unbroken
 
 from swapstream.common.pipeline_contract import Control, Stage
 
@@ -210,3 +212,30 @@ def test_interrupt_while_threads_start_still_closes_the_sink(monkeypatch):
         pipe.run()
     assert sink.closed_with is True, "what setup opened must be closed, keeping what was written"
     assert no_worker_threads()
+
+
+def test_ctrl_c_during_a_thread_start_lands_after_the_start():
+    """A Ctrl-C that arrives while Thread.start waits for the new thread used to break the start
+    and leave a thread that could not be joined (an interrupted convert then crashed). Now the
+    signal is held in the starting thread until start returns, blocked in the new one, and lands
+    on the main thread afterwards: every thread the pipeline spawned can be joined."""
+    mask = {}
+
+    def body():
+        mask["blocked"] = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the starting thread may still wait
+
+    def ctrl_c(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, ctrl_c)  # a test run in the background ignores SIGINT
+    try:
+        t = threading.Thread(target=body)
+        with pytest.raises(KeyboardInterrupt):
+            start_unbroken(t)
+            t.join(5)  # the interrupt lands in start_unbroken's last line or here, never inside start
+        t.join(5)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert not t.is_alive() and signal.SIGINT in mask["blocked"] and signal.SIGTERM in mask["blocked"]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])

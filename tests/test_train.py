@@ -17,7 +17,7 @@ import torch
 from swapstream.trainer import data, divergence, losses, run_state, sampling
 from swapstream.trainer import train as train_module
 from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
-from swapstream.trainer.config import ModelConfig, TrainConfig
+from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
 from swapstream.trainer.preview import read_history
 from swapstream.trainer.train import RunOptions, train
 
@@ -92,6 +92,16 @@ def test_a_target_that_never_blinks_gets_synthetic_blinks_on_its_training_faces(
     assert not np.array_equal(batches[0].b_target, batches[1].b_target)
     again = data.make_batch(5, 0, plain, train_b, 64, aug, False, False)
     assert np.array_equal(again.b_target, batches[1].b_target) and np.array_equal(again.b_input, batches[1].b_input)
+
+
+def test_icnr_starts_a_fresh_run_free_of_checkerboard_and_live_uses_it(facesets, tmp_path):
+    run = run_state.start_run(_opts(facesets, tmp_path / "run", iters=1), TINY, dataclasses.replace(FAST, icnr=True))
+    w = run.model.decoder_b.upscales[0].conv.weight  # 4 sub-pixel filters per output channel
+    assert torch.equal(w[0::4], w[1::4]) and torch.equal(w[0::4], w[3::4])
+    plain = run_state.start_run(_opts(facesets, tmp_path / "plain", iters=1), TINY, FAST)
+    w = plain.model.decoder_b.upscales[0].conv.weight
+    assert not torch.equal(w[0::4], w[1::4])
+    assert load_preset("live")[1].icnr
 
 
 # ------------------------------------------------------------------------------------ learning

@@ -24,7 +24,6 @@ Put the identity you want to appear in the output as -a when training LIAE.
 from __future__ import annotations
 
 import itertools
-import math
 
 import torch
 import torch.nn.functional as F
@@ -286,7 +285,7 @@ def icnr_(conv: nn.Conv2d, scale: int = 2) -> None:
     groups = scale**2
     with torch.no_grad():
         sub = torch.empty(conv.out_channels // groups, *conv.weight.shape[1:])
-        nn.init.kaiming_uniform_(sub, a=math.sqrt(5))
+        nn.init.kaiming_uniform_(sub, a=5**0.5)  # PyTorch's default for Conv2d
         conv.weight.copy_(sub.repeat_interleave(groups, dim=0))
         if conv.bias is not None:
             conv.bias.copy_(conv.bias[::groups].repeat_interleave(groups))

@@ -243,7 +243,14 @@ def _load_identity(
     coverage = expression_coverage(faces.eyes, faces.mouths)
     blinks = train_cfg.synthetic_blinks if needs_blinks(coverage["eyes"]["closed"], len(faces)) else 0.0
     if blinks:
-        log.info("%s shows no closed eyes: %.0f%% of its faces drawn get synthetic blinks", path, 100 * blinks)
+        closed = coverage["eyes"]["closed"]
+        log.info(
+            "%s shows closed eyes in %d of %d faces: %.0f%% of its draws get synthetic blinks",
+            path,
+            closed,
+            len(faces),
+            100 * blinks,
+        )
     for gap in coverage["warnings"] if target else ():
         if not (blinks and gap == NO_CLOSED_EYES):
             log.warning("%s has %s", path, gap)

@@ -2,10 +2,12 @@
 
 A per-pair decoder never draws its target (-b) doing what the target's faceset does not hold: d19,
 filmed without a blink, kept its eyes open through every blink of its driver (benchmarks/RESULTS.md,
-"Why pair 2's eyes do not follow"). For a faceset with (almost) no closed eyes the trainer closes
-the eyes of some of the faces it draws, input and target alike, before augmentation: each upper
-lid and the band of skin above it are stretched down to (a share of the way to) the lower lid,
-as a blink moves them, so the decoder sees the person's own lid skin and lash line over the eye.
+"Why pair 2's eyes do not follow"). With `synthetic_blinks` > 0, for a faceset with (almost) no
+closed eyes the trainer closes the eyes of that share of the faces it draws, input and target
+alike, before augmentation: each upper lid and the band of skin above it are stretched down to (a
+share of the way to) the lower lid, as a blink moves them, so the decoder sees the person's own
+lid skin and lash line over the eye. Measured: at 30 CPU-minutes it did not make d19 blink
+(benchmarks/RESULTS.md, "Blinks a target never shows"), so no preset turns it on.
 
 Images are any-channel uint8 crops; landmarks are FaceMesh (478, 2+) points in the crop's pixels.
 """
@@ -20,7 +22,7 @@ RIGHT_UPPER = (33, 246, 161, 160, 159, 158, 157, 173, 133)
 RIGHT_LOWER = (33, 7, 163, 144, 145, 153, 154, 155, 133)
 LEFT_UPPER = (263, 466, 388, 387, 386, 385, 384, 398, 362)
 LEFT_LOWER = (263, 249, 390, 373, 374, 380, 381, 382, 362)
-CORNER_FADE = 0.15
+CORNER_FADE = 0.15  # share of the eye width over which the shift fades to 0 at each corner
 LID_BAND = 0.45  # skin above the upper lid that stretches with it, in eye widths (about to the brow)
 CLOSED_SHARE = 0.02  # a faceset with fewer closed-eye faces than this share gets synthetic blinks
 AMOUNT_RANGE = (0.4, 1.2)  # drawn uniformly, clipped to 1: a quarter fully shut, the rest half to nearly

@@ -19,6 +19,7 @@ stages untouched, and the sink thread holds each frame until its target delay (p
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -35,6 +36,7 @@ from swapstream.common.pipeline_contract import Control, FramePacket, Sink, Sour
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 5.0
+HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ class Pipeline:
     def _spawn(self, name: str, fn, *args) -> None:
         t = threading.Thread(target=self._guard, args=(fn, *args), name=f"swapstream-{name}", daemon=True)
         self._threads.append(t)
-        t.start()
+        start_unbroken(t)
 
     def _guard(self, fn, *args) -> None:
         try:
@@ -340,3 +342,19 @@ def run_sequential(source: Source, stages: Sequence[Stage], sink: Sink, stats: P
     if close_error is not None:
         raise close_error
     return stats
+
+
+def start_unbroken(thread: threading.Thread) -> None:
+    """thread.start() with Ctrl-C and SIGTERM held until it returns. Start waits for the new thread
+    to run; a KeyboardInterrupt raised inside that wait left a thread Python could neither join nor
+    forget, and an interrupted convert crashed instead of keeping its finished part. Held signals
+    are delivered the moment start returns; the new thread keeps them blocked, so they go to the
+    main thread, the only one whose Python handlers run."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no per-thread signal masks
+        thread.start()
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_SIGNALS)
+    try:
+        thread.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
