@@ -120,20 +120,26 @@ def leftovers(root: Path) -> list[str]:
 
 
 # -- subprocesses --------------------------------------------------------------------------------
+def _ignore(signum, frame) -> None:
+    """A handler that does nothing: unlike SIG_IGN it is reset to the default across exec."""
+
+
 @contextlib.contextmanager
-def _sigint_not_ignored():
-    """The child starts with Ctrl-C's default, as a terminal's foreground job has it: a test run
-    started in the background by a non-interactive shell ignores SIGINT, and an ignored signal
-    stays ignored across exec (a handled one is reset to the default)."""
+def _terminal_signals():
+    """The child starts with Ctrl-C and SIGHUP at their defaults, as a terminal's foreground job
+    has them: a test run started in the background by a non-interactive shell ignores SIGINT, one
+    started under nohup ignores SIGHUP, and an ignored signal stays ignored across exec (a handled
+    one is reset to the default). Meanwhile this process handles them as before."""
     on_main = threading.current_thread() is threading.main_thread()
-    ignored = on_main and signal.getsignal(signal.SIGINT) == signal.SIG_IGN
-    if ignored:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    stand_ins = {signal.SIGINT: signal.default_int_handler, signal.SIGHUP: _ignore}
+    ignored = [s for s in stand_ins if on_main and signal.getsignal(s) == signal.SIG_IGN]
+    for sig in ignored:
+        signal.signal(sig, stand_ins[sig])
     try:
         yield
     finally:
-        if ignored:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for sig in ignored:
+            signal.signal(sig, signal.SIG_IGN)
 
 
 class Command:
@@ -142,7 +148,7 @@ class Command:
     def __init__(self, argv: list[str], verbose: bool = False):
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         cmd = [sys.executable, "-m", "swapstream", *(["-v"] if verbose else []), *argv]
-        with _sigint_not_ignored():
+        with _terminal_signals():
             self.proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.err = ""
         self._reader = threading.Thread(target=self._read, daemon=True)
