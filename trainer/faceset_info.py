@@ -15,8 +15,8 @@ YAW_BINS = (-90, -60, -45, -30, -15, -5, 5, 15, 30, 45, 60, 90)
 # Eye openness (eval's measure) as a fraction of this person's open eye (the 90th percentile: eye
 # shapes differ, and a clip full of blinks would pull a median down): (name, upper bound).
 EYE_CLASSES = (("closed", 0.4), ("half-closed", 0.75), ("open", math.inf))
-# Mouth openness (inner-lip gap over the outer eye-corner distance, eval's measure).
 NO_CLOSED_EYES = "no closed eyes: as the target (-b) of a model, its swaps cannot blink"
+# Mouth openness (inner-lip gap over the outer eye-corner distance, eval's measure).
 MOUTH_CLASSES = (("closed", 0.05), ("parted", 0.15), ("open", 0.3), ("wide open", math.inf))
 
 
