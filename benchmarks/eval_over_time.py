@@ -6,7 +6,7 @@ Usage (issue #12's side-by-side runs at 10, 20 and 30 minutes, RESULTS.md):
         --identity FACESET_B -o OUT [--every 2] [--detail 1] [--png OUT/quality.png]
 
 For every RUN/checkpoints/minute_M_iter_N.pt (train --keep-checkpoints) of every run: `swapstream
-export --precision int8` (calibrated on the run's own A faceset), `swapstream convert DRIVING`,
+export --precision int8 [--direction]` (calibrated on the driver's faceset), `swapstream convert DRIVING`,
 `swapstream eval --identity FACESET_B`, through the CLI a user runs. Results already in OUT are
 reused, so an interrupted sweep resumes. Prints a Markdown table (minute, iteration, validation
 SSIM of the nearest history row, recognised as target, mouth r, eye r, sharpness ratio, flicker
@@ -25,6 +25,7 @@ from pathlib import Path
 from time_to_quality import at_minute, validation_curve  # this script's folder (run as a script)
 
 from swapstream.common.atomic_files import atomic_write_bytes
+from swapstream.common.choices import DIRECTIONS
 
 KEPT = re.compile(r"minute_(\d+)_iter_(\d+)\.pt$")
 FIGURES = (  # (column, eval JSON path, format, issue #12's target: drawn dashed in the plot)
@@ -58,7 +59,8 @@ def evaluate(checkpoint: Path, out: Path, args: argparse.Namespace) -> dict:
     if not report.is_file():
         model, video = out.with_suffix(".int8.onnx"), out.with_suffix(".mp4")
         if not model.is_file():
-            _swapstream("export", str(checkpoint), "-o", str(model), "--precision", "int8")
+            _swapstream("export", str(checkpoint), "-o", str(model), "--precision", "int8",
+                        "--direction", args.direction)  # fmt: skip
         if not video.is_file():
             _swapstream("convert", str(args.driving), "-m", str(model), "-o", str(video),
                         "--detail", str(args.detail), "--steady", str(args.steady))  # fmt: skip
@@ -79,6 +81,9 @@ def main() -> None:
     p.add_argument("--identity", type=Path, required=True, help="faceset of the target (B) for eval's judge")
     p.add_argument("-o", "--output", type=Path, required=True, help="folder for models, videos and reports")
     p.add_argument("--every", type=int, default=2, help="eval measures one frame in N")
+    p.add_argument(
+        "--direction", choices=DIRECTIONS, default="a2b", help="export direction (b2a: LIAE trained with -a TARGET)"
+    )
     p.add_argument("--detail", type=float, default=1.0, help="convert's --detail (default 1, the engine's)")
     p.add_argument("--steady", type=float, default=1.0, help="convert's --steady (default 1, the engine's)")
     p.add_argument("--png", type=Path, help="plot of every figure against minutes")

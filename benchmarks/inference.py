@@ -78,7 +78,7 @@ def train(model: torch.nn.Module, a: np.ndarray, b: np.ndarray, steps: int, batc
         return torch.from_numpy(faces).permute(0, 3, 1, 2).float() / 255.0
 
     ta, tb = tensor(a), tensor(b)  # targets
-    xa, xb = tensor(resized(a, model.resolution)), tensor(resized(b, model.resolution))
+    xa, xb = tensor(resized(a, model.input_resolution)), tensor(resized(b, model.input_resolution))
     r = ta.shape[-1]
     target_mask = torch.zeros(1, 1, r, r)
     target_mask[..., r // 6 : -r // 8, r // 6 : -r // 6] = 1.0
@@ -144,7 +144,7 @@ def bench_preset(preset: str, args, cfg: RuntimeConfig) -> list[str]:
     model_cfg, _ = load_preset(preset)
     torch.manual_seed(0)
     model = build_model(model_cfg)
-    r, o = model_cfg.resolution, model_cfg.output_resolution
+    r, o = model_cfg.input_resolution, model_cfg.output_resolution
     a, b, where = real_faces(model_cfg.face_type, o)
     calib, evaluation = resized(a[0::2], r), resized(a[1::2][:16], r)
     size = f"{r} px" if r == o else f"{r} px in, {o} px out"

@@ -181,12 +181,13 @@ def _faces_for(run: LoadedRun, options: ExportOptions, count: int, purpose: str)
     from swapstream.export.faces import faceset_faces, public_domain_faces
 
     cfg = run.model_config
+    size = cfg.input_resolution
     source = options.direction[0]
     recorded = run.facesets.get(source)
     if recorded and Path(recorded).is_dir():
-        return faceset_faces(recorded, cfg.face_type, cfg.resolution, count), f"faceset {source.upper()} {recorded}"
+        return faceset_faces(recorded, cfg.face_type, size, count), f"faceset {source.upper()} {recorded}"
     if options.calibration is not None:
-        faces = faceset_faces(options.calibration, cfg.face_type, cfg.resolution, count)
+        faces = faceset_faces(options.calibration, cfg.face_type, size, count)
         return faces, f"faceset {options.calibration}"
     if purpose == "calibration" and options.verify:
         raise user_error(
@@ -194,7 +195,7 @@ def _faces_for(run: LoadedRun, options: ExportOptions, count: int, purpose: str)
             "INT8 needs calibration faces: the checkpoint records no faceset for identity "
             f"{source.upper()}; pass --calibration FACESET",
         )
-    return public_domain_faces(cfg.face_type, cfg.resolution, count), "public-domain photos (astronaut, Grace Hopper)"
+    return public_domain_faces(cfg.face_type, size, count), "public-domain photos (astronaut, Grace Hopper)"
 
 
 def _fail(output: Path, check: Verification) -> None:
@@ -210,8 +211,9 @@ def _contract(run: LoadedRun, options: ExportOptions) -> ModelContract:
         contract_version=CONTRACT_VERSION,
         face_type=cfg.face_type,
         template_id=TEMPLATE_ID,
-        resolution=cfg.resolution,
+        resolution=cfg.input_resolution,
         output_resolution=cfg.output_resolution,
+        grid_resolution=cfg.resolution,
         input=input_spec,
         face_output=face_spec,
         mask_output=mask_spec,
@@ -254,7 +256,7 @@ def _check_fp32(run: LoadedRun, options: ExportOptions, swap, fp32_bytes: bytes,
     reference = _torch_outputs(shipped, faces)
     float_faces = np.ascontiguousarray(faces.transpose(0, 3, 1, 2), np.float32) / np.float32(255.0)
     check = compare_fp32(
-        run_onnx(export_graph(twin, run.model_config.resolution), float_faces),
+        run_onnx(export_graph(twin, run.model_config.input_resolution), float_faces),
         _torch_outputs(twin, float_faces),
         run_onnx(fp32_bytes, faces),
         reference,
@@ -289,7 +291,7 @@ def _convert(run: LoadedRun, options: ExportOptions, swap, fp32_bytes: bytes, re
 
     if options.precision == "fp16":
         half = SwapGraph(copy.deepcopy(swap).half(), "uint8", compute_dtype=torch.float16)
-        model = export_graph(half, run.model_config.resolution)
+        model = export_graph(half, run.model_config.input_resolution)
         if not passes(model)[0]:
             _fail(output, checks[-1])
         return _Converted(model, checks[-1] if checks else None)
@@ -315,7 +317,7 @@ def _export_bytes(run: LoadedRun, options: ExportOptions, output: Path) -> tuple
             f"(it can: {', '.join(model.swap_directions())})",
         )
     swap = model.swap_module(options.direction)
-    fp32_bytes = export_graph(SwapGraph(swap, "uint8"), cfg.resolution)
+    fp32_bytes = export_graph(SwapGraph(swap, "uint8"), cfg.input_resolution)
     reference = _check_fp32(run, options, swap, fp32_bytes, output) if options.verify else None
     converted = _convert(run, options, swap, fp32_bytes, reference, output)
     contract = _contract(run, options)

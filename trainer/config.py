@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from swapstream.common.choices import FACE_TYPES, OUTPUT_SCALES, TRAIN_PRECISIONS
+from swapstream.common.choices import FACE_TYPES, INPUT_SCALES, OUTPUT_SCALES, TRAIN_PRECISIONS
 from swapstream.common.errors import user_error
 
 ARCHS = ("df", "liae")
@@ -31,13 +31,18 @@ class ModelConfig:
 
     arch: 'df' (shared encoder + inter, one decoder per identity) or 'liae'
         (encoder, inter_AB, inter_B, one shared decoder), as in DeepFaceLab's SAEHD.
-    resolution: side of the square input face in pixels, a multiple of 16.
+    resolution: side of the grid the network codes a face on, a multiple of 16; the side of
+        the square input face unless input_scale is 2.
     ae_dims: width of the dense bottleneck. e_dims / d_dims / d_mask_dims: base channel
         widths of the encoder, the face decoder and the mask decoder.
     face_type: the alignment face type the model is trained on (engine.face.align.FACE_TYPES).
     output_scale: 1 renders faces at `resolution`; 2 ends each decoder (face and mask) in a
         depth-to-space step and renders 2 x resolution (DeepFaceLab's "-d"), trained against
         targets at that output resolution. Checkpoints from before the option read as 1.
+    input_scale: 1 reads faces at `resolution`; 2 reads 2 x resolution and folds each 2x2 block
+        of pixels into channels before the encoder's first conv (space-to-depth), so the model
+        sees twice the detail of its grid at almost the same cost. Checkpoints from before the
+        option read as 1.
     """
 
     arch: str
@@ -48,6 +53,12 @@ class ModelConfig:
     d_mask_dims: int
     face_type: str = "whole"
     output_scale: int = 1
+    input_scale: int = 1
+
+    @property
+    def input_resolution(self) -> int:
+        """Side of the face crops the model reads."""
+        return self.resolution * self.input_scale
 
     @property
     def output_resolution(self) -> int:
@@ -65,8 +76,10 @@ class ModelConfig:
             raise ValueError(f"resolution must be a multiple of 16 in [32, 1024], got {self.resolution}")
         if self.face_type not in FACE_TYPES:
             raise ValueError(f"face_type must be one of {FACE_TYPES}, got {self.face_type!r}")
-        if isinstance(self.output_scale, bool) or self.output_scale not in OUTPUT_SCALES:
-            raise ValueError(f"output_scale must be one of {OUTPUT_SCALES}, got {self.output_scale!r}")
+        for name, allowed in (("output_scale", OUTPUT_SCALES), ("input_scale", INPUT_SCALES)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

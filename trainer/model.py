@@ -3,11 +3,15 @@
 Imports only torch and the constants leaf swapstream.common.choices (export and tests build models
 from a checkpoint's ModelConfig dict).
 
-Tensors: faces are float32 NCHW, channel order BGR, values in [0, 1]; inputs are
-resolution x resolution, outputs (faces and masks, float32 (N, 1, H, W) in [0, 1]) are
-output_scale x that: with output_scale 2 (DeepFaceLab's "-d" decoders) each decoder ends in a
-depth-to-space step, a 3x3 conv to 4x the channels then pixel shuffle, so the model renders
-twice its input resolution for the cost of one small convolution.
+Tensors: faces are float32 NCHW, channel order BGR, values in [0, 1]. The network codes faces
+on a grid of `resolution` px; inputs are input_scale x that and outputs (faces and masks,
+float32 (N, 1, H, W) in [0, 1]) output_scale x that. With output_scale 2 (DeepFaceLab's "-d"
+decoders) each decoder ends in a depth-to-space step, a 3x3 conv to 4x the channels then pixel
+shuffle, so the model renders twice its grid for the cost of one small convolution. With
+input_scale 2 the encoder starts with the mirror step, space-to-depth (each 2x2 block of pixels
+becomes 12 channels of one grid cell; YOLOv5's "Focus"), so it reads twice its grid for the cost
+of a first conv with 4x the input channels: a blink or a lip gap of 1-2 px on the grid is 2-4
+px in what it reads.
 
 DF: one shared encoder + inter, one decoder per identity. Any face goes through the shared
 path, so either decoder can render it: both directions swap.
@@ -29,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from swapstream.common.choices import DIRECTIONS, OUTPUT_SCALES
+from swapstream.common.choices import DIRECTIONS, INPUT_SCALES, OUTPUT_SCALES
 
 IDENTITIES = ("a", "b")
 
@@ -69,14 +73,20 @@ class ResidualBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """(N, 3, R, R) -> (N, 8 * e_dims * (R/16)^2) flattened features."""
+    """(N, 3, S*R, S*R) -> (N, 8 * e_dims * (R/16)^2) flattened features, S = input_scale: with
+    S = 2 a space-to-depth step first folds each 2x2 block of pixels into the channels."""
 
-    def __init__(self, e_dims: int):
+    def __init__(self, e_dims: int, input_scale: int = 1):
         super().__init__()
-        chans = (3, e_dims, e_dims * 2, e_dims * 4, e_dims * 8)
+        if input_scale not in INPUT_SCALES:
+            raise ValueError(f"input_scale must be one of {INPUT_SCALES}, got {input_scale}")
+        self.input_scale = input_scale
+        chans = (3 * input_scale**2, e_dims, e_dims * 2, e_dims * 4, e_dims * 8)
         self.blocks = nn.Sequential(*(Downscale(i, o) for i, o in itertools.pairwise(chans)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.input_scale == 2:
+            x = F.pixel_unshuffle(x, 2)
         return torch.flatten(self.blocks(x), 1)
 
 
@@ -154,6 +164,7 @@ class SwapAutoencoder(nn.Module):
         d_dims: int,
         d_mask_dims: int,
         output_scale: int = 1,
+        input_scale: int = 1,
     ):
         super().__init__()
         if arch not in ("df", "liae"):
@@ -162,9 +173,10 @@ class SwapAutoencoder(nn.Module):
             raise ValueError(f"resolution must be a multiple of 16, got {resolution}")
         self.arch = arch
         self.resolution = resolution
+        self.input_resolution = resolution * input_scale
         self.output_resolution = resolution * output_scale
         low_res = resolution // 16
-        self.encoder = Encoder(e_dims)
+        self.encoder = Encoder(e_dims, input_scale)
         features = e_dims * 8 * low_res * low_res
         if arch == "df":
             self.inter = Inter(features, ae_dims, ae_dims, low_res)
@@ -182,8 +194,8 @@ class SwapAutoencoder(nn.Module):
     def render(self, x: torch.Tensor, identity: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Face of `identity` ('a' | 'b') with x's pose and expression.
 
-        x: float32 (N, 3, R, R) BGR in [0, 1]. Returns (face (N, 3, O, O) BGR [0, 1], mask (N, 1, O, O) [0, 1]),
-        O = output_resolution.
+        x: float32 (N, 3, I, I) BGR in [0, 1], I = input_resolution. Returns (face (N, 3, O, O) BGR
+        [0, 1], mask (N, 1, O, O) [0, 1]), O = output_resolution.
         LIAE cannot render identity 'b' from an arbitrary face (module docstring): ValueError.
         """
         if identity not in IDENTITIES:
@@ -274,6 +286,7 @@ def build_model(cfg) -> SwapAutoencoder:
         d_dims=cfg.d_dims,
         d_mask_dims=cfg.d_mask_dims,
         output_scale=getattr(cfg, "output_scale", 1),
+        input_scale=getattr(cfg, "input_scale", 1),
     )
 
 

@@ -108,7 +108,7 @@ class Run:
 
     def describe(self) -> str:
         return (
-            f"model {self.model_cfg.arch} {self.model_cfg.resolution} px, "
+            f"model {self.model_cfg.arch} {self.model_cfg.input_resolution} px, "
             f"{parameter_count(self.model) / 1e6:.1f}M parameters; A: {len(self.train_a)} train + "
             f"{len(self.val_a)} val faces, B: {len(self.train_b)} + {len(self.val_b)}; "
             f"{self.compute.precision} on {self.compute.device}"
@@ -237,9 +237,9 @@ def _load_identity(
     fs = data.open_faceset(path, model_cfg.face_type)
     out = model_cfg.output_resolution  # the targets' size; inputs are resized from the same crops
     if fs.size < out:
-        what = "" if out == model_cfg.resolution else " (its output resolution, the targets' size)"
+        what = "" if out == model_cfg.input_resolution else " (its output resolution, the targets' size)"
         raise user_error(path, f"faces are {fs.size} px but the model trains at {out} px{what}")
-    faces = data.load_faces(fs, model_cfg.resolution, out)
+    faces = data.load_faces(fs, model_cfg.input_resolution, out)
     coverage = expression_coverage(faces.eyes, faces.mouths)
     blinks = train_cfg.synthetic_blinks if needs_blinks(coverage["eyes"]["closed"], len(faces)) else 0.0
     if blinks:

@@ -157,7 +157,7 @@ def train_step(run: Run, batch: data.Batch, lr: float) -> dict[str, float]:
 def random_batch(model_cfg, batch: int, memory_format=None, device: str = "cpu") -> dict:
     """A batch of uniform noise with the keys and shapes train_step expects, for timing steps:
     float32 inputs (batch, 3, res, res), targets/masks/regions at the output resolution."""
-    res, out = model_cfg.resolution, model_cfg.output_resolution
+    res, out = model_cfg.input_resolution, model_cfg.output_resolution
     memory_format = memory_format or torch.contiguous_format
 
     def faces(channels: int, size: int = out) -> torch.Tensor:

@@ -34,7 +34,7 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
         InferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others),
         ColorStage(cfg.swap.color),
         SteadyStage(cfg.swap.steady),
-        BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner, contract.resolution),
+        BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner, contract.grid_resolution),
     ]
 
 

@@ -8,6 +8,10 @@ A swapstream model is an ONNX file whose `metadata_props` (all values strings) a
     swapstream.resolution        "64"            input crop size R in pixels
     swapstream.output_resolution "128"           size of the faces and masks the model returns; optional,
                                                  absent = resolution (models exported before it existed)
+    swapstream.grid_resolution   "64"            side of the grid the network codes faces on (a depth-to-space
+                                                 decoder guesses the detail between it and output_resolution;
+                                                 a space-to-depth encoder reads R = 2 x it); optional,
+                                                 absent = resolution
     swapstream.input             JSON {"name": "face", "layout": "NHWC", "dtype": "uint8",
                                        "channels": "BGR", "range": [0, 255]}
     swapstream.outputs           JSON {"face": {"name": "swapped", "layout": "NHWC", "dtype": "uint8",
@@ -109,7 +113,8 @@ class ModelContract:
     by the user). resolution: the side R of the square aligned crops the model reads;
     output_resolution: the side of the faces and masks it returns (0 given = resolution). The
     engine aligns at the output resolution (colour transfer and blending work there) and resizes
-    the crop to R for the model.
+    the crop to R for the model. grid_resolution: the side of the grid the network codes faces on
+    (0 given = resolution); detail finer than it is the decoder's guess.
     """
 
     format: str
@@ -129,10 +134,12 @@ class ModelContract:
     weights_sha256: str = ""
     synthetic: bool = True
     output_resolution: int = 0
+    grid_resolution: int = 0
 
     def __post_init__(self) -> None:
-        if not self.output_resolution:
-            object.__setattr__(self, "output_resolution", self.resolution)
+        for name in ("output_resolution", "grid_resolution"):
+            if not getattr(self, name):
+                object.__setattr__(self, name, self.resolution)
 
     def to_metadata(self) -> dict[str, str]:
         """metadata_props for an exported swapstream model (the exporter writes exactly these)."""
@@ -142,6 +149,7 @@ class ModelContract:
             "face_type": self.face_type,
             "resolution": str(self.resolution),
             "output_resolution": str(self.output_resolution),
+            "grid_resolution": str(self.grid_resolution),
             "input": json.dumps(self.input.to_json()),
             "outputs": json.dumps({"face": self.face_output.to_json(), "mask": self.mask_output.to_json()}),
             "direction": self.direction,
@@ -230,10 +238,15 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
         )
     version, template_id, face_type = meta.alignment()
     resolution = get_int("resolution")
-    output_resolution = get_int("output_resolution") if PREFIX + "output_resolution" in metadata else resolution
-    for name, value in (("resolution", resolution), ("output_resolution", output_resolution)):
+    sizes = {
+        name: get_int(name) if PREFIX + name in metadata else resolution
+        for name in ("resolution", "output_resolution", "grid_resolution")
+    }
+    for name, value in sizes.items():
         if not MIN_RESOLUTION <= value <= MAX_RESOLUTION:
             raise user_error(path, f"{name} {value} is outside {MIN_RESOLUTION}..{MAX_RESOLUTION}")
+    if sizes["grid_resolution"] > min(resolution, sizes["output_resolution"]):
+        raise user_error(path, f"grid_resolution {sizes['grid_resolution']} exceeds the input or output resolution")
     outputs = get_json("outputs")
     if not isinstance(outputs, dict) or set(outputs) != {"face", "mask"}:
         raise user_error(path, "model metadata swapstream.outputs must have exactly 'face' and 'mask'")
@@ -263,7 +276,8 @@ def contract_from_metadata(metadata: dict[str, str], path: object) -> ModelContr
         losses={str(k): float(v) for k, v in losses.items()},
         weights_sha256=metadata.get(PREFIX + "weights_sha256", ""),
         synthetic=metadata.get(PREFIX + "synthetic", "true") == "true",
-        output_resolution=output_resolution,
+        output_resolution=sizes["output_resolution"],
+        grid_resolution=sizes["grid_resolution"],
     )
 
 

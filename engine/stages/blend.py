@@ -42,15 +42,15 @@ class BlendConfig:
 class BlendStage(Stage):
     name = "blend"
 
-    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None, input_resolution: int | None = None):
-        """resolution: side of the swapped crops; input_resolution: side of the crops the model
-        reads (default resolution): with detail on, the band between the two grids, which a
+    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None, grid_resolution: int | None = None):
+        """resolution: side of the swapped crops; grid_resolution: side of the grid the model codes
+        faces on (default resolution): with detail on, the band between the two grids, which a
         depth-to-space decoder can only guess, gets what the model left out of it
         (engine.image.detail.restore_guessed_band); refiner: an
         engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
         self.cfg = cfg
         self.resolution = resolution
-        self.detail_cell = resolution / (input_resolution or resolution)
+        self.detail_cell = resolution / (grid_resolution or resolution)
         self.erode_px = round(cfg.erode * resolution)
         self.blur_px = round(cfg.blur * resolution)
         self.refiner = refiner

@@ -57,13 +57,21 @@ def _format_spec(spec: dict) -> str:
     return f"{spec['name']}: {spec['layout']} {spec['dtype']} {spec['channels']} [{lo:g}, {hi:g}]"
 
 
+def _sizes(read: int, grid: int, out: int) -> str:
+    """'64 px', or e.g. '128 px in, 64 px grid, 128 px out' for a model whose sizes differ."""
+    if read == grid == out:
+        return f"{read} px"
+    return ", ".join(f"{v} px {k}" for k, v in (("in", read), ("grid", grid), ("out", out)) if k != "grid" or v != read)
+
+
 def format_model(d: dict) -> str:
     unknown = "unknown (give --face-type)"
     lines = [
         f"{d['path']}: {'DeepFaceLive .dfm' if d['format'] == 'dfm' else 'swapstream'} model, "
         f"{d['size_bytes'] / 1e6:.1f} MB",
         f"  contract:   v{d['contract_version']}, template {d['template_id']}, "
-        f"face type {d['face_type'] or unknown}, {d['resolution']} px",
+        f"face type {d['face_type'] or unknown}, "
+        f"{_sizes(d['resolution'], d['grid_resolution'], d['output_resolution'])}",
         f"  input:      {_format_spec(d['input'])}",
         f"  face out:   {_format_spec(d['face_output'])}",
         f"  mask out:   {_format_spec(d['mask_output'])}",
@@ -80,12 +88,17 @@ def format_model(d: dict) -> str:
     return "\n".join(lines)
 
 
+def _run_sizes(m: dict) -> str:
+    grid = m.get("resolution", 0)
+    return _sizes(grid * m.get("input_scale", 1), grid, grid * m.get("output_scale", 1))
+
+
 def format_run(d: dict) -> str:
     m = d["model_config"]
     losses = ", ".join(f"{k} {v:.4g}" for k, v in d["losses"].items()) or "-"
     lines = [
         f"{d['path']}: training run, preset {d['preset']}, {d['iterations']} iterations",
-        f"  model:      {str(m.get('arch', '?')).upper()} {m.get('resolution')} px {m.get('face_type')}, "
+        f"  model:      {str(m.get('arch', '?')).upper()} {_run_sizes(m)} {m.get('face_type')}, "
         f"ae {m.get('ae_dims')}, e {m.get('e_dims')}, d {m.get('d_dims')}, mask {m.get('d_mask_dims')}, "
         f"{d['parameters'] / 1e6:.2f} M parameters",
         f"  losses:     {losses}",

@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sizes(model_cfg) -> str:
-    r, o = model_cfg.resolution, model_cfg.output_resolution
+    r, o = model_cfg.input_resolution, model_cfg.output_resolution
     return f"{r} px" if r == o else f"{r} px in, {o} px out"
 
 

@@ -62,8 +62,10 @@ MODEL_KINDS = ("swap", "occlusion")
 DIRECTIONS = ("a2b", "b2a")
 DIRECTION_HELP = {"a2b": "faces of A rendered as B", "b2a": "faces of B rendered as A"}
 
-# Output resolution / input resolution of a model: 2 = depth-to-space decoders (trainer/model.py).
+# Output resolution / the grid a model codes faces on: 2 = depth-to-space decoders (trainer/model.py).
 OUTPUT_SCALES = (1, 2)
+# Input resolution / that grid: 2 = a space-to-depth step before the encoder (trainer/model.py).
+INPUT_SCALES = (1, 2)
 
 # Numeric precision of an exported model.
 MODEL_PRECISIONS = ("fp32", "fp16", "int8")
