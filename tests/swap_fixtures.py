@@ -51,3 +51,13 @@ def run_swap(model_path, frames, fps: float = 0.0, references=(), others=None, *
     finally:
         for s in stages:
             s.close()
+
+
+def outside_blend(slot, shape: tuple[int, ...]) -> np.ndarray:
+    """bool (h, w): frame pixels at least 2 px outside where `slot`'s blend mask reaches, which a
+    swap must leave bit-exact."""
+    from swapstream.engine.face.align import invert
+
+    h, w = shape[:2]
+    support = cv2.warpAffine((slot.mask > 0).astype(np.uint8), invert(slot.matrix), (w, h), flags=cv2.INTER_LINEAR)
+    return cv2.dilate(support, np.ones((5, 5), np.uint8)) == 0

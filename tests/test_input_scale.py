@@ -13,8 +13,8 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from swap_fixtures import outside_blend, run_swap
 from swapstream.engine.config import load_engine_config
-from swapstream.engine.face.align import invert
 from swapstream.engine.pipeline.build import swap_stages
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.trainer.config import ModelConfig, TrainConfig
@@ -23,7 +23,6 @@ from swapstream.trainer.train import RunOptions, train
 
 from swapstream.cli import main as cli_main
 from swapstream.common.errors import UserError
-from swapstream.common.pipeline_contract import FramePacket
 from tests.train_fixtures import pair_facesets
 
 D2S = ModelConfig("df", 32, 64, 16, 16, 8, output_scale=2)
@@ -121,25 +120,13 @@ def _with_grid(src, dst, value: str | None):
 
 
 def test_engine_feeds_the_full_crop_and_restores_the_band_finer_than_the_grid(s2d_model, astronaut_bgr):
-    model = load_swap_model(s2d_model, CPU)
-    cfg = load_engine_config().replace(swap={"color": "rct", "detail": 1.0})
-    stages = swap_stages(model, cfg, offline=True)
-    assert stages[-1].detail_cell == 2  # the band between the 32 px grid and the 64 px render
+    blend = swap_stages(load_swap_model(s2d_model, CPU), load_engine_config(), offline=True)[-1]
+    assert blend.detail_cell == 2  # the band between the 32 px grid and the 64 px render
     frame = np.ascontiguousarray(cv2.resize(astronaut_bgr[0:300, 100:400], (400, 400)))
-    packet = FramePacket(0, 0.0, frame.copy())
-    try:
-        for stage in stages:
-            stage.setup()
-        for stage in stages:
-            (packet,) = stage.process_batch([packet])
-    finally:
-        for stage in stages:
-            stage.close()
+    (packet,) = run_swap(s2d_model, [frame], detail=1.0)
     (slot,) = packet.faces
     assert slot.crop.shape == slot.swapped.shape == (64, 64, 3)
-    h, w = frame.shape[:2]
-    support = cv2.warpAffine((slot.mask > 0).astype(np.uint8), invert(slot.matrix), (w, h), flags=cv2.INTER_LINEAR)
-    outside = cv2.dilate(support, np.ones((5, 5), np.uint8)) == 0
+    outside = outside_blend(slot, frame.shape)
     assert outside.mean() > 0.5
     assert np.array_equal(frame[outside], packet.frame[outside]), "pixels outside the blend mask changed"
     assert (frame[~outside] != packet.frame[~outside]).any()

@@ -14,8 +14,8 @@ import onnx
 import pytest
 import torch
 from model_fixtures import write_invert_model
+from swap_fixtures import outside_blend
 from swapstream.engine.config import load_engine_config
-from swapstream.engine.face.align import invert
 from swapstream.engine.pipeline.build import swap_stages
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.trainer import data
@@ -206,9 +206,7 @@ def test_engine_aligns_at_the_output_resolution_and_leaves_the_rest_untouched(d2
             stage.close()
     (slot,) = packet.faces
     assert slot.crop.shape == slot.swapped.shape == (64, 64, 3) and slot.mask.shape == slot.hull.shape == (64, 64)
-    h, w = frame.shape[:2]
-    support = cv2.warpAffine((slot.mask > 0).astype(np.uint8), invert(slot.matrix), (w, h), flags=cv2.INTER_LINEAR)
-    outside = cv2.dilate(support, np.ones((5, 5), np.uint8)) == 0
+    outside = outside_blend(slot, frame.shape)
     assert outside.mean() > 0.5
     assert np.array_equal(frame[outside], packet.frame[outside]), "pixels outside the blend mask changed"
     assert (frame[~outside] != packet.frame[~outside]).any()
