@@ -81,12 +81,27 @@ def test_detail_finer_than_the_grid_reaches_only_the_space_to_depth_encoder():
 
 
 @pytest.fixture(scope="module")
-def s2d_model(tmp_path_factory):
-    facesets = pair_facesets(tmp_path_factory, size=64)
-    run = tmp_path_factory.mktemp("run") / "s2d"
+def facesets(tmp_path_factory):
+    return pair_facesets(tmp_path_factory, size=64)
+
+
+def _opts(facesets, run_dir) -> RunOptions:
     a, b = facesets
-    opts = RunOptions(faceset_a=a, faceset_b=b, run_dir=run, preset="test", progress=False, threads=1, iters=3)
-    train(opts, S2D, FAST)
+    return RunOptions(faceset_a=a, faceset_b=b, run_dir=run_dir, preset="test", progress=False, threads=1, iters=3)
+
+
+def test_faces_smaller_than_what_the_model_reads_are_refused(facesets, tmp_path):
+    reads_128 = ModelConfig("df", 64, 64, 16, 16, 8, input_scale=2)  # reads 128 px; facesets are 64 px
+    refused = r"faces are 64 px but the model trains at 128 px \(128 px in, 64 px grid, 64 px out\)"
+    with pytest.raises(UserError, match=refused):
+        train(_opts(facesets, tmp_path / "run"), reads_128, FAST)
+    assert not (tmp_path / "run" / "checkpoint.pt").exists()
+
+
+@pytest.fixture(scope="module")
+def s2d_model(tmp_path_factory, facesets):
+    run = tmp_path_factory.mktemp("run") / "s2d"
+    train(_opts(facesets, run), S2D, FAST)
     path = run.parent / "s2d.onnx"
     assert cli_main(["export", str(run), "-o", str(path)]) == 0
     return path

@@ -34,6 +34,7 @@ from swapstream.trainer.step import Compute
 from swapstream.trainer.synthetic_blink import needs_blinks
 from swapstream.trainer.warm_start import WarmStart, warm_start
 
+from swapstream.common.choices import sizes_text
 from swapstream.common.errors import UserError, user_error
 
 log = logging.getLogger(__name__)
@@ -107,8 +108,9 @@ class Run:
         return self.opts.run_dir / "history.csv"
 
     def describe(self) -> str:
+        c = self.model_cfg
         return (
-            f"model {self.model_cfg.arch} {self.model_cfg.input_resolution} px, "
+            f"model {c.arch} {sizes_text(c.input_resolution, c.resolution, c.output_resolution)}, "
             f"{parameter_count(self.model) / 1e6:.1f}M parameters; A: {len(self.train_a)} train + "
             f"{len(self.val_a)} val faces, B: {len(self.train_b)} + {len(self.val_b)}; "
             f"{self.compute.precision} on {self.compute.device}"
@@ -235,11 +237,11 @@ def _load_identity(
     expressions are logged (a target that never blinks in its faceset never blinks in a swap
     unless synthetic blinks teach it)."""
     fs = data.open_faceset(path, model_cfg.face_type)
-    out = model_cfg.output_resolution  # the targets' size; inputs are resized from the same crops
-    if fs.size < out:
-        what = "" if out == model_cfg.input_resolution else " (its output resolution, the targets' size)"
-        raise user_error(path, f"faces are {fs.size} px but the model trains at {out} px{what}")
-    faces = data.load_faces(fs, model_cfg.input_resolution, out)
+    read, out = model_cfg.input_resolution, model_cfg.output_resolution  # both resized from the same crops
+    if fs.size < max(read, out):
+        sizes = sizes_text(read, model_cfg.resolution, out)
+        raise user_error(path, f"faces are {fs.size} px but the model trains at {max(read, out)} px ({sizes})")
+    faces = data.load_faces(fs, read, out)
     coverage = expression_coverage(faces.eyes, faces.mouths)
     blinks = train_cfg.synthetic_blinks if needs_blinks(coverage["eyes"]["closed"], len(faces)) else 0.0
     if blinks:

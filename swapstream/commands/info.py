@@ -13,6 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
+from swapstream.common.choices import sizes_text
 from swapstream.common.errors import user_error
 
 
@@ -57,13 +58,6 @@ def _format_spec(spec: dict) -> str:
     return f"{spec['name']}: {spec['layout']} {spec['dtype']} {spec['channels']} [{lo:g}, {hi:g}]"
 
 
-def _sizes(read: int, grid: int, out: int) -> str:
-    """'64 px', or e.g. '128 px in, 64 px grid, 128 px out' for a model whose sizes differ."""
-    if read == grid == out:
-        return f"{read} px"
-    return ", ".join(f"{v} px {k}" for k, v in (("in", read), ("grid", grid), ("out", out)) if k != "grid" or v != read)
-
-
 def format_model(d: dict) -> str:
     unknown = "unknown (give --face-type)"
     lines = [
@@ -71,7 +65,7 @@ def format_model(d: dict) -> str:
         f"{d['size_bytes'] / 1e6:.1f} MB",
         f"  contract:   v{d['contract_version']}, template {d['template_id']}, "
         f"face type {d['face_type'] or unknown}, "
-        f"{_sizes(d['resolution'], d['grid_resolution'], d['output_resolution'])}",
+        f"{sizes_text(d['resolution'], d['grid_resolution'], d['output_resolution'])}",
         f"  input:      {_format_spec(d['input'])}",
         f"  face out:   {_format_spec(d['face_output'])}",
         f"  mask out:   {_format_spec(d['mask_output'])}",
@@ -90,7 +84,7 @@ def format_model(d: dict) -> str:
 
 def _run_sizes(m: dict) -> str:
     grid = m.get("resolution", 0)
-    return _sizes(grid * m.get("input_scale", 1), grid, grid * m.get("output_scale", 1))
+    return sizes_text(grid * m.get("input_scale", 1), grid, grid * m.get("output_scale", 1))
 
 
 def format_run(d: dict) -> str:

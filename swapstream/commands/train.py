@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from swapstream.common.arg_types import float_in, int_in, positive_float, seed, threads
-from swapstream.common.choices import TRAIN_PRECISIONS
+from swapstream.common.choices import TRAIN_PRECISIONS, sizes_text
 
 MAX_MINUTES = 525_600  # a year
 
@@ -73,8 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sizes(model_cfg) -> str:
-    r, o = model_cfg.input_resolution, model_cfg.output_resolution
-    return f"{r} px" if r == o else f"{r} px in, {o} px out"
+    return sizes_text(model_cfg.input_resolution, model_cfg.resolution, model_cfg.output_resolution)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -67,6 +67,17 @@ OUTPUT_SCALES = (1, 2)
 # Input resolution / that grid: 2 = a space-to-depth step before the encoder (trainer/model.py).
 INPUT_SCALES = (1, 2)
 
+
+def sizes_text(read: int, grid: int, out: int) -> str:
+    """A model's sizes as `info`, `train` and the trainer's log print them: '64 px' when all are
+    equal, else e.g. '64 px in, 128 px out' or '128 px in, 64 px grid, 128 px out' (the grid
+    only when it differs from the input)."""
+    if read == grid == out:
+        return f"{read} px"
+    parts = [f"{read} px in"] + ([f"{grid} px grid"] if grid != read else []) + [f"{out} px out"]
+    return ", ".join(parts)
+
+
 # Numeric precision of an exported model.
 MODEL_PRECISIONS = ("fp32", "fp16", "int8")
 
