@@ -34,7 +34,7 @@ from pathlib import Path
 
 import av
 
-from swapstream.bench_report import cpu_name
+from swapstream.bench.report import cpu_name
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -111,7 +111,7 @@ def ray_start_stop_s() -> float:
 
 def join_s(clip: Path, model: Path, tmp: Path, seg_s: float) -> tuple[float, int]:
     """Time the join alone, on parts made here by the library (work.run_segment per segment)."""
-    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.runtime.providers import RuntimeConfig
 
     from swapstream.convert_parts.jobs import Job, Settings, join, prepare

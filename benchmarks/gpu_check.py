@@ -103,7 +103,7 @@ def _facesets(tmp: Path) -> tuple[Path, Path]:
     """Tiny facesets A (astronaut) and B (Grace Hopper) from moving clips of the public-domain photos."""
     from swapstream.trainer.extract import ExtractConfig, extract
 
-    from swapstream.demo_media import astronaut_bgr, grace_hopper_bgr, motion_frames, write_video
+    from swapstream.demo.media import astronaut_bgr, grace_hopper_bgr, motion_frames, write_video
 
     out = []
     for name, photo, seed in (("a", astronaut_bgr(), 3), ("b", grace_hopper_bgr(), 2)):
@@ -158,7 +158,7 @@ def _time_swap(model, batch: int, repeat: int) -> float:
 def provider_inference(model_path: Path, tmp: Path, repeat: int) -> list[dict]:
     """ms per face through each GPU execution provider this onnxruntime has, and the one that ran."""
     import onnxruntime as ort
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
 
     available = ort.get_available_providers()
@@ -190,7 +190,7 @@ def tensorrt_engine(model_path: Path, tmp: Path, repeat: int) -> dict:
     except ImportError:
         return {"skipped": "the tensorrt Python package is not installed"}
     import torch
-    from swapstream.engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.swap_model import inspect_model
     from swapstream.export.tensorrt import TensorRTOptions, build_engine
 
     contract = inspect_model(model_path)

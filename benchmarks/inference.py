@@ -27,14 +27,14 @@ from pathlib import Path
 import numpy as np
 import torch
 from swapstream.engine.runtime.providers import RuntimeConfig, create_session
-from swapstream.export.faces import public_domain_faces
+from swapstream.export.sample_faces import public_domain_faces
 from swapstream.export.graph import SwapGraph, export_graph
 from swapstream.export.quantize import CANDIDATES, quantize_int8
 from swapstream.export.verify import run_onnx, ssim_per_face
 from swapstream.trainer.config import load_preset
 from swapstream.trainer.model import build_model
 
-from swapstream.bench_report import time_ms
+from swapstream.bench.report import time_ms
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 
@@ -184,7 +184,7 @@ def bench_preset(preset: str, args, cfg: RuntimeConfig) -> list[str]:
 def time_models(paths: list[Path], cfg: RuntimeConfig, repeat: int) -> list[str]:
     """Exported model files through engine.runtime (SwapModel.swap), batch 1, calls interleaved
     round-robin so that load from other processes hits every model alike; median and min ms."""
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     models = [load_swap_model(p, cfg) for p in paths]
     faces = [np.full((1, m.resolution, m.resolution, 3), 128, np.uint8) for m in models]

@@ -22,7 +22,7 @@ from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.image import blend, color, warmup
 
-from swapstream.bench_report import cpu_name, time_ms
+from swapstream.bench.report import cpu_name, time_ms
 
 SIZE = 256
 FRAMES = {

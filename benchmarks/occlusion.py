@@ -41,13 +41,13 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 sys.path.insert(0, str(REPO / "tests"))
 
 from occlusion_shapes import KINDS, Face, occluder  # noqa: E402
-from swapstream.engine.config import load_engine_config  # noqa: E402
+from swapstream.engine.engine_config import load_engine_config  # noqa: E402
 from swapstream.engine.face.align import invert  # noqa: E402
 from swapstream.engine.face.embedding import FaceEmbedder  # noqa: E402
 from swapstream.engine.face.landmarks import FaceMesh  # noqa: E402
 from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
 from swapstream.engine.quality.identity import SAME_PERSON_DISTANCE  # noqa: E402
-from swapstream.engine.runtime.model import load_swap_model  # noqa: E402
+from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
 from swapstream.engine.stages.mask_refine import mouth_mask  # noqa: E402
 

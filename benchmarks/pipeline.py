@@ -31,11 +31,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from swapstream.engine.config import load_engine_config  # noqa: E402
+from swapstream.engine.engine_config import load_engine_config  # noqa: E402
 from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
 from swapstream.engine.pipeline.metrics import PipelineStats  # noqa: E402
 from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential  # noqa: E402
-from swapstream.engine.runtime.model import load_swap_model  # noqa: E402
+from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
 from swapstream.engine.stages.capture import VideoFileSource  # noqa: E402
 from swapstream.engine.stages.sink_file import VideoFileSink  # noqa: E402

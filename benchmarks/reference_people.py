@@ -37,7 +37,7 @@ from swapstream.engine.face.reference_files import load_reference  # noqa: E402
 from swapstream.engine.face.tracking import FaceFinder  # noqa: E402
 from swapstream.engine.stages.faces import DetectConfig, DetectStage  # noqa: E402
 
-from swapstream.bench_report import cpu_name  # noqa: E402
+from swapstream.bench.report import cpu_name  # noqa: E402
 from swapstream.common.pipeline_contract import FramePacket  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"

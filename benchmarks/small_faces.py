@@ -35,7 +35,7 @@ from swapstream.engine.face.landmarks import Face, FaceMesh
 from swapstream.engine.face.smoothing import LandmarkSmoother
 from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 
-from swapstream.bench_report import cpu_name
+from swapstream.bench.report import cpu_name
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 CANVAS = (1920, 1080)

@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPO))
 
 from swapstream.cli import _available_commands, build_parser  # noqa: E402
 from swapstream.commands.studio import bind, start_server  # noqa: E402
-from swapstream.demo_media import astronaut_bgr, motion_frames, write_video  # noqa: E402
+from swapstream.demo.media import astronaut_bgr, motion_frames, write_video  # noqa: E402
 from swapstream.studio.app import create_app, new_token  # noqa: E402
 from swapstream.studio.session import build_session  # noqa: E402
 

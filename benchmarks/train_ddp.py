@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from swapstream.bench_report import cpu_name
+from swapstream.bench.report import cpu_name
 
 SUMMARY = re.compile(r"to iteration (\d+) in ([\d.]+) min on \S+ \((\w+), (\d+) samples/s")
 

@@ -22,7 +22,7 @@ from swapstream.trainer.config import load_preset
 from swapstream.trainer.model import build_model
 from swapstream.trainer.step import autoencoder_loss, random_batch
 
-from swapstream.bench_report import cpu_name
+from swapstream.bench.report import cpu_name
 
 
 def make_step(preset: str, batch_size: int, memory_format: torch.memory_format):

@@ -21,7 +21,7 @@ from swapstream.trainer.config import load_preset
 from swapstream.trainer.step import cpu_has_fast_bf16
 from swapstream.trainer.train import RunOptions, train
 
-from swapstream.bench_report import cpu_name
+from swapstream.bench.report import cpu_name
 
 
 def main() -> None:

@@ -178,7 +178,7 @@ def _torch_outputs(graph: SwapGraph, faces: np.ndarray) -> tuple[np.ndarray, np.
 
 def _faces_for(run: LoadedRun, options: ExportOptions, count: int, purpose: str) -> tuple[np.ndarray, str]:
     """Real aligned faces of the direction's source identity: (uint8 NHWC BGR, where from)."""
-    from swapstream.export.faces import faceset_faces, public_domain_faces
+    from swapstream.export.sample_faces import faceset_faces, public_domain_faces
 
     cfg = run.model_config
     size = cfg.input_resolution

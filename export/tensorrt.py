@@ -99,7 +99,7 @@ def write_sidecar(path: Path, sidecar: dict) -> None:
 
 def warm_ep_cache(model_path: Path, opts: TensorRTOptions, contract) -> Path:
     """Build ONNX Runtime TensorRT EP engines into the cache by running batch 1 and max_batch."""
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     model = load_swap_model(model_path, runtime_config(opts))
     if model.provider != "tensorrt":
@@ -140,7 +140,7 @@ def build_engine(model_path: Path, opts: TensorRTOptions, contract, trt) -> byte
 def prepare_tensorrt(model_path: str | Path, opts: TensorRTOptions) -> TensorRTReport:
     """Run every TensorRT route available here; UserError when none is (CPU-only machine)."""
     import onnxruntime as ort
-    from swapstream.engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.swap_model import inspect_model
 
     from swapstream.common.atomic_files import atomic_write_bytes
 

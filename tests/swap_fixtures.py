@@ -29,9 +29,9 @@ def run_swap(model_path, frames, fps: float = 0.0, references=(), others=None, *
     engine.pipeline.build.swap_stages takes them (others: {target: model path}). Steadiness is off
     unless asked for: the frames are picked from a clip, not consecutive, and each option under
     test is judged frame by frame."""
-    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
 
     model = load_swap_model(model_path, RuntimeConfig(providers=("cpu",)))

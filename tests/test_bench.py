@@ -16,10 +16,10 @@ import pytest
 from conftest import media
 from model_fixtures import write_invert_model
 
-from swapstream.bench_inputs import UNTRAINED_NOTE, default_model
+from swapstream.bench.inputs import UNTRAINED_NOTE, default_model
 from swapstream.cli import main
 from swapstream.commands.bench import parse_size
-from swapstream.shipped_models import asset_paths, find_shipped
+from swapstream.demo.shipped_models import asset_paths, find_shipped
 
 SWAP_STAGES = ("capture", "detect", "align", "infer", "color", "steady", "blend")
 

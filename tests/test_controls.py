@@ -177,9 +177,9 @@ def test_running_swap_pipeline_changes_colour_mode_mid_stream(tmp_path):
     """The real stages on a real clip: rct, then lct from one frame on, in order, nothing restarted;
     a bad value on the way is refused and the stream goes on."""
     from model_fixtures import write_invert_model
-    from swapstream.engine.config import EngineConfig
+    from swapstream.engine.engine_config import EngineConfig
     from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
     from swapstream.engine.stages.capture import VideoFileSource
 

@@ -46,10 +46,10 @@ def model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def converted(clip, model, tmp_path_factory):
     """Run the pipeline once through the library (to see each face's matrix and blend mask)."""
-    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
     from swapstream.engine.stages.capture import VideoFileSource
     from swapstream.engine.stages.sink_file import VideoFileSink

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swapstream import shipped_models
+from swapstream.demo import shipped_models
 
 
 def test_shipped_model_is_fresh_and_goes_stale_with_the_preset(monkeypatch):

@@ -14,7 +14,7 @@ import onnx
 import pytest
 import torch
 from swap_fixtures import outside_blend, run_swap
-from swapstream.engine.config import load_engine_config
+from swapstream.engine.engine_config import load_engine_config
 from swapstream.engine.pipeline.build import swap_stages
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.trainer.config import ModelConfig, TrainConfig

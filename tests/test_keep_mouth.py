@@ -50,9 +50,9 @@ def test_open_mouth_interior_is_the_drivers_own(swapped):
 
 
 def test_keep_mouth_is_a_live_control(swapped, tmp_path):
-    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.controls import ControlBoard, ControlError, SwapSettings, apply_settings
-    from swapstream.engine.stages.blend import BlendConfig, BlendStage
+    from swapstream.engine.stages.blend_stage import BlendConfig, BlendStage
     from swapstream.engine.stages.mask_refine import MaskRefiner
 
     cfg = load_engine_config()

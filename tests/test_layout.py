@@ -80,7 +80,7 @@ def test_the_built_wheel_claims_only_the_swapstream_import_name(tmp_path):
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == {"swapstream"}
     assert "swapstream/engine/face/align.py" in names and "swapstream/trainer/model.py" in names
-    # engine/config.py and trainer/config.py find the YAML at <package>/../configs, installed or not
+    # engine/engine_config.py and trainer/config.py find the YAML at <package>/../configs, installed or not
     assert "swapstream/configs/engine.yaml" in names and "swapstream/configs/presets/live.yaml" in names
 
 

@@ -15,7 +15,7 @@ import pytest
 import torch
 from model_fixtures import write_invert_model
 from swap_fixtures import outside_blend
-from swapstream.engine.config import load_engine_config
+from swapstream.engine.engine_config import load_engine_config
 from swapstream.engine.pipeline.build import swap_stages
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.trainer import data

@@ -7,7 +7,7 @@ from model_fixtures import write_invert_model
 
 
 def test_invert_model_loads_and_inverts(tmp_path):
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
 
     model = load_swap_model(write_invert_model(tmp_path / "m.onnx", 32), RuntimeConfig(providers=("cpu",)))

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from pipeline_fixtures import CountingSource
-from swapstream.engine.config import EngineConfig, load_engine_config
+from swapstream.engine.engine_config import EngineConfig, load_engine_config
 from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
 from swapstream.engine.stages.camera import CameraConfig, CameraSource
 from swapstream.engine.stages.capture import ImageFolderSource, VideoFileSource

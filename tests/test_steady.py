@@ -1,4 +1,4 @@
-"""Steady faces (engine/image/steady.py, engine/stages/steady.py): the swapped face changes from
+"""Steady faces (engine/image/steady.py, engine/stages/steady_stage.py): the swapped face changes from
 frame to frame only as much as its driving face does; real changes pass, jitter does not."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from swapstream.engine.image import steady
-from swapstream.engine.stages.steady import SteadyStage
+from swapstream.engine.stages.steady_stage import SteadyStage
 
 from swapstream.common.pipeline_contract import FaceSlot, FramePacket
 
@@ -120,7 +120,7 @@ def test_the_stage_keeps_one_state_per_track_and_forgets_faces_that_leave(crops)
 def test_steady_flag_and_config_are_validated(tmp_path, capsys):
     import argparse
 
-    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.engine_config import load_engine_config
 
     from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args
     from swapstream.common.errors import UserError

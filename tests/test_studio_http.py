@@ -21,7 +21,7 @@ from swapstream.common.errors import UserError
 from swapstream.common.pipeline_contract import FramePacket, SourceInfo
 from swapstream.studio.app import MAX_BODY, create_app
 from swapstream.studio.models import ModelFolder
-from swapstream.studio.preview import PreviewHub
+from swapstream.studio.preview_hub import PreviewHub
 from swapstream.studio.session import StudioSession
 
 TOKEN = "test-token-123"

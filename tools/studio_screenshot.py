@@ -26,7 +26,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from cdp import Browser, find_browser  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from swapstream.demo_media import astronaut_bgr, motion_frames, write_video  # noqa: E402
+from swapstream.demo.media import astronaut_bgr, motion_frames, write_video  # noqa: E402
 
 MODEL = REPO / "swapstream" / "assets" / "demo_int8.onnx"
 

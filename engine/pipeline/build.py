@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from swapstream.engine.config import EngineConfig
+from swapstream.engine.engine_config import EngineConfig
 from swapstream.engine.runtime.occluder import load_occluder
-from swapstream.engine.stages.blend import BlendStage
-from swapstream.engine.stages.color import ColorStage
+from swapstream.engine.stages.blend_stage import BlendStage
+from swapstream.engine.stages.color_stage import ColorStage
 from swapstream.engine.stages.faces import AlignStage, DetectStage
 from swapstream.engine.stages.infer import InferStage
 from swapstream.engine.stages.mask_refine import MaskRefiner
-from swapstream.engine.stages.steady import SteadyStage
+from swapstream.engine.stages.steady_stage import SteadyStage
 
 from swapstream.common.errors import UserError
 

@@ -290,11 +290,11 @@ def apply_settings(part, settings: SwapSettings) -> None:
     if own is not None:
         own(settings)
         return
-    from swapstream.engine.stages.blend import BlendConfig, BlendStage
-    from swapstream.engine.stages.color import ColorStage
+    from swapstream.engine.stages.blend_stage import BlendConfig, BlendStage
+    from swapstream.engine.stages.color_stage import ColorStage
     from swapstream.engine.stages.faces import AlignStage, DetectStage
     from swapstream.engine.stages.infer import InferStage
-    from swapstream.engine.stages.steady import SteadyStage
+    from swapstream.engine.stages.steady_stage import SteadyStage
 
     contract = getattr(settings.model_obj, "contract", None)
     # Crops are aligned, colour-matched and blended at the model's output resolution.

@@ -150,7 +150,7 @@ class OccluderModel:
 
 def load_occluder(path: str | Path, runtime_cfg: RuntimeConfig = OCCLUDER_RUNTIME) -> OccluderModel:
     """Load and validate an occlusion model (engine.runtime.providers builds the session)."""
-    from swapstream.engine.runtime.model import _open_session
+    from swapstream.engine.runtime.swap_model import _open_session
 
     path = Path(path)
     session, provider = _open_session(path, runtime_cfg)
@@ -162,7 +162,7 @@ def load_occluder(path: str | Path, runtime_cfg: RuntimeConfig = OCCLUDER_RUNTIM
 
 def inspect_occluder(path: str | Path) -> OccluderContract | None:
     """The validated contract of an occlusion model file; None when the file is another kind."""
-    from swapstream.engine.runtime.model import _INSPECT_CONFIG, _open_session
+    from swapstream.engine.runtime.swap_model import _INSPECT_CONFIG, _open_session
 
     path = Path(path)
     session, _ = _open_session(path, _INSPECT_CONFIG)

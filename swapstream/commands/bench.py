@@ -14,8 +14,8 @@ stage) and as a plain sequential loop; the ratio of the two is what the threads 
 Without -m: swapstream/assets/<preset>_<precision>.onnx when a fresh one ships (trained weights;
 today the demo model, `--preset demo`), else random weights of the preset's architecture exported
 once and cached (speed only). Without --source: a 640x480 driving clip rendered from
-scikit-image's astronaut portrait, cached too (swapstream/bench_inputs.py). The runs:
-swapstream/bench_runs.py; the table, JSON and plot: swapstream/bench_report.py.
+scikit-image's astronaut portrait, cached too (swapstream/bench/inputs.py). The runs:
+swapstream/bench/runs.py; the table, JSON and plot: swapstream/bench/report.py.
 """
 
 from __future__ import annotations
@@ -66,12 +66,12 @@ def parse_size(text: str | None) -> tuple[int, int] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swapstream.bench_inputs import DEFAULT_CLIP_SIZE, cache_root, default_clip, default_model, resized_clip
-    from swapstream.bench_report import format_table, write_json, write_plot
-    from swapstream.bench_runs import measure
+    from swapstream.bench.inputs import DEFAULT_CLIP_SIZE, cache_root, default_clip, default_model, resized_clip
+    from swapstream.bench.report import format_table, write_json, write_plot
+    from swapstream.bench.runs import measure
     from swapstream.commands.swap_flags import engine_config_from_args, load_references, swap_inputs
     from swapstream.common.output_paths import check_output_file
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
 
     for flag, out in (("--json", args.json), ("--plot", args.plot)):

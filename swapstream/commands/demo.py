@@ -24,7 +24,7 @@ from pathlib import Path
 
 from swapstream.common.arg_types import int_in, positive_float
 
-PRESET, PRECISION = "demo", "int8"  # the demo's model; a fresh one may ship (swapstream/shipped_models.py)
+PRESET, PRECISION = "demo", "int8"  # the demo's model; a fresh one may ship (swapstream/demo/shipped_models.py)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -61,9 +61,9 @@ def _export(run_dir: Path, model: Path, calibration: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swapstream.demo_media import astronaut_bgr, grace_hopper_bgr, motion_frames, side_by_side, write_video
-    from swapstream.demo_page import write_index
-    from swapstream.shipped_models import ASSETS, find_shipped, plot_paths, store_shipped
+    from swapstream.demo.media import astronaut_bgr, grace_hopper_bgr, motion_frames, side_by_side, write_video
+    from swapstream.demo.page import write_index
+    from swapstream.demo.shipped_models import ASSETS, find_shipped, plot_paths, store_shipped
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def describe_model(path: Path, face_type: str | None = None) -> dict:
     """JSON-ready description of a model file (validated through engine.runtime)."""
-    from swapstream.engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.swap_model import inspect_model
 
     contract = inspect_model(path, face_type)
     return {"kind": "model", "path": str(path), "size_bytes": path.stat().st_size, **contract.describe()}

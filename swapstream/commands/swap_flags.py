@@ -151,7 +151,7 @@ def load_references(args: argparse.Namespace, model):
 
 def engine_config_from_args(args: argparse.Namespace):
     """The EngineConfig of configs/engine.yaml (or --config) with the command-line overrides applied."""
-    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.engine_config import load_engine_config
 
     cfg = load_engine_config(args.config)
     pairs = (
@@ -176,7 +176,7 @@ def engine_config_from_args(args: argparse.Namespace):
 
 def load_model(args: argparse.Namespace, path: Path | None = None):
     """The SwapModel named by -m (or `path`), on the providers of --providers (bad flags -> UserError)."""
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
 
     try:

@@ -61,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from swapstream.engine.runtime.occluder import OccluderContract
-    from swapstream.export.occluder import export_occluder
+    from swapstream.export.occluder_exporter import export_occluder
     from swapstream.trainer.occluder_train import OccluderTrainConfig, load_faces, synth_batch, train_occluder
 
     for path in args.faceset:

@@ -63,7 +63,7 @@ _models: dict[tuple, object] = {}
 def cached_models(paths: tuple[str, ...], runtime, face_type: str | None) -> list:
     """The SwapModels for paths (with runtime, face_type), each loaded once per process; models
     of an earlier run that these do not name are dropped."""
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     keys = [(path, runtime, face_type) for path in paths]
     for key in [k for k in _models if k not in keys]:

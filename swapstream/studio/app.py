@@ -26,7 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from swapstream.engine.pipeline.controls import ControlError
-from swapstream.studio.preview import STREAMS
+from swapstream.studio.preview_hub import STREAMS
 
 MAX_BODY = 4096
 TOKEN_HEADER = "x-swapstream-token"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from swapstream.common.pipeline_contract import SourceInfo
 from swapstream.engine.pipeline.controls import CONTROLS, ControlBoard, SwapSettings
-from swapstream.studio.preview import PreviewHub
+from swapstream.studio.preview_hub import PreviewHub
 from swapstream.studio.recorder import StudioSink
 from swapstream.studio.sources import SwitchingSource
 
@@ -118,7 +118,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     from swapstream.engine.pipeline.governor_loop import GovernorLoop
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
-    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
     from swapstream.studio.models import ModelFolder
 

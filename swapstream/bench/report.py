@@ -1,6 +1,6 @@
 """What `swapstream bench` reports: the machine it ran on, a text table, JSON and a PNG.
 
-The result dict is built by swapstream.bench_runs.measure; times are milliseconds, rates frames/s.
+The result dict is built by swapstream.bench.runs.measure; times are milliseconds, rates frames/s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What `swapstream bench` measures when not told: its default model and its default (or resized) clip.
 
 Without -m: the model that ships in swapstream/assets/ for the preset and precision when there is
-a fresh one (swapstream/shipped_models.py; today `--preset demo --precision int8`), else random
+a fresh one (swapstream/demo/shipped_models.py; today `--preset demo --precision int8`), else random
 weights of the preset's architecture, exported once by the export package and cached (speed
 only). Without --source: a 640x480 driving clip rendered from scikit-image's astronaut portrait,
 cached too. --size letterboxes either clip to another frame size, also cached. The cache is
@@ -41,7 +41,7 @@ def default_model(preset: str, precision: str, cache: Path) -> tuple[Path, str |
     """(model path, weights note): the fresh shipped model of preset and precision, else a cached
     export of random weights. The note is None for the shipped model (its metadata says how it was
     trained)."""
-    from swapstream.shipped_models import find_shipped
+    from swapstream.demo.shipped_models import find_shipped
 
     shipped = find_shipped(preset, precision)
     if shipped is not None:
@@ -86,7 +86,7 @@ def _letterbox(frame, size: tuple[int, int]):
 
 def default_clip(cache: Path, frames: int) -> Path:
     """A cached 640x480 30 fps H.264 clip of the astronaut portrait moving like a head."""
-    from swapstream.demo_media import astronaut_bgr, motion_frames, write_video
+    from swapstream.demo.media import astronaut_bgr, motion_frames, write_video
 
     path = cache / f"astronaut_{DEFAULT_CLIP_SIZE[0]}x{DEFAULT_CLIP_SIZE[1]}_{frames}f_v{CACHE_VERSION}.mp4"
     if not path.is_file():
@@ -101,7 +101,7 @@ def resized_clip(source: Path, size: tuple[int, int], frames: int, cache: Path) 
     import av
     import numpy as np
 
-    from swapstream.demo_media import write_video
+    from swapstream.demo.media import write_video
 
     st = source.stat()
     key = _short_hash(CACHE_VERSION, source.resolve(), st.st_size, st.st_mtime_ns, size, frames)

@@ -2,7 +2,7 @@
 
 measure() warms up, then runs a sequential loop, an unpaced pipeline and (live mode) the clip
 paced at its own frame rate into the live policy, and returns the result dict that
-swapstream/bench_report.py prints, plots and writes as JSON. Times are seconds inside the
+swapstream/bench/report.py prints, plots and writes as JSON. Times are seconds inside the
 engine's PipelineStats and milliseconds in the result.
 """
 
@@ -89,7 +89,7 @@ def measure(
        stale frames dropped, glass-to-glass latency as a user would feel it).
     In convert mode run 2 is the headline run (it is exactly what `swapstream convert` does).
     """
-    from swapstream.bench_report import machine_info
+    from swapstream.bench.report import machine_info
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential

@@ -11,7 +11,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swapstream.engine.stages.blend import BlendConfig
+from swapstream.engine.stages.blend_stage import BlendConfig
 from swapstream.engine.stages.camera import CameraConfig
 from swapstream.engine.stages.faces import DetectConfig
 from swapstream.engine.stages.sink_file import EncoderConfig

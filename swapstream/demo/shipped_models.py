@@ -14,7 +14,7 @@ import json
 import shutil
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parent / "assets"
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PLOTS = ("preview.png", "loss.png")  # a run's training plots, stored as <preset>_<name>
 
 
@@ -49,7 +49,7 @@ def _normalised(model_config: object) -> dict | None:
 def find_shipped(preset: str, precision: str) -> tuple[Path, dict] | None:
     """(model path, record) of the shipped model of `preset` at `precision` while it is fresh, else None."""
     from swapstream.common.alignment_ids import CONTRACT_VERSION, TEMPLATE_ID
-    from swapstream.engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.swap_model import inspect_model
 
     model, record = asset_paths(preset, precision)
     if not (model.is_file() and record.is_file()):
@@ -66,7 +66,7 @@ def find_shipped(preset: str, precision: str) -> tuple[Path, dict] | None:
 
 def store_shipped(model: Path, run_dir: Path, preset: str, precision: str, train_minutes: float, command: str) -> None:
     """Ship an exported model: copy it and its run's training plots into ASSETS, with the record."""
-    from swapstream.engine.runtime.model import inspect_model
+    from swapstream.engine.runtime.swap_model import inspect_model
 
     model_path, record_path = asset_paths(preset, precision)
     ASSETS.mkdir(exist_ok=True)
