@@ -158,8 +158,8 @@ def _time_swap(model, batch: int, repeat: int) -> float:
 def provider_inference(model_path: Path, tmp: Path, repeat: int) -> list[dict]:
     """ms per face through each GPU execution provider this onnxruntime has, and the one that ran."""
     import onnxruntime as ort
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     available = ort.get_available_providers()
     rows = []

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from swapstream.engine.runtime.providers import RuntimeConfig, create_session
-from swapstream.export.sample_faces import public_domain_faces
 from swapstream.export.graph import SwapGraph, export_graph
 from swapstream.export.quantize import CANDIDATES, quantize_int8
+from swapstream.export.sample_faces import public_domain_faces
 from swapstream.export.verify import run_onnx, ssim_per_face
 from swapstream.trainer.config import load_preset
 from swapstream.trainer.model import build_model

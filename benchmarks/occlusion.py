@@ -47,8 +47,8 @@ from swapstream.engine.face.embedding import FaceEmbedder  # noqa: E402
 from swapstream.engine.face.landmarks import FaceMesh  # noqa: E402
 from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
 from swapstream.engine.quality.identity import SAME_PERSON_DISTANCE  # noqa: E402
-from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
+from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.stages.mask_refine import mouth_mask  # noqa: E402
 
 from swapstream.common.faceset import Faceset  # noqa: E402

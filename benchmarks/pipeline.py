@@ -35,8 +35,8 @@ from swapstream.engine.engine_config import load_engine_config  # noqa: E402
 from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
 from swapstream.engine.pipeline.metrics import PipelineStats  # noqa: E402
 from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential  # noqa: E402
-from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
+from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.stages.capture import VideoFileSource  # noqa: E402
 from swapstream.engine.stages.sink_file import VideoFileSink  # noqa: E402
 from swapstream.engine.stages.sink_live import NullSink  # noqa: E402

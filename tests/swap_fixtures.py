@@ -31,8 +31,8 @@ def run_swap(model_path, frames, fps: float = 0.0, references=(), others=None, *
     test is judged frame by frame."""
     from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     model = load_swap_model(model_path, RuntimeConfig(providers=("cpu",)))
     cfg = load_engine_config().replace(swap={"color": "none", "steady": 0.0, **swap})

@@ -179,8 +179,8 @@ def test_running_swap_pipeline_changes_colour_mode_mid_stream(tmp_path):
     from model_fixtures import write_invert_model
     from swapstream.engine.engine_config import EngineConfig
     from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.stages.capture import VideoFileSource
 
     clip = media("d18.mp4")

@@ -49,8 +49,8 @@ def converted(clip, model, tmp_path_factory):
     from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.stages.capture import VideoFileSource
     from swapstream.engine.stages.sink_file import VideoFileSink
     from swapstream.engine.stages.sink_live import TeeSink

@@ -19,8 +19,8 @@ import pytest
 import torch
 from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
 from swapstream.export.exporter import ExportOptions, export_model, load_run
-from swapstream.export.sample_faces import public_domain_faces
 from swapstream.export.graph import SwapGraph
+from swapstream.export.sample_faces import public_domain_faces
 from swapstream.export.verify import ssim_per_face
 
 from swapstream.cli import main as swapstream_main

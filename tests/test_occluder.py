@@ -69,9 +69,9 @@ def test_train_mask_writes_a_model_with_its_contract(occluder, capsys):
 
 
 def test_models_of_the_wrong_kind_are_refused(occluder, tmp_path):
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.occluder import load_occluder
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     with pytest.raises(UserError, match="occlusion model, not a swap model"):
         load_swap_model(occluder, RuntimeConfig(providers=("cpu",)))

@@ -7,8 +7,8 @@ from model_fixtures import write_invert_model
 
 
 def test_invert_model_loads_and_inverts(tmp_path):
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     model = load_swap_model(write_invert_model(tmp_path / "m.onnx", 32), RuntimeConfig(providers=("cpu",)))
     faces = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)

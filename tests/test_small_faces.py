@@ -167,8 +167,8 @@ def test_extract_keeps_s13_wide_shot(tmp_path):
 def test_small_face_is_swapped_and_the_background_is_untouched(heads, tmp_path, caplog):
     from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     clip = write_video(small_face_frames(heads, face_px=60), tmp_path / "far.mp4")
     model = load_swap_model(write_invert_model(tmp_path / "m.onnx", RES), RuntimeConfig(providers=("cpu",)))

@@ -6,8 +6,8 @@ faces_out, masks = model.swap(aligned_bgr_uint8_nhwc)
 """
 
 from swapstream.engine.runtime.contract import ModelContract, TensorSpec
-from swapstream.engine.runtime.swap_model import SwapModel, inspect_model, load_swap_model
 from swapstream.engine.runtime.providers import RuntimeConfig, create_session
+from swapstream.engine.runtime.swap_model import SwapModel, inspect_model, load_swap_model
 
 __all__ = [
     "ModelContract",

@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.bench.runs import measure
     from swapstream.commands.swap_flags import engine_config_from_args, load_references, swap_inputs
     from swapstream.common.output_paths import check_output_file
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     for flag, out in (("--json", args.json), ("--plot", args.plot)):
         if out is not None:  # before the measurement, and never onto the source, model or config

@@ -176,8 +176,8 @@ def engine_config_from_args(args: argparse.Namespace):
 
 def load_model(args: argparse.Namespace, path: Path | None = None):
     """The SwapModel named by -m (or `path`), on the providers of --providers (bad flags -> UserError)."""
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
+    from swapstream.engine.runtime.swap_model import load_swap_model
 
     try:
         runtime_cfg = runtime_config_from_args(args)

@@ -118,8 +118,8 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     from swapstream.engine.pipeline.governor_loop import GovernorLoop
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
-    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
+    from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.studio.models import ModelFolder
 
     cfg = engine_config_from_args(args)
