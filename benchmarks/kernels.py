@@ -18,8 +18,8 @@ import threading
 import cv2
 import numpy as np
 from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
-from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, color, warmup
 
 from swapstream.bench.report import cpu_name, time_ms

@@ -56,7 +56,7 @@ def _public_domain_photos() -> list[tuple[str, np.ndarray]]:
 def public_domain_faces(face_type: str, resolution: int, count: int = 8) -> np.ndarray:
     """uint8 (count, R, R, 3) BGR aligned crops of public-domain faces with pose/scale variants."""
     from swapstream.engine.face.align import alignment_matrix, warp_face
-    from swapstream.engine.face.landmarks import PhotoFaceFinder
+    from swapstream.engine.face.tracking import PhotoFaceFinder
 
     finder = PhotoFaceFinder(max_faces=1)
     try:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from conftest import optional_media_frames
 from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
-from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, detail, warmup
 from swapstream.engine.image.detail import upscale_of
 

@@ -8,8 +8,8 @@ import av
 import cv2
 import numpy as np
 import pytest
-from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import FACE_OVAL
+from swapstream.engine.face.tracking import PhotoFaceFinder
 
 from swapstream.cli import main
 

@@ -99,7 +99,7 @@ def test_a_single_photo_is_never_judged_blurred(astronaut_bgr, tmp_path):
 
 def test_sharpness_is_measured_at_the_face_resolution(astronaut_bgr):
     """A face half the size reads about as sharp (never as blurred because it was upscaled)."""
-    from swapstream.engine.face.landmarks import PhotoFaceFinder
+    from swapstream.engine.face.tracking import PhotoFaceFinder
     from swapstream.trainer.face_checks import sharpness
 
     finder = PhotoFaceFinder(max_faces=1)

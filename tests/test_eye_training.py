@@ -6,14 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from swapstream.engine.quality.expression import (
-    EYE_LIDS,
-    INNER_LIPS,
-    OUTER_EYE_CORNERS,
-    expression_of,
-    eye_openness,
-    mouth_openness,
-)
+from swapstream.engine.face.openness import EYE_LIDS, INNER_LIPS, OUTER_EYE_CORNERS, eye_openness, mouth_openness
+from swapstream.engine.quality.expression import expression_of
 from swapstream.trainer import data, sampling
 from swapstream.trainer.config import TrainConfig
 from swapstream.trainer.losses import face_loss

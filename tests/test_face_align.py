@@ -17,9 +17,9 @@ from swapstream.engine.face.align import (
     umeyama,
     warp_face,
 )
-from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.face.pose import yaw_pitch_roll
+from swapstream.engine.face.tracking import PhotoFaceFinder
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from swapstream.engine.quality.sharpness import high_frequency_energy, inner_fac
 @pytest.fixture(scope="module")
 def face(astronaut_bgr):
     """(frame, landmarks) of the astronaut, head and shoulders (MediaPipe's short-range detector)."""
-    from swapstream.engine.face.landmarks import PhotoFaceFinder
+    from swapstream.engine.face.tracking import PhotoFaceFinder
 
     frame = np.ascontiguousarray(cv2.resize(astronaut_bgr[0:300, 100:400], (400, 400)))
     finder = PhotoFaceFinder(max_faces=1)

@@ -13,9 +13,8 @@ import pytest
 from conftest import media
 from model_fixtures import write_invert_model
 from swapstream.engine.face.align import invert
-from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.scan import DETECTOR_INPUT, MIN_FACE_IN_INPUT, scan_windows
-from swapstream.engine.face.tracking import FaceFinder, FinderConfig
+from swapstream.engine.face.tracking import FaceFinder, FinderConfig, PhotoFaceFinder
 from swapstream.engine.stages.faces import AlignStage, DetectConfig, DetectStage
 from swapstream.trainer.extract import ExtractConfig, extract
 

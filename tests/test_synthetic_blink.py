@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 from swapstream.engine.face.landmarks import FaceMesh
-from swapstream.engine.quality.expression import eye_openness
+from swapstream.engine.face.openness import eye_openness
 from swapstream.trainer import synthetic_blink
 from swapstream.trainer.config import TrainConfig
 from swapstream.trainer.model import SwapAutoencoder, init_icnr

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.engine.quality.expression import eye_openness, mouth_openness
+from swapstream.engine.face.openness import eye_openness, mouth_openness
 from swapstream.trainer.sampling import sampling_weights
 from swapstream.trainer.synthetic_blink import blink_batch
 

@@ -7,7 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from swapstream.engine.quality.expression import eye_openness, mouth_openness
+from swapstream.engine.face.openness import eye_openness, mouth_openness
 
 from swapstream.common.faceset import FORMAT, VERSION, Faceset
 

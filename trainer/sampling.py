@@ -1,6 +1,6 @@
 """Which faces a batch draws: yaw-balanced, optionally balanced over eye and mouth openness.
 
-Pure functions of the faces' yaw (degrees) and openness (engine.quality.expression's
+Pure functions of the faces' yaw (degrees) and openness (engine.face.openness's
 `eye_openness` and `mouth_openness`: exactly what `swapstream eval` correlates), so a batch stays a
 function of (seed, iteration) alone.
 """

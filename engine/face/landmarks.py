@@ -126,27 +126,3 @@ class FaceMesh:
 
     def close(self) -> None:
         self._mesh.close()
-
-
-class PhotoFaceFinder:
-    """Faces in unrelated still images, small and far ones included.
-
-    The same finder as for video (engine.face.tracking.FaceFinder) without tracking or smoothing:
-    the full-range detector over the whole image and over tiles (for small faces), then FaceMesh
-    on a square around each face, so a face that fills 5% of a photo still gets a 192 px
-    landmark pass.
-    """
-
-    def __init__(self, max_faces: int = 8, min_score: float = 0.5, min_face_px: float = 24.0):
-        from swapstream.engine.face.tracking import FaceFinder, FinderConfig  # imports this module
-
-        self.max_faces = max_faces
-        self._finder = FaceFinder(
-            FinderConfig(max_faces=max_faces, smooth=False, min_face_px=min_face_px, detect_score=min_score)
-        )
-
-    def find(self, frame_bgr: np.ndarray) -> list[Face]:
-        return self._finder.find(frame_bgr)
-
-    def close(self) -> None:
-        self._finder.close()

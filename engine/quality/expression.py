@@ -1,18 +1,14 @@
 """Expression transfer: does the swapped face open its mouth and eyes, and turn its head, like
-the driving face? Measured from FaceMesh landmarks of both videos, frame by frame."""
+the driving face? Measured from FaceMesh landmarks of both videos, frame by frame (openings:
+engine.face.openness)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
+from swapstream.engine.face.openness import eye_openness, mouth_openness
 from swapstream.engine.face.pose import yaw_pitch_roll
-
-# MediaPipe FaceMesh indices. Outer eye corners: their distance is the face-size unit, since it
-# does not change with expression and little with pitch.
-OUTER_EYE_CORNERS = (33, 263)
-INNER_LIPS = (13, 14)  # upper, lower inner lip at the midline
-EYE_LIDS = ((159, 145), (386, 374))  # (upper, lower) lid centre, right and left eye
 
 
 @dataclass(frozen=True)
@@ -24,23 +20,6 @@ class ExpressionSample:
     yaw: float
     pitch: float
     roll: float
-
-
-def _face_unit(p: np.ndarray) -> float:
-    return max(float(np.linalg.norm(p[OUTER_EYE_CORNERS[0], :2] - p[OUTER_EYE_CORNERS[1], :2])), 1e-6)
-
-
-def mouth_openness(landmarks: np.ndarray) -> float:
-    """Inner-lip gap at the midline over the outer eye-corner distance ((478, 2|3) landmarks, any
-    pixel unit): 0 with the lips together, ~0.5 wide open."""
-    p = np.asarray(landmarks, np.float64)
-    return float(np.linalg.norm(p[INNER_LIPS[0], :2] - p[INNER_LIPS[1], :2]) / _face_unit(p))
-
-
-def eye_openness(landmarks: np.ndarray) -> float:
-    """Mean lid gap of both eyes over the outer eye-corner distance ((478, 2|3) landmarks)."""
-    p = np.asarray(landmarks, np.float64)
-    return float(np.mean([np.linalg.norm(p[a, :2] - p[b, :2]) for a, b in EYE_LIDS]) / _face_unit(p))
 
 
 def expression_of(landmarks: np.ndarray) -> ExpressionSample:
