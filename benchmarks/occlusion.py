@@ -45,7 +45,6 @@ from swapstream.engine.engine_config import load_engine_config  # noqa: E402
 from swapstream.engine.face.align import invert  # noqa: E402
 from swapstream.engine.face.embedding import FaceEmbedder  # noqa: E402
 from swapstream.engine.face.landmarks import FaceMesh  # noqa: E402
-from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
 from swapstream.engine.quality.identity import SAME_PERSON_DISTANCE  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
 from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
@@ -53,6 +52,7 @@ from swapstream.engine.stages.mask_refine import mouth_mask  # noqa: E402
 
 from swapstream.common.faceset import Faceset  # noqa: E402
 from swapstream.common.pipeline_contract import FramePacket  # noqa: E402
+from swapstream.swap_session.pipelines import SwapSession  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
 TEXTURE_CLIP = "s18.mp4"  # hair texture from a clip none of the driving clips is
@@ -97,7 +97,7 @@ def composite(frames: list[np.ndarray], per_kind: int, tex: np.ndarray):
 
 def run_stages(model, cfg, frames):
     """The convert stages on `frames` in order; returns (packets, blend stage)."""
-    stages = swap_stages(model, cfg, offline=True)
+    stages = SwapSession(cfg, model).stages(offline=True)
     for s in stages:
         s.setup()
     packets = []

@@ -32,9 +32,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from swapstream.engine.engine_config import load_engine_config  # noqa: E402
-from swapstream.engine.pipeline.build import swap_stages  # noqa: E402
 from swapstream.engine.pipeline.metrics import PipelineStats  # noqa: E402
-from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential  # noqa: E402
+from swapstream.engine.pipeline.runner import run_sequential  # noqa: E402
 from swapstream.engine.runtime.providers import RuntimeConfig  # noqa: E402
 from swapstream.engine.runtime.swap_model import load_swap_model  # noqa: E402
 from swapstream.engine.stages.capture import VideoFileSource  # noqa: E402
@@ -42,6 +41,7 @@ from swapstream.engine.stages.sink_file import VideoFileSink  # noqa: E402
 from swapstream.engine.stages.sink_live import NullSink  # noqa: E402
 
 from swapstream.common.pipeline_contract import Source, SourceInfo  # noqa: E402
+from swapstream.swap_session.pipelines import SwapSession  # noqa: E402
 
 MEDIA = REPO.parent / "shared" / "media"
 
@@ -93,11 +93,12 @@ def offline(model, cfg, clip: Path, size, frames: int, tmp: Path) -> dict:
     for mode in ("pipelined", "sequential"):
         src = LetterboxSource(VideoFileSource(clip, max_frames=frames), size)
         sink = VideoFileSink(tmp / f"{mode}.mp4", cfg.output, audio_from=clip)
-        stages = swap_stages(model, cfg, offline=True)
+        session = SwapSession(cfg, model)
+        stages = session.stages(offline=True)
         stats = PipelineStats(provider=model.provider)
         t0 = time.perf_counter()
         if mode == "pipelined":
-            Pipeline(src, stages, sink, PipelinePolicy(False, cfg.offline.queue_depth), stats=stats).run()
+            session.pipeline(src, sink, live=False, stages=stages, stats=stats).run()
         else:
             run_sequential(src, stages, sink, stats)
         d = summarize(stats)
@@ -115,9 +116,7 @@ def offline(model, cfg, clip: Path, size, frames: int, tmp: Path) -> dict:
 def live(model, cfg, clip: Path, size, frames: int) -> dict:
     src = LetterboxSource(VideoFileSource(clip, realtime=True, max_frames=frames), size)
     stats = PipelineStats(provider=model.provider)
-    Pipeline(
-        src, swap_stages(model, cfg, offline=False), NullSink(), PipelinePolicy(True, cfg.live.queue_depth), stats=stats
-    ).run()
+    SwapSession(cfg, model).pipeline(src, NullSink(), live=True, stats=stats).run()
     return summarize(stats)
 
 

@@ -70,8 +70,9 @@ def test_keep_mouth_is_a_live_control(swapped, tmp_path):
 def test_occlusion_mask_needs_an_occluder(tmp_path):
     import argparse
 
-    from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args
+    from swapstream.commands.swap_flags import add_swap_arguments
     from swapstream.common.errors import UserError
+    from swapstream.swap_session.from_args import engine_config_from_args
 
     parser = argparse.ArgumentParser()
     add_swap_arguments(parser)

@@ -100,6 +100,45 @@ def test_imports_flow_one_way():
     assert model_imports <= {"torch", "swapstream"}
 
 
+def test_nothing_below_the_commands_imports_them():
+    """The commands sit on top: no other module of the distribution imports swapstream.commands or
+    swapstream.cli (the studio, convert_parts, bench and demo read flags through swap_session)."""
+    top = ("swapstream.commands", "swapstream.cli", "swapstream.__main__")
+    for name, path in _modules().items():
+        if name.startswith(top):
+            continue
+        upward = {m for m in _imports(path) if m.startswith(top)}
+        assert not upward, f"{path.relative_to(REPO)} imports {upward}"
+
+
+# Where a swap pipeline may be built: the session builder, and the engine's runner (run_sequential).
+PIPELINE_BUILDERS = {"swapstream/swap_session/pipelines.py", "engine/pipeline/runner.py"}
+
+
+def _calls(path: Path, names: set[str]) -> list[int]:
+    """Line numbers of calls to any of `names` (as a bare name or an attribute)."""
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call):
+            f = node.func
+            called = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if called in names:
+                lines.append(node.lineno)
+    return lines
+
+
+def test_swap_pipelines_are_built_in_one_place():
+    """convert, live, the studio, convert's segment workers and bench build their pipelines (and
+    their swap stages) through swap_session.pipelines.SwapSession; so do the benchmarks."""
+    files = [*_modules().values(), *sorted((REPO / "benchmarks").glob("*.py"))]
+    for path in files:
+        rel = str(path.relative_to(REPO))
+        if rel in PIPELINE_BUILDERS:
+            continue
+        found = _calls(path, {"Pipeline", "PipelinePolicy", "swap_stages"})
+        assert not found, f"{rel}:{found} builds a pipeline or swap stages outside {sorted(PIPELINE_BUILDERS)}"
+
+
 # Spellings that must appear in exactly one module: the enumerations and the shared contracts.
 DEFINED_ONCE = {
     '("feather", "poisson")': "swapstream/common/choices.py",

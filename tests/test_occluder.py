@@ -174,7 +174,8 @@ def test_occluder_cli_flags(occluder, tmp_path):
     """--mask occlusion with --occluder: one line per problem, the real model accepted."""
     import argparse
 
-    from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args
+    from swapstream.commands.swap_flags import add_swap_arguments
+    from swapstream.swap_session.from_args import engine_config_from_args
 
     parser = argparse.ArgumentParser()
     add_swap_arguments(parser)

@@ -214,12 +214,15 @@ def test_inference_threads_do_not_spin_unless_asked(tmp_path):
     --spin-wait reaches the session a model is loaded into."""
     import argparse
 
+    from swapstream.commands.swap_flags import add_runtime_arguments
+    from swapstream.swap_session.from_args import runtime_config_from_args
+
     key = providers_mod.SPIN_WAIT_KEY
     assert providers_mod.session_options(RuntimeConfig()).get_session_config_entry(key) == "0"
     parser = argparse.ArgumentParser()
-    providers_mod.add_runtime_arguments(parser)
-    cfg = providers_mod.runtime_config_from_args(parser.parse_args(["--spin-wait", "--providers", "cpu"]))
+    add_runtime_arguments(parser)
+    cfg = runtime_config_from_args(parser.parse_args(["--spin-wait", "--providers", "cpu"]))
     assert cfg.spin_wait
     model = load_swap_model(write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata()), cfg)
     assert model.session.get_session_options().get_session_config_entry(key) == "1"
-    assert not providers_mod.runtime_config_from_args(parser.parse_args([])).spin_wait
+    assert not runtime_config_from_args(parser.parse_args([])).spin_wait

@@ -122,8 +122,9 @@ def test_steady_flag_and_config_are_validated(tmp_path, capsys):
 
     from swapstream.engine.engine_config import load_engine_config
 
-    from swapstream.commands.swap_flags import add_swap_arguments, engine_config_from_args
+    from swapstream.commands.swap_flags import add_swap_arguments
     from swapstream.common.errors import UserError
+    from swapstream.swap_session.from_args import engine_config_from_args
 
     parser = argparse.ArgumentParser()
     add_swap_arguments(parser)

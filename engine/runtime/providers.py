@@ -12,14 +12,11 @@ creation, returns the provider really in use and warns when it is not the one as
 
 from __future__ import annotations
 
-import argparse
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
-
-from swapstream.common.arg_types import MAX_THREADS, int_in, threads
 
 log = logging.getLogger(__name__)
 
@@ -208,40 +205,3 @@ def create_session(
     else:
         log.debug("session on %s", in_use)
     return session, in_use
-
-
-def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """The runtime flags every command that runs a model shares."""
-    g = parser.add_argument_group("inference runtime")
-    g.add_argument(
-        "--providers",
-        default="auto",
-        help="execution providers in order, comma separated: tensorrt,cuda,cpu or auto (default: auto)",
-    )
-    g.add_argument(
-        "--threads",
-        type=threads(allow_zero=True),
-        default=0,
-        help=f"intra-op threads, 0..{MAX_THREADS} (0 = ONNX Runtime default)",
-    )
-    g.add_argument(
-        "--spin-wait",
-        action="store_true",
-        help="let idle inference threads busy-wait: faster when inference runs alone, slower in the "
-        "engine, whose other stages need the cores (default: off)",
-    )
-    g.add_argument("--device-id", type=int_in(0, 63), default=0, help="GPU index for CUDA/TensorRT")
-    g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
-    g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
-
-
-def runtime_config_from_args(args: argparse.Namespace) -> RuntimeConfig:
-    """RuntimeConfig from the flags of `add_runtime_arguments`; bad values raise ValueError."""
-    return RuntimeConfig(
-        providers=tuple(p for p in args.providers.split(",") if p.strip()),
-        intra_op_threads=args.threads,
-        spin_wait=args.spin_wait,
-        device_id=args.device_id,
-        trt_fp16=args.trt_fp16,
-        trt_cache_dir=args.trt_cache,
-    )

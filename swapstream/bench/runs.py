@@ -77,11 +77,9 @@ def model_info(model, weights_note: str | None) -> dict:
     }
 
 
-def measure(
-    model, cfg, clip: Path, mode: str, frames: int, warmup: int, runtime_cfg, out_dir: Path, weights_note, people=()
-):
+def measure(session, clip: Path, mode: str, frames: int, warmup: int, runtime_cfg, out_dir: Path, weights_note):
     """Warm up, then time the same components three ways; returns the bench result dict.
-    people: --reference's (references, other models), or () for every face.
+    session: the swap_session.pipelines.SwapSession (model, config, --reference people) measured.
 
     1. sequential: engine.pipeline.runner.run_sequential, one thread, unpaced;
     2. pipelined: one thread per stage, unpaced, blocking queues (the throughput twin of 1);
@@ -90,17 +88,17 @@ def measure(
     In convert mode run 2 is the headline run (it is exactly what `swapstream convert` does).
     """
     from swapstream.bench.report import machine_info
-    from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
-    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy, run_sequential
+    from swapstream.engine.pipeline.runner import run_sequential
     from swapstream.engine.stages.capture import VideoFileSource
 
+    model, cfg = session.model, session.cfg
     offline = mode == "convert"
     depth = cfg.offline.queue_depth if offline else cfg.live.queue_depth
 
     def stages():
         # Fresh stages per run: trackers start cold on frame 0 each time; the model is shared.
-        return swap_stages(model, cfg, offline, *people)
+        return session.stages(offline)
 
     def stats():
         return PipelineStats(provider=model.provider)
@@ -118,18 +116,14 @@ def measure(
     print(f"bench: pipelined, unpaced, {frames} frames", file=sys.stderr)
     sink = _sink(mode, out_dir, "pipelined", cfg)
     source = VideoFileSource(clip, max_frames=frames)
-    pipe = Pipeline(source, stages(), sink, PipelinePolicy(live=False, queue_depth=depth), stats=stats())
+    pipe = session.pipeline(source, sink, live=False, stages=stages(), queue_depth=depth)
     pipelined = pipe.run()
     info = pipe.info
     headline = pipelined
     if not offline:
         print(f"bench: live, paced at {info.fps:.1f} fps, {frames} frames", file=sys.stderr)
-        live = Pipeline(
-            VideoFileSource(clip, realtime=True, max_frames=frames),
-            stages(),
-            _sink(mode, out_dir, "live", cfg),
-            PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth),
-            stats=stats(),
+        live = session.pipeline(
+            VideoFileSource(clip, realtime=True, max_frames=frames), _sink(mode, out_dir, "live", cfg), live=True
         )
         headline = live.run()
     seq_fps, pipe_fps = sequential.snapshot().fps, pipelined.snapshot().fps

@@ -3,7 +3,7 @@
   swapstream bench [-m MODEL] [--source FILE] [--mode live|convert] [--frames N] [--size WxH]
                    [--json OUT] [--plot OUT.png]
 
-The same stages `swapstream live` / `convert` assemble (engine.pipeline.build.swap_stages) run
+The same pipeline `swapstream live` / `convert` assemble (swap_session.pipelines.SwapSession) runs
 on a video file, after a short warm-up that is not counted:
 - live: the file is played at its own frame rate into the live policy (newest frame only, stale
   frames dropped and counted); glass-to-glass latency = sink time - capture time.
@@ -69,20 +69,22 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.bench.inputs import DEFAULT_CLIP_SIZE, cache_root, default_clip, default_model, resized_clip
     from swapstream.bench.report import format_table, write_json, write_plot
     from swapstream.bench.runs import measure
-    from swapstream.commands.swap_flags import engine_config_from_args, load_references, swap_inputs
     from swapstream.common.output_paths import check_output_file
-    from swapstream.engine.runtime.providers import runtime_config_from_args
     from swapstream.engine.runtime.swap_model import load_swap_model
+    from swapstream.swap_session.from_args import (
+        engine_config_from_args,
+        load_references,
+        runtime_config_from_args,
+        swap_inputs,
+    )
+    from swapstream.swap_session.pipelines import SwapSession
 
     for flag, out in (("--json", args.json), ("--plot", args.plot)):
         if out is not None:  # before the measurement, and never onto the source, model or config
             check_output_file(out, (args.source, *swap_inputs(args)), flag, make_parents=True)
     size = parse_size(args.size)
     cache = cache_root(args.cache_dir)
-    try:
-        runtime_cfg = runtime_config_from_args(args)
-    except ValueError as e:
-        raise UserError(f"--providers/--threads: {e}") from None
+    runtime_cfg = runtime_config_from_args(args)
     cfg = engine_config_from_args(args)
     measured_frames = args.frames + args.warmup
     if args.source is None:
@@ -98,10 +100,10 @@ def run(args: argparse.Namespace) -> int:
     if model_path is None:
         model_path, weights_note = default_model(args.preset, args.precision, cache)
     model = load_swap_model(model_path, runtime_cfg, face_type=args.face_type)
-    people = load_references(args, model)
+    session = SwapSession(cfg, model, *load_references(args, model))
     with tempfile.TemporaryDirectory(prefix="swapstream-bench-") as tmp:
         result = measure(
-            model, cfg, source_path, args.mode, args.frames, args.warmup, runtime_cfg, Path(tmp), weights_note, people
+            session, source_path, args.mode, args.frames, args.warmup, runtime_cfg, Path(tmp), weights_note
         )
     result["source"]["default"] = args.source is None
     result["source"]["original"] = str(args.source) if args.source else "astronaut driving clip (rendered)"

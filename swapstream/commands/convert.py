@@ -27,14 +27,7 @@ import logging
 import sys
 from pathlib import Path
 
-from swapstream.commands.swap_flags import (
-    add_swap_arguments,
-    engine_config_from_args,
-    load_model,
-    load_references,
-    stage_table,
-    swap_inputs,
-)
+from swapstream.commands.swap_flags import add_swap_arguments, stage_table
 from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
@@ -78,6 +71,8 @@ def build_sink(args: argparse.Namespace, encoder_cfg):
 
 def _engine_config(args: argparse.Namespace):
     """The EngineConfig with convert's encoding and batch flags applied."""
+    from swapstream.swap_session.from_args import engine_config_from_args
+
     cfg = engine_config_from_args(args)
     output = {k: v for k, v in (("crf", args.crf), ("codec", args.codec), ("preset", args.preset)) if v is not None}
     if args.lossless:
@@ -116,10 +111,10 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
 
     from swapstream.common.output_paths import check_output_file, check_output_folder
     from swapstream.convert_parts.jobs import check_no_parts
-    from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
-    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.stages.capture import open_file_source
+    from swapstream.swap_session.from_args import swap_inputs
+    from swapstream.swap_session.pipelines import SwapSession
 
     inputs = (args.input, *swap_inputs(args))
     if args.output.suffix:
@@ -129,16 +124,10 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
         check_output_folder(args.output, inputs)
     cfg = _engine_config(args)
     sink = build_sink(args, cfg.output)
-    model = load_model(args)
-    references, others = load_references(args, model)
-    stats = PipelineStats(provider=model.provider)
-    pipe = Pipeline(
-        open_file_source(args.input, max_frames=args.max_frames, allow_partial=args.allow_partial),
-        swap_stages(model, cfg, offline=True, references=references, others=others),
-        sink,
-        PipelinePolicy(live=False, queue_depth=cfg.offline.queue_depth),
-        stats=stats,
-    )
+    session = SwapSession.from_args(args, cfg)
+    stats = PipelineStats(provider=session.model.provider)
+    source = open_file_source(args.input, max_frames=args.max_frames, allow_partial=args.allow_partial)
+    pipe = session.pipeline(source, sink, live=False, stats=stats)
     info = pipe.setup()
     bar = tqdm(total=info.frame_count or None, unit="frame", desc="convert", dynamic_ncols=True, file=sys.stderr)
 

@@ -16,15 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from swapstream.commands.swap_flags import (
-    add_swap_arguments,
-    engine_config_from_args,
-    load_model,
-    load_references,
-    swap_inputs,
-)
+from swapstream.commands.swap_flags import add_swap_arguments
 from swapstream.common.arg_types import float_in, int_in, positive_float
-from swapstream.common.errors import user_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,31 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_swap_arguments(parser)
 
 
-def build_source(args: argparse.Namespace, cfg):
-    from swapstream.engine.stages.camera import CameraSource, parse_device
-    from swapstream.engine.stages.capture import VideoFileSource
-
-    path = Path(args.source)
-    if is_camera(args.source):
-        pass
-    elif not path.exists():
-        raise user_error(path, "no such file (--source: a video file, a camera index such as 0, or /dev/videoN)")
-    elif not path.is_file():
-        raise user_error(path, "not a regular file (--source: a video file, a camera index such as 0, or /dev/videoN)")
-    else:  # a file played in real time; a short or damaged file is played as far as it goes
-        return VideoFileSource(path, realtime=True, max_frames=args.max_frames, allow_partial=True)
-    asked = {k: v for k, v in (("width", args.width), ("height", args.height), ("fps", args.fps)) if v}
-    return CameraSource(parse_device(args.source), dataclasses.replace(cfg.live.camera, **asked))
-
-
-def is_camera(source: str) -> bool:
-    """A camera index (0), a device path (/dev/video0) or a stream URL (rtsp://...), not a file."""
-    return source.isdigit() or source.startswith("/dev/") or "://" in source
-
-
 def check_record_path(args: argparse.Namespace) -> None:
     """--record must be writable and never one of the inputs (a source file, the model, the config)."""
     from swapstream.engine.stages.sink_file import check_output_path
+    from swapstream.swap_session.from_args import is_camera, swap_inputs
 
     source = None if is_camera(args.source) else Path(args.source)
     check_output_path(args.record, tuple(p for p in (source, *swap_inputs(args)) if p is not None))
@@ -111,33 +83,25 @@ def status_line(stats) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from swapstream.commands.control_keys import KeyReader
-    from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.controls import ControlBoard, SwapSettings
-    from swapstream.engine.pipeline.metrics import PipelineStats
-    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
+    from swapstream.swap_session.from_args import engine_config_from_args, live_source
+    from swapstream.swap_session.pipelines import SwapSession
 
     cfg = engine_config_from_args(args)
-    source = build_source(args, cfg)
+    source = live_source(args, cfg)
     sink = build_sink(args, cfg)
-    model = load_model(args)
-    references, others = load_references(args, model)
-    stats = PipelineStats(provider=model.provider)
-    board = ControlBoard(SwapSettings.from_config(cfg, model))  # the studio's control path; keys below
-    pipe = Pipeline(
-        source,
-        swap_stages(model, cfg, offline=False, references=references, others=others),
-        sink,
-        PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth),
-        stats=stats,
-        controls=board,
-    )
+    session = SwapSession.from_args(args, cfg)
+    board = ControlBoard(SwapSettings.from_config(cfg, session.model))  # the studio's control path; keys below
+    pipe = session.pipeline(source, sink, live=True, controls=board)
+    stats = pipe.stats
     info = pipe.setup()
-    print(f"live: {info.name} {info.width}x{info.height} @ {info.fps:.0f} fps on {model.provider}", file=sys.stderr)
+    provider = session.model.provider
+    print(f"live: {info.name} {info.width}x{info.height} @ {info.fps:.0f} fps on {provider}", file=sys.stderr)
     if not (args.vcam or args.preview or args.record):
         print("live: no output chosen (--vcam, --preview, --record): measuring only", file=sys.stderr)
     t_end = time.monotonic() + args.duration if args.duration else None
 
-    def tick(s: PipelineStats) -> None:
+    def tick(s) -> None:
         print(status_line(s), file=sys.stderr, flush=True)
         if t_end is not None and time.monotonic() >= t_end:
             pipe.stop()

@@ -1,4 +1,5 @@
-"""Flags and helpers shared by the swapping commands (convert, live, bench), defined once.
+"""The flags of the swapping commands (convert, live, studio, bench), defined once; what they
+mean is read in one place below the commands (swapstream/swap_session/from_args.py).
 
 They import nothing heavy at module level, so `swapstream --help` stays fast.
 """
@@ -9,7 +10,7 @@ import argparse
 import re
 from pathlib import Path
 
-from swapstream.common.arg_types import MAX_DETAIL, float_in, int_in
+from swapstream.common.arg_types import MAX_DETAIL, MAX_THREADS, float_in, int_in, threads
 from swapstream.common.choices import (
     BLEND_MODE_HELP,
     BLEND_MODES,
@@ -22,16 +23,13 @@ from swapstream.common.choices import (
     MASK_MODES,
     describe,
 )
-from swapstream.common.errors import UserError
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = True, max_frames: bool = True) -> None:
-    """Flags shared by convert, live and bench: model, faces, colour, mask, blend, config, runtime.
+    """Flags shared by convert, live, studio and bench: model, faces, colour, mask, blend, config, runtime.
 
     bench passes model_required=False (it has a default model) and max_frames=False (it has --frames).
     """
-    from swapstream.engine.runtime.providers import add_runtime_arguments
-
     model_help = "swap model (.onnx export or DeepFaceLive .dfm)"
     parser.add_argument("-m", "--model", required=model_required, type=Path, default=None, help=model_help)
     parser.add_argument(
@@ -109,81 +107,29 @@ def reference_spec(text: str) -> tuple[Path, Path | None]:
     return Path(m.group(1)), Path(m.group(2))
 
 
-def swap_inputs(args: argparse.Namespace) -> tuple[Path, ...]:
-    """Every file a swap reads besides its video: the model, the config, each --reference photo,
-    faceset and model. No output may ever be written over one of them."""
-    refs = [p for spec in (getattr(args, "reference", None) or []) for p in spec if p is not None]
-    return tuple(p for p in (args.model, args.config, *refs) if p is not None)
-
-
-def load_references(args: argparse.Namespace, model):
-    """(references, {target: SwapModel}) of the --reference flags: every photo/faceset embedded
-    once, every distinct extra model loaded once (target 0 is -m). ((), {}) without the flag."""
-    specs = getattr(args, "reference", None) or []
-    if not specs:
-        return (), {}
-    from swapstream.engine.face.embedding import EmbedderMissing, FaceEmbedder
-    from swapstream.engine.face.reference_files import load_reference
-    from swapstream.engine.face.tracking import FaceFinder
-
-    try:
-        embedder = FaceEmbedder()
-    except EmbedderMissing as e:
-        raise UserError(f"--reference: {e}") from None
-    targets: dict[Path, int] = {}
-    others = {}
-    finder = FaceFinder()
-    try:
-        references = []
-        for photo, model_path in specs:
-            target = 0
-            if model_path is not None and model_path.resolve() != Path(model.path).resolve():
-                key = model_path.resolve()
-                if key not in targets:
-                    targets[key] = len(targets) + 1
-                    others[targets[key]] = load_model(args, model_path)
-                target = targets[key]
-            references.append(load_reference(photo, target, embedder, finder))
-    finally:
-        finder.close()
-    return tuple(references), others
-
-
-def engine_config_from_args(args: argparse.Namespace):
-    """The EngineConfig of configs/engine.yaml (or --config) with the command-line overrides applied."""
-    from swapstream.engine.engine_config import load_engine_config
-
-    cfg = load_engine_config(args.config)
-    pairs = (
-        ("color", args.color),
-        ("blend", args.blend),
-        ("mask", args.mask),
-        ("keep_mouth", args.keep_mouth),
-        ("detail", args.detail),
-        ("steady", args.steady),
+def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
+    """The inference runtime flags (swap_session.from_args.runtime_config_from_args reads them)."""
+    g = parser.add_argument_group("inference runtime")
+    g.add_argument(
+        "--providers",
+        default="auto",
+        help="execution providers in order, comma separated: tensorrt,cuda,cpu or auto (default: auto)",
     )
-    swap = {k: v for k, v in pairs if v is not None}
-    if args.occluder is not None:
-        if not args.occluder.is_file():
-            raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
-        swap["occluder"] = str(args.occluder)
-    detect = {"faces": args.faces} if args.faces else {}
-    try:
-        return cfg.replace(swap=swap, detect=detect)
-    except ValueError as e:
-        raise UserError(f"--mask/--occluder: {e}") from None
-
-
-def load_model(args: argparse.Namespace, path: Path | None = None):
-    """The SwapModel named by -m (or `path`), on the providers of --providers (bad flags -> UserError)."""
-    from swapstream.engine.runtime.providers import runtime_config_from_args
-    from swapstream.engine.runtime.swap_model import load_swap_model
-
-    try:
-        runtime_cfg = runtime_config_from_args(args)
-    except ValueError as e:
-        raise UserError(f"--providers/--threads: {e}") from None
-    return load_swap_model(path or args.model, runtime_cfg, face_type=args.face_type)
+    g.add_argument(
+        "--threads",
+        type=threads(allow_zero=True),
+        default=0,
+        help=f"intra-op threads, 0..{MAX_THREADS} (0 = ONNX Runtime default)",
+    )
+    g.add_argument(
+        "--spin-wait",
+        action="store_true",
+        help="let idle inference threads busy-wait: faster when inference runs alone, slower in the "
+        "engine, whose other stages need the cores (default: off)",
+    )
+    g.add_argument("--device-id", type=int_in(0, 63), default=0, help="GPU index for CUDA/TensorRT")
+    g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
+    g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
 
 
 def stage_table(stats) -> str:

@@ -67,14 +67,14 @@ def wants_parts(args: argparse.Namespace) -> bool:
 
 
 def _settings(args: argparse.Namespace, cfg, distributed: bool):
-    from swapstream.commands.swap_flags import load_model, load_references
     from swapstream.convert_parts.jobs import Settings
     from swapstream.convert_parts.manifest import file_sha256
-    from swapstream.engine.runtime.providers import runtime_config_from_args
     from swapstream.engine.stages.segment_source import WARMUP_FRAMES
+    from swapstream.swap_session.from_args import runtime_config_from_args
+    from swapstream.swap_session.pipelines import SwapSession
 
-    model = load_model(args)  # validates the model (one line, exit 2) before any work
-    references, others = load_references(args, model)
+    session = SwapSession.from_args(args, cfg)
+    model, references, others = session.model, session.references, session.others
     runtime = runtime_config_from_args(args)
     if distributed and not args.threads:
         runtime = dataclasses.replace(runtime, intra_op_threads=1)  # a task asks for one CPU
@@ -151,9 +151,9 @@ def _summary(job, frames: int, elapsed: float) -> str:
 
 def run_parts(args: argparse.Namespace, cfg) -> int:
     """The convert in segments (cfg: the EngineConfig convert built from its flags)."""
-    from swapstream.commands.swap_flags import swap_inputs
     from swapstream.convert_parts.jobs import make_jobs, prepare
     from swapstream.convert_parts.work import keep_model
+    from swapstream.swap_session.from_args import swap_inputs
 
     if not args.input.exists():
         raise UserError(f"{args.input}: no such file or folder")

@@ -100,32 +100,24 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     """Convert one segment into task.part; returns its counts. tick(stats) is called about every
     0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and leaves no file under
     the part's name."""
-    from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.pipeline.metrics import PipelineStats
-    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.stages.faces import DetectStage
     from swapstream.engine.stages.segment_source import SegmentSource
     from swapstream.engine.stages.sink_file import VideoFileSink
+    from swapstream.swap_session.pipelines import SwapSession
 
     paths = (task.model, *(path for _, path in task.other_models))
     model, *others = cached_models(paths, task.runtime, task.face_type)
     cfg = task.engine
     others = dict(zip((t for t, _ in task.other_models), others, strict=True))
-    stages = swap_stages(model, cfg, offline=True, references=task.references, others=others)
+    session = SwapSession(cfg, model, task.references, others)
+    stages = session.stages(offline=True)
     detect = next(s for s in stages if isinstance(s, DetectStage))
     part = Path(task.part)
     writing = part.with_name(f"{part.stem}.writing{part.suffix}")
     sink = VideoFileSink(writing, cfg.output, audio_from=None, partial_on_interrupt=True)
     source = SegmentSource(task.input, task.pts, task.warmup, task.seek_pts, detect.process, task.first_frame)
-    stats = PipelineStats(provider=model.provider)
-    pipe = Pipeline(
-        source,
-        stages,
-        sink,
-        PipelinePolicy(live=False, queue_depth=cfg.offline.queue_depth),
-        stats=stats,
-        on_output=_fault_hook(task, max(1, task.frames // 2)),
-    )
+    fault = _fault_hook(task, max(1, task.frames // 2))
+    pipe = session.pipeline(source, sink, live=False, stages=stages, on_output=fault)
     try:
         pipe.run(tick, tick_s=0.25)
     except KeyboardInterrupt:
@@ -138,7 +130,7 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
         writing.unlink(missing_ok=True)
         raise RuntimeError(f"{part}: wrote {sink.frames_written} of the segment's {task.frames} frames")
     os.replace(writing, part)
-    s = stats.snapshot()
+    s = pipe.stats.snapshot()
     return {
         "frames": s.frames,
         "faces_swapped": s.faces_swapped,

@@ -112,21 +112,18 @@ def board_appliers(source, catalog, sink: StudioSink | None) -> dict:
 def build_session(args: argparse.Namespace) -> StudioSession:
     """Source, swap stages, sink, board, preview and pipeline from `swapstream studio`'s flags;
     the pipeline is set up (devices and model opened) but not started."""
-    from swapstream.commands.swap_flags import engine_config_from_args, load_model, load_references
-    from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.governor import Governor
     from swapstream.engine.pipeline.governor_loop import GovernorLoop
-    from swapstream.engine.pipeline.metrics import PipelineStats
-    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
-    from swapstream.engine.runtime.providers import runtime_config_from_args
     from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.studio.models import ModelFolder
+    from swapstream.swap_session.from_args import engine_config_from_args, runtime_config_from_args
+    from swapstream.swap_session.pipelines import SwapSession
 
     cfg = engine_config_from_args(args)
     catalog = build_catalog(args, cfg)
     source = SwitchingSource(build_source(args, cfg), catalog.name_of(args.source))
-    model = load_model(args)
-    references, others = load_references(args, model)
+    session = SwapSession.from_args(args, cfg)
+    model = session.model
     runtime_cfg = runtime_config_from_args(args)
     models_dir = args.models if args.models is not None else Path(args.model).resolve().parent
     models = ModelFolder(models_dir, lambda p: load_swap_model(p, runtime_cfg, face_type=args.face_type), model)
@@ -147,16 +144,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     )
     board = ControlBoard(settings, models, board_appliers(source, catalog, sink))
     hub = PreviewHub(quality=args.jpeg_quality)
-    pipe = Pipeline(
-        source,
-        swap_stages(model, cfg, offline=False, references=references, others=others),
-        sink,
-        PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth),
-        stats=PipelineStats(provider=model.provider),
-        on_output=hub.on_output,
-        controls=board,
-        on_capture=hub.on_capture,
-    )
+    pipe = session.pipeline(source, sink, live=True, on_output=hub.on_output, controls=board, on_capture=hub.on_capture)
     try:
         pipe.setup()
     except BaseException:
@@ -168,12 +156,11 @@ def build_session(args: argparse.Namespace) -> StudioSession:
 
 def build_source(args: argparse.Namespace, cfg):
     """A video file loops in real time (unless --once); anything else is a camera, as in `live`."""
-    from swapstream.commands.live import build_source as live_source
     from swapstream.studio.sources import LoopingFileSource
+    from swapstream.swap_session.from_args import is_camera, live_source
 
     src = args.source
-    camera = src.isdigit() or src.startswith("/dev/") or "://" in src
-    if not camera and Path(src).is_file():
+    if not is_camera(src) and Path(src).is_file():
         return LoopingFileSource(Path(src), loop=not args.once, max_frames=args.max_frames)
     return live_source(args, cfg)  # a camera, or the one-line error for a bad --source
 
@@ -181,15 +168,14 @@ def build_source(args: argparse.Namespace, cfg):
 def build_catalog(args: argparse.Namespace, cfg):
     """What the page may switch to: cameras, and the videos in --media (default: the folder of a
     --source file)."""
-    from swapstream.commands.live import is_camera
     from swapstream.engine.stages.camera import CameraSource, parse_device
     from swapstream.studio.sources import LoopingFileSource, SourceCatalog
+    from swapstream.swap_session.from_args import camera_config_from_args, is_camera
 
     media = args.media
     if media is None and not is_camera(args.source):
         media = Path(args.source).resolve().parent
-    asked = {k: v for k, v in (("width", args.width), ("height", args.height), ("fps", args.fps)) if v}
-    camera_cfg = dataclasses.replace(cfg.live.camera, **asked)
+    camera_cfg = camera_config_from_args(args, cfg)
     return SourceCatalog(
         media,
         lambda spec: CameraSource(parse_device(spec), camera_cfg),
