@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from people_fixtures import photo, side_of, two_people  # noqa: E402
 from swapstream.engine.face.embedding import ChipEmbedder, FaceEmbedder  # noqa: E402
 from swapstream.engine.face.reference_files import load_reference  # noqa: E402
-from swapstream.engine.face.tracking import FaceFinder  # noqa: E402
+from swapstream.engine.face.tracking import FaceFinder, FinderConfig  # noqa: E402
 from swapstream.engine.stages.faces import DetectConfig, DetectStage  # noqa: E402
 
 from swapstream.bench.report import cpu_name  # noqa: E402
@@ -114,7 +114,7 @@ def main() -> None:
     ap.add_argument("--pairs", nargs="+", default=["d6.mp4:d3.mp4", "d18.mp4:d19.mp4", "d9.mp4:d14.mp4"])
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    embedder, finder = FaceEmbedder(), FaceFinder()
+    embedder, finder = FaceEmbedder(), FaceFinder(FinderConfig(max_faces=1))
     rows = []
     for pair in args.pairs:
         a, b = pair.split(":")

@@ -65,7 +65,7 @@ def background() -> np.ndarray:
 
 def reference_landmarks(frames: list[np.ndarray]) -> list[np.ndarray | None]:
     """Landmarks of the close-up itself, unsmoothed: the reference for the small copies."""
-    finder = FaceFinder(FinderConfig(smooth=False))
+    finder = FaceFinder(FinderConfig(max_faces=1, smooth=False))
     try:
         return [(f[0].landmarks if (f := finder.process(fr, i / 30)) else None) for i, fr in enumerate(frames)]
     finally:

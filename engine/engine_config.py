@@ -1,4 +1,5 @@
 """Engine defaults: configs/engine.yaml -> one frozen EngineConfig, built once at the CLI edge.
+Its `swap` section is engine.swap_knobs.SwapConfig, where every knob is declared.
 
 The YAML is validated strictly (unknown or mistyped keys are refused with a UserError naming
 the file), and the dataclass defaults below equal the shipped YAML, so an installed package
@@ -11,49 +12,15 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swapstream.engine.stages.blend_stage import BlendConfig
 from swapstream.engine.stages.camera import CameraConfig
 from swapstream.engine.stages.faces import DetectConfig
 from swapstream.engine.stages.sink_file import EncoderConfig
+from swapstream.engine.swap_knobs import SwapConfig
 
-from swapstream.common.choices import MASK_MODES
 from swapstream.common.errors import user_error
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "engine.yaml"
 CONFIG_VERSION = 1
-
-
-@dataclass(frozen=True)
-class SwapConfig:
-    """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur/detail: BlendConfig;
-    steady: how far a face's frame-to-frame change is held to its driver's (engine.image.steady);
-    keep_mouth: keep the driver's open-mouth interior; occluder: occlusion model file ('' = none),
-    needed by mask 'occlusion' (engine/stages/mask_refine.py)."""
-
-    color: str = "rct"
-    mask: str = "both"
-    blend: str = "feather"
-    erode: float = 0.05
-    blur: float = 0.05
-    detail: float = 1.0
-    steady: float = 1.0
-    keep_mouth: bool = False
-    occluder: str = ""
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.steady <= 1:
-            raise ValueError(f"steady must be in [0, 1], got {self.steady}")
-        if self.mask not in MASK_MODES:
-            raise ValueError(f"mask must be one of {MASK_MODES}, got {self.mask!r}")
-        if self.mask == "occlusion" and not self.occluder:
-            raise ValueError(
-                "mask occlusion needs an occlusion model (--occluder FILE, made by `swapstream train-mask`)"
-            )
-        BlendConfig(self.blend, self.erode, self.blur, self.detail)  # validates
-
-    @property
-    def blend_config(self) -> BlendConfig:
-        return BlendConfig(self.blend, self.erode, self.blur, self.detail)
 
 
 @dataclass(frozen=True)

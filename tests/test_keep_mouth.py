@@ -52,12 +52,13 @@ def test_open_mouth_interior_is_the_drivers_own(swapped):
 def test_keep_mouth_is_a_live_control(swapped, tmp_path):
     from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.controls import ControlBoard, ControlError, SwapSettings, apply_settings
-    from swapstream.engine.stages.blend_stage import BlendConfig, BlendStage
+    from swapstream.engine.stages.blend_stage import BlendStage
     from swapstream.engine.stages.mask_refine import MaskRefiner
+    from swapstream.engine.swap_knobs import SwapConfig
 
     cfg = load_engine_config()
     board = ControlBoard(SwapSettings.from_config(cfg))
-    blend = BlendStage(BlendConfig(), RES, MaskRefiner("whole"))
+    blend = BlendStage(SwapConfig(), RES, MaskRefiner("whole"))
     assert not board.current.keep_mouth
     apply_settings(blend, board.toggle("keep_mouth"))
     assert blend.refiner.keep_mouth and blend.refiner.active

@@ -16,7 +16,7 @@ from people_fixtures import photo, side_of, two_people
 from swap_fixtures import run_swap
 from swapstream.engine.face.embedding import FaceEmbedder
 from swapstream.engine.face.reference_files import load_reference
-from swapstream.engine.face.tracking import FaceFinder
+from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 from video_fixtures import decode
 
 from swapstream.commands.swap_flags import reference_spec
@@ -35,7 +35,7 @@ def setup(tmp_path_factory):
     for name in (A, B):
         photos[name] = root / f"{Path(name).stem}.png"
         cv2.imwrite(str(photos[name]), photo(name, PHOTO_FRAME))
-    finder, embedder = FaceFinder(), FaceEmbedder()
+    finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     refs = {name: load_reference(photos[name], 0, embedder, finder) for name in (A, B)}
     finder.close()
     invert = write_invert_model(root / "invert.onnx", 64)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from swapstream.engine.image import steady
 from swapstream.engine.stages.steady_stage import SteadyStage
+from swapstream.engine.swap_knobs import SwapConfig
 
 from swapstream.common.pipeline_contract import FaceSlot, FramePacket
 
@@ -101,7 +102,7 @@ def _packet(seq: int, crop: np.ndarray, face: np.ndarray, tracks: tuple[int, ...
 
 def test_the_stage_keeps_one_state_per_track_and_forgets_faces_that_leave(crops):
     drive, face = crops
-    stage = SteadyStage(1.0)
+    stage = SteadyStage(SwapConfig(steady=1.0))
     stage.setup()
     stage.process(_packet(0, drive, face, (0, 1)))
     other = cv2.add(face, np.full_like(face, 40))  # the model's next frames: far from the first
@@ -110,11 +111,11 @@ def test_the_stage_keeps_one_state_per_track_and_forgets_faces_that_leave(crops)
     assert np.array_equal(held.faces[1].swapped, other)  # track 7 is new: shown as rendered
     again = stage.process(_packet(2, drive, other, (1,)))
     assert np.array_equal(again.faces[0].swapped, other)  # track 1 left in frame 1: it starts fresh
-    stage.strength = 0.0  # a live control turns it off
+    stage.apply_settings(SwapConfig(steady=0.0))  # a live control turns it off
     off = stage.process(_packet(3, drive, face, (1,)))
     assert np.array_equal(off.faces[0].swapped, face)
     with pytest.raises(ValueError, match="steady"):
-        SteadyStage(1.5)
+        SwapConfig(steady=1.5)
 
 
 def test_steady_flag_and_config_are_validated(tmp_path, capsys):

@@ -26,14 +26,15 @@ from swapstream.engine.face.smoothing import LandmarkSmoother
 
 @dataclass(frozen=True)
 class FinderConfig:
-    """max_faces: faces tracked at once (the largest first); smooth/min_cutoff/beta: One-Euro;
+    """max_faces: faces tracked at once (the largest first; every user says how many: the engine's
+    default is engine.stages.faces.DetectConfig's); smooth/min_cutoff/beta: One-Euro;
     min_face_px: smallest face height searched for (sets the detection tiles); redetect_every:
     frames between scans while a slot is free; keep_score/recheck_score: landmark presence below
     which a track is dropped / re-seeded from a detection; detect_score: detector threshold;
     scan_budget: tiles per frame when a scan is spread over frames (None: a whole scan at once,
     for offline use; live video uses a small budget so no frame pays for every tile)."""
 
-    max_faces: int = 1
+    max_faces: int
     smooth: bool = True
     min_cutoff: float = 1.0
     beta: float = 5.0
@@ -80,8 +81,8 @@ class FaceFinder:
     """Feed frames in order to `process` (video: tracking and smoothing), or any image to `find`
     (a still: detection and landmarks only). Both return Face objects in frame pixels."""
 
-    def __init__(self, cfg: FinderConfig | None = None):
-        self.cfg = cfg or FinderConfig()
+    def __init__(self, cfg: FinderConfig):
+        self.cfg = cfg
         self._scanner = FaceScanner(self.cfg.min_face_px, self.cfg.detect_score)
         self._landmarker = RoiLandmarker()
         self._tracks: list[_Track] = []

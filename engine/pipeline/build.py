@@ -31,10 +31,10 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
     return [
         DetectStage(cfg.detect, offline=offline, references=references),
         AlignStage(contract.face_type, contract.output_resolution),  # the model input is resized in InferStage
-        InferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others),
-        ColorStage(cfg.swap.color),
-        SteadyStage(cfg.swap.steady),
-        BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner, contract.grid_resolution),
+        InferStage(model, batch_size=batch, mask=cfg.swap.mask_use, others=others),
+        ColorStage(cfg.swap),
+        SteadyStage(cfg.swap),
+        BlendStage(cfg.swap, contract.output_resolution, refiner, contract.grid_resolution),
     ]
 
 
@@ -54,4 +54,4 @@ def mask_refiner(cfg: EngineConfig, face_type: str) -> MaskRefiner:
     """Keep-mouth and occlusion settings of `cfg`, with its occlusion model loaded (if any)."""
     s = cfg.swap
     occluder = load_occluder(s.occluder) if s.occluder else None
-    return MaskRefiner(face_type, s.keep_mouth, occluder, occlusion=s.mask == "occlusion")
+    return MaskRefiner(face_type, s.keep_mouth, occluder, occlusion=s.mask_use.occlusion)

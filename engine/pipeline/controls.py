@@ -13,58 +13,32 @@ restarts. A refused message raises ControlError and changes nothing.
 from __future__ import annotations
 
 import dataclasses
-import math
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from swapstream.common.arg_types import MAX_DETAIL, MAX_TARGET_FPS
-from swapstream.common.choices import BLEND_MODES, COLOR_MODES, FACE_SELECTIONS, MASK_MODES, OUTPUT_SIZES
+from swapstream.engine.swap_knobs import ControlError, ControlSpec, SwapConfig, knob_specs
+
+from swapstream.common.arg_types import MAX_TARGET_FPS
+from swapstream.common.choices import FACE_SELECTIONS, OUTPUT_SIZES
+
+__all__ = ["CONTROLS", "ControlBoard", "ControlError", "ControlMessage", "ControlSpec", "SwapSettings"]
 
 MAX_TARGET_DELAY_MS = 1000.0
 # Controls that only a front end with an applier for them can change (the studio: it opens the
 # source or the virtual camera on the caller's thread, so a failure is a refusal, not a crash).
 FRONT_END_ONLY = {"source": "switching the source", "vcam": "the virtual camera", "output_size": "the output size"}
 
-
-class ControlError(ValueError):
-    """A control message was refused; the message says why (shown to the user as is)."""
-
-
-@dataclass(frozen=True)
-class ControlSpec:
-    """One controllable setting. kind: 'bool', 'choice', 'number' (lo <= v <= hi, or < hi when
-    hi_open), 'model' (a name from the models folder, resolved by the board's model loader) or
-    'source' (a camera or file name, opened by the board's applier)."""
-
-    key: str
-    kind: str
-    help: str
-    choices: tuple[str, ...] = ()
-    lo: float = 0.0
-    hi: float = 0.0
-    hi_open: bool = False
-    step: float = 0.0
-
-    def as_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
+# The page shows the controls in this order: swap and faces, the swap's knobs (engine/swap_knobs.py),
+# then pacing, recording and what the studio opens.
 CONTROLS: dict[str, ControlSpec] = {
     s.key: s
     for s in (
         ControlSpec("swap", "bool", "swap faces (off: the camera image passes through untouched)"),
         ControlSpec("faces", "choice", "which faces are swapped", FACE_SELECTIONS),
-        ControlSpec("color", "choice", "colour transfer to the swapped face", COLOR_MODES),
-        ControlSpec("mask", "choice", "what limits the blend", MASK_MODES),
-        ControlSpec("keep_mouth", "bool", "keep the driver's own teeth and tongue inside an open mouth"),
-        ControlSpec("blend", "choice", "how the face is composited", BLEND_MODES),
-        ControlSpec("erode", "number", "mask erosion (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
-        ControlSpec("blur", "number", "feather width (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
-        ControlSpec("detail", "number", "the camera's own fine detail added inside the face", hi=MAX_DETAIL, step=0.1),
-        ControlSpec("steady", "number", "hold the face's change per frame to the camera face's own", hi=1.0, step=0.1),
+        *knob_specs(),
         ControlSpec(
             "target_delay_ms",
             "number",
@@ -87,25 +61,17 @@ CONTROLS: dict[str, ControlSpec] = {
 
 
 @dataclass(frozen=True)
-class SwapSettings:
-    """Everything a front end can change while the pipeline runs. `model` is the loaded model
-    object (an engine.runtime SwapModel, or None to keep the one the stages were built with)."""
+class SwapSettings(SwapConfig):
+    """Everything a front end can change while the pipeline runs: the swap's knobs (SwapConfig,
+    validated there, whichever way they change) and the run's own settings. `model` is the loaded
+    model object (an engine.runtime SwapModel, or None to keep the one the stages were built with)."""
 
     swap: bool = True
     faces: str = "largest"
-    color: str = "rct"
-    mask: str = "both"
-    keep_mouth: bool = False
-    blend: str = "feather"
-    erode: float = 0.05
-    blur: float = 0.05
-    detail: float = 1.0
-    steady: float = 1.0
     target_delay_ms: float = 0.0
     recording: bool = False
     model: str = ""
     model_obj: object = field(default=None, compare=False, repr=False)
-    occluder: str = ""  # the occlusion model's file name ('' = none loaded: mask occlusion is refused)
     source: str = ""
     vcam: bool = False
     output_size: str = "source"
@@ -115,23 +81,14 @@ class SwapSettings:
     @classmethod
     def from_config(cls, cfg, model=None, *, recording: bool = False, target_delay_ms: float = 0.0) -> SwapSettings:
         """The settings an EngineConfig starts with (model: the SwapModel the stages were built with)."""
-        s = cfg.swap
-        name = getattr(getattr(model, "path", None), "name", "")
+        knobs = {f.name: getattr(cfg.swap, f.name) for f in dataclasses.fields(SwapConfig)}
         return cls(
+            **knobs,
             faces=cfg.detect.faces,
-            color=s.color,
-            mask=s.mask,
-            keep_mouth=s.keep_mouth,
-            blend=s.blend,
-            erode=s.erode,
-            blur=s.blur,
-            detail=s.detail,
-            steady=s.steady,
             target_delay_ms=validate_value("target_delay_ms", target_delay_ms),
             recording=recording,
-            model=name,
+            model=getattr(getattr(model, "path", None), "name", ""),
             model_obj=model,
-            occluder=s.occluder,
         )
 
     def public(self) -> dict:
@@ -162,27 +119,7 @@ def validate_value(key: str, value: object):
     spec = CONTROLS.get(key)
     if spec is None:
         raise ControlError(f"unknown control {key!r} (known: {', '.join(CONTROLS)})")
-    if spec.kind == "bool":
-        if not isinstance(value, bool):
-            raise ControlError(f"{key} must be true or false, got {_short(value)}")
-        return value
-    if spec.kind in ("choice", "model", "source"):
-        if not isinstance(value, str) or (spec.choices and value not in spec.choices):
-            accepted = ", ".join(spec.choices) if spec.choices else f"a {spec.kind} name"
-            raise ControlError(f"{key} must be one of: {accepted}; got {_short(value)}")
-        return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ControlError(f"{key} must be a number, got {_short(value)}")
-    upper_ok = value < spec.hi if spec.hi_open else value <= spec.hi
-    if not (spec.lo <= value and upper_ok):
-        bracket = ")" if spec.hi_open else "]"
-        raise ControlError(f"{key} must be in [{spec.lo:g}, {spec.hi:g}{bracket}, got {value:g}")
-    return float(value)
-
-
-def _short(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return spec.check(value)
 
 
 class ControlBoard:
@@ -217,9 +154,8 @@ class ControlBoard:
         """Validate and publish; returns the new settings. Raises ControlError (nothing changes)."""
         msg = message if isinstance(message, ControlMessage) else ControlMessage.parse(message)
         value = validate_value(msg.key, msg.value)
-        if msg.key == "mask" and value == "occlusion" and not self._current.occluder:
-            raise ControlError("mask occlusion needs an occlusion model: start with --occluder FILE")
         changes: dict[str, object] = {msg.key: value}
+        dataclasses.replace(self._current, **changes)  # refuses what SwapConfig refuses, before any applier
         if msg.key == "model":
             changes["model_obj"] = self._load_model(value)
         elif msg.key in FRONT_END_ONLY:
@@ -280,45 +216,8 @@ class ControlBoard:
 
 
 def apply_settings(part, settings: SwapSettings) -> None:
-    """Bring one pipeline part in line with `settings` (on that part's own thread, between packets).
-
-    Parts that own their controls define `apply_settings(settings)`; the engine's swap stages are
-    adjusted here, through their public attributes, so the mapping of controls to stages is in
-    one place.
-    """
+    """Bring one pipeline part in line with `settings` (on that part's own thread, between packets):
+    each part that takes settings owns how, in its `apply_settings(settings)`."""
     own = getattr(part, "apply_settings", None)
     if own is not None:
         own(settings)
-        return
-    from swapstream.engine.stages.blend_stage import BlendConfig, BlendStage
-    from swapstream.engine.stages.color_stage import ColorStage
-    from swapstream.engine.stages.faces import AlignStage, DetectStage
-    from swapstream.engine.stages.infer import InferStage
-    from swapstream.engine.stages.steady_stage import SteadyStage
-
-    contract = getattr(settings.model_obj, "contract", None)
-    # Crops are aligned, colour-matched and blended at the model's output resolution.
-    size = getattr(contract, "output_resolution", None) or getattr(contract, "resolution", None)
-    if isinstance(part, DetectStage) and part.cfg.faces != settings.faces:
-        part.cfg = dataclasses.replace(part.cfg, faces=settings.faces)
-        part.close()
-        part.setup()  # a new tracker for the new number of faces
-    elif isinstance(part, AlignStage) and contract is not None:
-        part.face_type, part.resolution = contract.face_type, size
-    elif isinstance(part, InferStage):
-        part.mask_source = settings.mask
-        if settings.model_obj is not None:
-            part.model = settings.model_obj
-    elif isinstance(part, ColorStage):
-        part.mode = settings.color
-    elif isinstance(part, SteadyStage):
-        part.strength = settings.steady
-    elif isinstance(part, BlendStage):
-        resolution = size if contract is not None else part.resolution
-        part.cfg = BlendConfig(settings.blend, settings.erode, settings.blur, settings.detail)
-        if part.refiner is not None:
-            part.refiner.keep_mouth, part.refiner.occlusion = settings.keep_mouth, settings.mask == "occlusion"
-            part.refiner.face_type = contract.face_type if contract is not None else part.refiner.face_type
-        part.resolution = resolution
-        part.erode_px = round(part.cfg.erode * resolution)
-        part.blur_px = round(part.cfg.blur * resolution)

@@ -7,54 +7,44 @@ frame without a face is not touched at all.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from swapstream.engine.face.align import transform_points
 from swapstream.engine.face.mask import lips_mask
 
-from swapstream.common.arg_types import MAX_DETAIL
-from swapstream.common.choices import BLEND_MODES
 from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
-@dataclass(frozen=True)
-class BlendConfig:
-    """mode: 'feather' (fast alpha composite) or 'poisson' (OpenCV seamlessClone, offline quality);
-    erode and blur: mask erosion and feather width as fractions of the crop size, so models of
-    any resolution get the same look; detail: how much of the original's detail finer than the
-    model renders is added back inside the face (engine.image.detail; 0 = none)."""
-
-    mode: str = "feather"
-    erode: float = 0.05
-    blur: float = 0.05
-    detail: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in BLEND_MODES:
-            raise ValueError(f"blend mode must be one of {BLEND_MODES}, got {self.mode!r}")
-        if not (0 <= self.erode < 0.5 and 0 <= self.blur < 0.5):
-            raise ValueError("blend erode and blur must be fractions in [0, 0.5)")
-        if not 0 <= self.detail <= MAX_DETAIL:
-            raise ValueError(f"detail must be in [0, {MAX_DETAIL}]")
-
-
 class BlendStage(Stage):
+    """Its knobs (an engine.swap_knobs.SwapConfig, or the live SwapSettings): blend, 'feather'
+    (fast alpha composite) or 'poisson' (OpenCV seamlessClone, offline quality); erode and blur,
+    mask erosion and feather width as fractions of the crop size, so models of any resolution get
+    the same look; detail, how much of the original's detail finer than the model renders is
+    added back inside the face (engine.image.detail; 0 = none)."""
+
     name = "blend"
 
-    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None, grid_resolution: int | None = None):
+    def __init__(self, knobs, resolution: int, refiner=None, grid_resolution: int | None = None):
         """resolution: side of the swapped crops; grid_resolution: side of the grid the model codes
         faces on (default resolution): with detail on, the band between the two grids, which a
         depth-to-space decoder can only guess, gets what the model left out of it
         (engine.image.detail.restore_guessed_band); refiner: an
         engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
-        self.cfg = cfg
-        self.resolution = resolution
         self.detail_cell = resolution / (grid_resolution or resolution)
-        self.erode_px = round(cfg.erode * resolution)
-        self.blur_px = round(cfg.blur * resolution)
         self.refiner = refiner
+        self._take(knobs, resolution)
         self._feather = self._paste = self._restore = None
+
+    def _take(self, knobs, resolution: int) -> None:
+        self.knobs, self.resolution = knobs, resolution
+        self.erode_px = round(knobs.erode * resolution)
+        self.blur_px = round(knobs.blur * resolution)
+
+    def apply_settings(self, settings) -> None:
+        """The knobs of a new SwapSettings, and the crop size of its model when one was picked."""
+        contract = getattr(settings.model_obj, "contract", None)
+        self._take(settings, contract.output_resolution if contract is not None else self.resolution)
+        if self.refiner is not None:
+            self.refiner.apply_settings(settings)
 
     def setup(self) -> None:
         from swapstream.engine.image import blend, detail
@@ -76,8 +66,9 @@ class BlendStage(Stage):
         if self.refiner is not None:
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
-            keep = self._detail_mask(slot) if self.cfg.detail > 0 else None
+            detail = self.knobs.detail
+            keep = self._detail_mask(slot) if detail > 0 else None
             if keep is not None and self.detail_cell > 1:
-                slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, self.cfg.detail)
-            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail, keep)
+                slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, detail)
+            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.knobs.blend, detail, keep)
         return packet

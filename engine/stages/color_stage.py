@@ -10,25 +10,28 @@ from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
 class ColorStage(Stage):
-    """mode: one of engine.image.color.COLOR_MODES ('none' passes faces through)."""
+    """knobs: the engine.swap_knobs.SwapConfig (or live SwapSettings) whose `color` mode is applied,
+    one of engine.image.color.COLOR_MODES ('none' passes faces through)."""
 
     name = "color"
 
-    def __init__(self, mode: str):
-        self.mode = mode
+    def __init__(self, knobs):
+        self.knobs = knobs
         self._transfer = None
 
     def setup(self) -> None:
         from swapstream.engine.image import color
 
-        if self.mode not in color.COLOR_MODES:
-            raise ValueError(f"colour mode must be one of {', '.join(color.COLOR_MODES)}, got {self.mode!r}")
         color.warmup()  # compile (or load cached) Numba kernels before the first frame
         self._transfer = color.transfer_color
 
+    def apply_settings(self, settings) -> None:
+        self.knobs = settings
+
     def process(self, packet: FramePacket) -> FramePacket:
-        if self.mode == "none":
+        mode = self.knobs.color
+        if mode == "none":
             return packet
         for slot in packet.faces:
-            slot.swapped = self._transfer(slot.swapped, slot.crop, slot.mask, self.mode)
+            slot.swapped = self._transfer(slot.swapped, slot.crop, slot.mask, mode)
         return packet

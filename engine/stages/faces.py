@@ -10,12 +10,14 @@ contract from engine.face.align, at the face type and resolution read from the m
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 import numpy as np
 from swapstream.engine.face.align import MAX_UPSCALE, alignment_matrix, scale_of, transform_points, warp_face
 from swapstream.engine.face.mask import hull_mask
+from swapstream.engine.face.tracking import FinderConfig
 
 from swapstream.common.choices import FACE_SELECTIONS
 from swapstream.common.pipeline_contract import FaceSlot, FramePacket, Stage
@@ -28,6 +30,9 @@ LIVE_SCAN_TILES = 2  # detection tiles per frame in live mode (besides the whole
 MISSING_SCAN_EVERY = {True: 1, False: 2}
 
 
+_FINDER = FinderConfig(max_faces=1)  # the tracking defaults, declared once (in FinderConfig)
+
+
 @dataclass(frozen=True)
 class DetectConfig:
     """faces: 'largest' (one face per frame) or 'all' (up to max_faces); min_face_px: ignore faces
@@ -38,11 +43,11 @@ class DetectConfig:
 
     faces: str = "largest"
     max_faces: int = 4
-    min_face_px: float = 40.0
-    smooth: bool = True
-    min_cutoff: float = 1.0
-    beta: float = 5.0
-    redetect_every: int = 15
+    min_face_px: float = _FINDER.min_face_px
+    smooth: bool = _FINDER.smooth
+    min_cutoff: float = _FINDER.min_cutoff
+    beta: float = _FINDER.beta
+    redetect_every: int = _FINDER.redetect_every
     identity_every: int = 30
 
     def __post_init__(self) -> None:
@@ -72,7 +77,7 @@ class DetectStage(Stage):
         self._finder = self._people = None
 
     def setup(self) -> None:
-        from swapstream.engine.face.tracking import FaceFinder, FinderConfig  # imports MediaPipe (~1 s)
+        from swapstream.engine.face.tracking import FaceFinder  # loads MediaPipe's graphs (~1 s)
 
         c = self.cfg
         if self.references:
@@ -88,6 +93,13 @@ class DetectStage(Stage):
                 scan_budget=None if self.offline else LIVE_SCAN_TILES,
             )
         )
+
+    def apply_settings(self, settings) -> None:
+        """A new `faces` choice starts a new tracker for the new number of faces."""
+        if settings.faces != self.cfg.faces:
+            self.cfg = dataclasses.replace(self.cfg, faces=settings.faces)
+            self.close()
+            self.setup()
 
     def process(self, packet: FramePacket) -> FramePacket:
         # One-Euro needs increasing times: the file's presentation time, else the capture clock.
@@ -142,6 +154,12 @@ class AlignStage(Stage):
         self.face_type = face_type
         self.resolution = resolution
         self.upscaled = 0
+
+    def apply_settings(self, settings) -> None:
+        """Crops of the face type and output resolution of a newly picked model."""
+        contract = getattr(settings.model_obj, "contract", None)
+        if contract is not None:
+            self.face_type, self.resolution = contract.face_type, contract.output_resolution
 
     def process(self, packet: FramePacket) -> FramePacket:
         r = self.resolution

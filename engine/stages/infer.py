@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from swapstream.engine.swap_knobs import MaskUse
 
-from swapstream.common.choices import MASK_MODES
 from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
@@ -27,19 +27,24 @@ def model_inputs(crops: np.ndarray, size: int) -> np.ndarray:
 
 
 class InferStage(Stage):
-    """model: an engine.runtime.model.SwapModel; mask_source: 'both' (min of model and hull),
-    'model' or 'hull'; others: {FaceSlot.target: SwapModel} for faces another model swaps
-    (--reference FILE:MODEL; each with the main model's face type and resolutions)."""
+    """model: an engine.runtime.swap_model.SwapModel; mask: an engine.swap_knobs.MaskUse (the
+    model's mask, the hull, or their minimum); others: {FaceSlot.target: SwapModel} for faces
+    another model swaps (--reference FILE:MODEL; each with the main model's face type and
+    resolutions)."""
 
     name = "infer"
 
-    def __init__(self, model, batch_size: int = 1, mask_source: str = "both", others: dict | None = None):
-        if mask_source not in MASK_MODES:
-            raise ValueError(f"mask source must be one of {MASK_MODES}, got {mask_source!r}")
+    def __init__(self, model, batch_size: int = 1, mask=None, others: dict | None = None):
         self.model = model
         self.others = dict(others or {})
         self.batch_size = max(1, batch_size)
-        self.mask_source = mask_source
+        self.mask = mask or MaskUse(model=True, hull=True, occlusion=False)
+
+    def apply_settings(self, settings) -> None:
+        """The mask from a new SwapSettings, and its model when one was picked."""
+        self.mask = settings.mask_use
+        if settings.model_obj is not None:
+            self.model = settings.model_obj
 
     def setup(self) -> None:
         for model in (self.model, *self.others.values()):
@@ -59,9 +64,9 @@ class InferStage(Stage):
     def _fill(self, slots, swapped: np.ndarray, masks: np.ndarray) -> None:
         for slot, face, mask in zip(slots, swapped, masks, strict=True):
             slot.swapped = face
-            if self.mask_source == "hull":
+            if not self.mask.model:
                 slot.mask = slot.hull.astype(np.float32) * np.float32(1 / 255)
-            elif self.mask_source == "model":
+            elif not self.mask.hull:
                 slot.mask = mask
             else:
                 slot.mask = np.minimum(mask, slot.hull.astype(np.float32) * np.float32(1 / 255))

@@ -46,6 +46,13 @@ class MaskRefiner:
         self.occluder = occluder
         self.occlusion = occlusion
 
+    def apply_settings(self, settings) -> None:
+        """keep_mouth and occlusion from a new SwapSettings, the face type of its model if one was picked."""
+        self.keep_mouth, self.occlusion = settings.keep_mouth, settings.mask_use.occlusion
+        contract = getattr(settings.model_obj, "contract", None)
+        if contract is not None:
+            self.face_type = contract.face_type
+
     @property
     def active(self) -> bool:
         return self.keep_mouth or (self.occlusion and self.occluder is not None)

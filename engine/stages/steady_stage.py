@@ -15,16 +15,18 @@ from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
 class SteadyStage(Stage):
-    """strength in [0, 1]: 0 passes faces through, 1 applies the full change budget."""
+    """knobs: the engine.swap_knobs.SwapConfig (or live SwapSettings) whose `steady` strength in
+    [0, 1] is applied: 0 passes faces through, 1 applies the full change budget."""
 
     name = "steady"
 
-    def __init__(self, strength: float):
-        if not 0 <= strength <= 1:
-            raise ValueError(f"steady must be in [0, 1], got {strength!r}")
-        self.strength = strength
+    def __init__(self, knobs):
+        self.knobs = knobs
         self._states: dict = {}  # track -> engine.image.steady.SteadyState
         self._steady = None
+
+    def apply_settings(self, settings) -> None:
+        self.knobs = settings
 
     def setup(self) -> None:
         from swapstream.engine.image import steady
@@ -33,7 +35,8 @@ class SteadyStage(Stage):
         self._steady = steady.steady_face
 
     def process(self, packet: FramePacket) -> FramePacket:
-        if self.strength <= 0:
+        strength = self.knobs.steady
+        if strength <= 0:
             self._states.clear()
             return packet
         states = {}
@@ -42,7 +45,7 @@ class SteadyStage(Stage):
                 continue
             slot.swapped, slot.mask = _owned(slot.swapped, np.uint8), _owned(slot.mask, np.float32)
             prior = self._states.get(slot.track)
-            states[slot.track] = self._steady(prior, slot.crop, slot.hull, slot.swapped, slot.mask, self.strength)
+            states[slot.track] = self._steady(prior, slot.crop, slot.hull, slot.swapped, slot.mask, strength)
         self._states = states
         return packet
 

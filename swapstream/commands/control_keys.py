@@ -11,32 +11,51 @@ import select
 import sys
 import threading
 
-# key -> (board method, control, argument)
-KEYS: dict[str, tuple[str, str, object]] = {
-    "s": ("toggle", "swap", None),
-    "c": ("cycle", "color", 1),
-    "m": ("cycle", "mask", 1),
-    "k": ("toggle", "keep_mouth", None),
-    "b": ("cycle", "blend", 1),
-    "f": ("cycle", "faces", 1),
-    "e": ("nudge", "erode", 0.01),
-    "E": ("nudge", "erode", -0.01),
-    "u": ("nudge", "blur", 0.01),
-    "U": ("nudge", "blur", -0.01),
-    "d": ("nudge", "detail", 0.25),
-    "D": ("nudge", "detail", -0.25),
-    "t": ("nudge", "steady", 0.25),
-    "T": ("nudge", "steady", -0.25),
-    "]": ("nudge", "target_delay_ms", 10.0),
-    "[": ("nudge", "target_delay_ms", -10.0),
-}
+# The run's own keys; every swap knob brings its own (engine/swap_knobs.py, ControlSpec.keys).
+RUN_KEYS = (("s", "swap", "swap"), ("f", "faces", "faces"), ("][", "target_delay_ms", "target delay"))
+DELAY_STEP_MS = 10.0
+
+
+def _bindings() -> list[tuple[str, str, str, str, float]]:
+    """(keys, control, label, kind, step) for every bound control, in key-help order."""
+    from swapstream.engine.pipeline.controls import CONTROLS
+    from swapstream.engine.swap_knobs import knob_specs
+
+    out = [(k, c, label, CONTROLS[c].kind, DELAY_STEP_MS) for k, c, label in RUN_KEYS]
+    out[2:2] = [(s.keys, s.key, s.label or s.key, s.kind, s.key_step) for s in knob_specs() if s.keys]
+    return out
+
+
+def _keys() -> dict[str, tuple[str, str, object]]:
+    """key -> (board method, control, argument): a bool toggles, a choice cycles, a number has
+    an up and a down key."""
+    keys: dict[str, tuple[str, str, object]] = {}
+    for chars, control, _label, kind, step in _bindings():
+        if kind == "bool":
+            keys[chars] = ("toggle", control, None)
+        elif kind == "choice":
+            keys[chars] = ("cycle", control, 1)
+        else:
+            keys[chars[0]], keys[chars[1]] = ("nudge", control, step), ("nudge", control, -step)
+    if len(keys) != sum(len(chars) for chars, *_ in _bindings()):
+        raise ValueError("two controls claim the same `live` key (engine/swap_knobs.py, RUN_KEYS)")
+    return keys
+
+
+KEYS = _keys()
 
 
 def key_help() -> str:
-    return (
-        "keys: s swap on/off, c colour, m mask, k keep mouth on/off, b blend, f faces, e/E erode +/-, u/U blur +/-, "
-        "d/D detail +/-, t/T steady +/-, ]/[ target delay +/- 10 ms"
-    )
+    parts = []
+    for chars, _control, label, kind, step in _bindings():
+        if kind == "bool":
+            parts.append(f"{chars} {label} on/off")
+        elif kind == "choice":
+            parts.append(f"{chars} {label}")
+        else:
+            unit = f" {step:g} ms" if chars == "][" else ""
+            parts.append(f"{chars[0]}/{chars[1]} {label} +/-{unit}")
+    return "keys: " + ", ".join(parts)
 
 
 def handle_key(board, key: str) -> str | None:

@@ -10,19 +10,8 @@ import argparse
 import re
 from pathlib import Path
 
-from swapstream.common.arg_types import MAX_DETAIL, MAX_THREADS, float_in, int_in, threads
-from swapstream.common.choices import (
-    BLEND_MODE_HELP,
-    BLEND_MODES,
-    COLOR_MODE_HELP,
-    COLOR_MODES,
-    FACE_SELECTION_HELP,
-    FACE_SELECTIONS,
-    FACE_TYPES,
-    MASK_MODE_HELP,
-    MASK_MODES,
-    describe,
-)
+from swapstream.common.arg_types import MAX_THREADS, float_in, int_in, threads
+from swapstream.common.choices import FACE_SELECTION_HELP, FACE_SELECTIONS, FACE_TYPES, describe
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = True, max_frames: bool = True) -> None:
@@ -39,9 +28,6 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
     g.add_argument(
         "--faces", choices=FACE_SELECTIONS, default=None, help=describe(FACE_SELECTIONS, FACE_SELECTION_HELP)
     )
-    g.add_argument("--color", choices=COLOR_MODES, default=None, help=describe(COLOR_MODES, COLOR_MODE_HELP))
-    g.add_argument("--blend", choices=BLEND_MODES, default=None, help=describe(BLEND_MODES, BLEND_MODE_HELP))
-    g.add_argument("--mask", choices=MASK_MODES, default=None, help=describe(MASK_MODES, MASK_MODE_HELP))
     g.add_argument(
         "--occluder",
         type=Path,
@@ -49,31 +35,7 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         help="occlusion model made by `swapstream train-mask` (needed by --mask occlusion): keeps hands, "
         "microphones, cups and hair strands in front of the face instead of painting the face over them",
     )
-    g.add_argument(
-        "--detail",
-        type=float_in(0.0, MAX_DETAIL),
-        default=None,
-        metavar="AMOUNT",
-        help="add back the original face's own fine detail (skin texture, lash and hair edges) that is "
-        "finer than the model renders, inside the swapped face except the mouth: 1 = all of it, 0 = none "
-        "(default from configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
-    )
-    g.add_argument(
-        "--steady",
-        type=float_in(0.0, 1.0),
-        default=None,
-        metavar="AMOUNT",
-        help="hold the swapped face's change from frame to frame to the driving face's own, so a still "
-        "face does not shimmer with the model's jitter (blinks, speech and lighting changes pass): 1 = "
-        "fully, 0 = off (default from configs/engine.yaml)",
-    )
-    g.add_argument(
-        "--keep-mouth",
-        action="store_true",
-        default=None,
-        help="keep the driver's own teeth and tongue inside an open mouth (feathered): real speech when "
-        "the model's teeth are soft",
-    )
+    add_knob_arguments(g)
     g.add_argument(
         "--reference",
         metavar="PHOTO_OR_FACESET[:MODEL]",
@@ -90,6 +52,24 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
     if max_frames:
         g.add_argument("--max-frames", type=int_in(0), default=0, help="stop after this many frames (0 = all)")
     add_runtime_arguments(parser)
+
+
+def add_knob_arguments(group) -> None:
+    """One flag per swap knob that has one (engine/swap_knobs.py: `--detail` for the knob `detail`),
+    default None (= the config's value); swap_session.from_args.engine_config_from_args applies them."""
+    from swapstream.engine.swap_knobs import knob_specs
+
+    for spec in knob_specs():
+        flag = "--" + spec.key.replace("_", "-")
+        if spec.kind == "choice" and spec.choice_help is not None:
+            group.add_argument(flag, choices=spec.choices, default=None, help=describe(spec.choices, spec.choice_help))
+        elif not spec.flag_help:
+            continue  # set in the config file and the studio only
+        elif spec.kind == "bool":
+            group.add_argument(flag, action="store_true", default=None, help=spec.flag_help)
+        else:
+            number = float_in(spec.lo, spec.hi)
+            group.add_argument(flag, type=number, default=None, metavar="AMOUNT", help=spec.flag_help)
 
 
 # PHOTO:MODEL, where MODEL (an .onnx or .dfm file) may start with a Windows drive letter.

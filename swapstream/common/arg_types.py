@@ -17,7 +17,6 @@ MAX_THREADS = max(8, 4 * (os.cpu_count() or 1))
 MAX_SEED = 2**32 - 1
 # The quality governor's target frame rate (studio --target-fps and its live control).
 MAX_TARGET_FPS = 240.0
-MAX_DETAIL = 2.0  # --detail: twice the original's fine detail is already harsh
 
 
 def _range_text(low: float | None, high: float | None, low_open: bool = False) -> str:

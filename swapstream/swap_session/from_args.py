@@ -32,17 +32,11 @@ def runtime_config_from_args(args: argparse.Namespace):
 def engine_config_from_args(args: argparse.Namespace):
     """The EngineConfig of configs/engine.yaml (or --config) with the command-line overrides applied."""
     from swapstream.engine.engine_config import load_engine_config
+    from swapstream.engine.swap_knobs import knob_specs
 
     cfg = load_engine_config(args.config)
-    pairs = (
-        ("color", args.color),
-        ("blend", args.blend),
-        ("mask", args.mask),
-        ("keep_mouth", args.keep_mouth),
-        ("detail", args.detail),
-        ("steady", args.steady),
-    )
-    swap = {k: v for k, v in pairs if v is not None}
+    knobs = {spec.key: getattr(args, spec.key, None) for spec in knob_specs()}  # None: no such flag, or not given
+    swap = {k: v for k, v in knobs.items() if v is not None}
     if args.occluder is not None:
         if not args.occluder.is_file():
             raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
@@ -50,8 +44,8 @@ def engine_config_from_args(args: argparse.Namespace):
     detect = {"faces": args.faces} if args.faces else {}
     try:
         return cfg.replace(swap=swap, detect=detect)
-    except ValueError as e:
-        raise UserError(f"--mask/--occluder: {e}") from None
+    except ValueError as e:  # a combination the flags cannot refuse one by one (mask occlusion, no occluder)
+        raise UserError(str(e)) from None
 
 
 def load_model(args: argparse.Namespace, path: Path | None = None):
@@ -69,7 +63,7 @@ def load_references(args: argparse.Namespace, model):
         return (), {}
     from swapstream.engine.face.embedding import EmbedderMissing, FaceEmbedder
     from swapstream.engine.face.reference_files import load_reference
-    from swapstream.engine.face.tracking import FaceFinder
+    from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 
     try:
         embedder = FaceEmbedder()
@@ -77,7 +71,7 @@ def load_references(args: argparse.Namespace, model):
         raise UserError(f"--reference: {e}") from None
     targets: dict[Path, int] = {}
     others = {}
-    finder = FaceFinder()
+    finder = FaceFinder(FinderConfig(max_faces=1))  # the largest face of each photo
     try:
         references = []
         for photo, model_path in specs:
