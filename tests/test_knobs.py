@@ -29,7 +29,7 @@ def _other_value(spec, default):
     if spec.kind == "bool":
         return not default
     if spec.kind == "choice":
-        return next(c for c in spec.choices if c != default and c != "occlusion")
+        return next(c for c in spec.choices if c not in (default, "occlusion"))
     return spec.lo if default != spec.lo else spec.lo + spec.step
 
 
