@@ -103,6 +103,12 @@ class SwapConfig:
         "rct", "choice", "colour transfer to the swapped face", choices=COLOR_MODES, label="colour",
         choice_help=COLOR_MODE_HELP, keys="c",
     )  # fmt: skip
+    color_strength: float = knob(
+        1.0, "number", "how much of the colour transfer is applied", hi=1.0, step=0.05, label="colour strength",
+        keys="oO", key_step=0.1,
+        flag_help="how much of the colour transfer the swapped face takes: 1 = all of it, 0 = none (the "
+        "model's own colours), 0.5 = halfway, for a transfer that overcorrects (a face half in shadow)",
+    )  # fmt: skip
     mask: str = knob(
         "both", "choice", "what limits the blend", choices=MASK_MODES, label="mask", choice_help=MASK_MODE_HELP,
         keys="m",

@@ -208,3 +208,32 @@ def test_rct_statistics_on_a_subsampled_crop_match_the_full_pass(crops):
         )
         np.testing.assert_allclose(mean_s, mean, atol=0.3)
         np.testing.assert_allclose(std_s, std, atol=0.3)
+
+
+def test_color_strength_mixes_the_transfer_with_the_models_colours(crops):
+    """The colour-strength knob (engine/swap_knobs.py): 1 = the transfer as before, 0 = the model's
+    colours, 0.5 = halfway; changed on a running stage through the studio's control path."""
+    from swapstream.engine.engine_config import EngineConfig
+    from swapstream.engine.pipeline.controls import ControlBoard, SwapSettings, apply_settings
+    from swapstream.engine.stages.color_stage import ColorStage
+    from swapstream.engine.swap_knobs import SwapConfig
+
+    from swapstream.common.pipeline_contract import FaceSlot, FramePacket
+
+    (src, _), (target, mask) = crops[0], crops[1]
+
+    def run(stage) -> np.ndarray:
+        slot = FaceSlot(np.zeros((478, 3), np.float32), crop=target, swapped=src.copy(), mask=mask)
+        return stage.process(FramePacket(0, 0.0, np.zeros((8, 8, 3), np.uint8), faces=[slot])).faces[0].swapped
+
+    stage = ColorStage(SwapConfig())
+    stage.setup()
+    full = run(stage)
+    assert np.array_equal(full, color.transfer_color(src, target, mask, "rct"))  # the default: as before
+    board = ControlBoard(SwapSettings.from_config(EngineConfig()))
+    apply_settings(stage, board.submit({"key": "color_strength", "value": 0.5}))
+    half = run(stage).astype(int)
+    expected = (full.astype(int) + src.astype(int)) / 2
+    assert np.abs(half - expected).max() <= 1 and np.abs(full.astype(int) - src).max() > 20
+    apply_settings(stage, board.submit({"key": "color_strength", "value": 0.0}))
+    assert np.array_equal(run(stage), src)

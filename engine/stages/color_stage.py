@@ -6,12 +6,15 @@ The kernels live in engine.image.color (rct = Reinhard in LAB, lct, masked histo
 
 from __future__ import annotations
 
+import cv2
+
 from swapstream.common.pipeline_contract import FramePacket, Stage
 
 
 class ColorStage(Stage):
     """knobs: the engine.swap_knobs.SwapConfig (or live SwapSettings) whose `color` mode is applied,
-    one of engine.image.color.COLOR_MODES ('none' passes faces through)."""
+    one of engine.image.color.COLOR_MODES ('none' passes faces through), by its `color_strength`
+    (1: the transferred face, 0: the model's, between: their per-pixel mix, rounded)."""
 
     name = "color"
 
@@ -29,9 +32,10 @@ class ColorStage(Stage):
         self.knobs = settings
 
     def process(self, packet: FramePacket) -> FramePacket:
-        mode = self.knobs.color
-        if mode == "none":
+        mode, strength = self.knobs.color, self.knobs.color_strength
+        if mode == "none" or strength <= 0:
             return packet
         for slot in packet.faces:
-            slot.swapped = self._transfer(slot.swapped, slot.crop, slot.mask, mode)
+            moved = self._transfer(slot.swapped, slot.crop, slot.mask, mode)
+            slot.swapped = moved if strength >= 1 else cv2.addWeighted(moved, strength, slot.swapped, 1 - strength, 0)
         return packet
