@@ -1,9 +1,10 @@
 """The `swapstream` command: one parser, one top-level error handler.
 
-Each subcommand lives in the package that owns it, in a module that defines
+Each subcommand is one module of swapstream/commands/ (COMMANDS below), which defines
 `add_arguments(parser)` and `run(args) -> int` and imports nothing heavy at module level, so
-`swapstream --help` stays fast and `engine` never has to import `trainer` or `export`.
-This package sits above all three, which keeps the dependency arrows one way.
+`swapstream --help` stays fast. The commands sit above everything else (swap_session, studio,
+convert_parts, bench, demo, engine, trainer, export), and nothing below imports them, which keeps
+the dependency arrows one way (tests/test_layout.py).
 """
 
 from __future__ import annotations

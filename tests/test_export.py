@@ -17,25 +17,22 @@ import numpy as np
 import onnx
 import pytest
 import torch
-from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
+from swapstream.engine.runtime import inspect_model, load_swap_model
 from swapstream.export.exporter import ExportOptions, export_model, load_run
 from swapstream.export.graph import SwapGraph
 from swapstream.export.sample_faces import public_domain_faces
 from swapstream.export.verify import ssim_per_face
+from tiny_model_fixtures import (
+    CPU,
+    one_torch_thread,  # noqa: F401 (a fixture, found by name)
+)
 
 from swapstream.cli import main as swapstream_main
 
-CPU = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
 RES = 32
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Two cores shared by several processes: torch's spinning worker threads make tiny models ~15x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

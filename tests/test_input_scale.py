@@ -16,10 +16,18 @@ import torch
 from swap_fixtures import outside_blend, run_swap
 from swapstream.engine.engine_config import load_engine_config
 from swapstream.engine.pipeline.build import swap_stages
-from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
-from swapstream.trainer.config import ModelConfig, TrainConfig
+from swapstream.engine.runtime import inspect_model, load_swap_model
+from swapstream.trainer.config import ModelConfig
 from swapstream.trainer.model import build_model
 from swapstream.trainer.train import RunOptions, train
+from tiny_model_fixtures import (
+    CPU,
+    FAST,
+    one_torch_thread,  # noqa: F401 (a fixture, found by name)
+    params_reshaped,
+    run_both_ways,
+    run_options,
+)
 
 from swapstream.cli import main as cli_main
 from swapstream.common.errors import UserError
@@ -27,16 +35,9 @@ from tests.train_fixtures import pair_facesets
 
 D2S = ModelConfig("df", 32, 64, 16, 16, 8, output_scale=2)
 S2D = dataclasses.replace(D2S, input_scale=2)
-FAST = TrainConfig(batch_size=4, lr=4e-4, lr_warmup_iters=2, validation_faces=4, precision="fp32")
-CPU = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_input_scale_config_defaults_and_validation():
@@ -52,14 +53,10 @@ def test_input_scale_config_defaults_and_validation():
 def test_space_to_depth_reads_twice_the_grid_and_only_the_first_conv_widens(arch):
     torch.manual_seed(0)
     model = build_model(dataclasses.replace(S2D, arch=arch))
-    x = torch.rand(2, 3, 64, 64)
-    with torch.no_grad():
-        outs = model(x, x)
-        swapped = model.swap_module(model.swap_directions()[0])(x)
+    outs, swapped = run_both_ways(model, torch.rand(2, 3, 64, 64))
     assert [tuple(t.shape) for t in outs] == [(2, 3, 64, 64), (2, 1, 64, 64)] * 2
     assert [tuple(t.shape) for t in swapped] == [(2, 3, 64, 64), (2, 1, 64, 64)]
-    plain = build_model(dataclasses.replace(D2S, arch=arch)).state_dict()
-    differ = sorted(k for k, v in model.state_dict().items() if plain[k].shape != v.shape)
+    differ = params_reshaped(model, dataclasses.replace(D2S, arch=arch))
     assert differ == ["encoder.blocks.0.conv.weight"]  # 12 input channels instead of 3
 
 
@@ -86,8 +83,7 @@ def facesets(tmp_path_factory):
 
 
 def _opts(facesets, run_dir) -> RunOptions:
-    a, b = facesets
-    return RunOptions(faceset_a=a, faceset_b=b, run_dir=run_dir, preset="test", progress=False, threads=1, iters=3)
+    return run_options(facesets, run_dir, iters=3)
 
 
 def test_faces_smaller_than_what_the_model_reads_are_refused(facesets, tmp_path):

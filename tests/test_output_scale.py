@@ -17,12 +17,20 @@ from model_fixtures import write_invert_model
 from swap_fixtures import outside_blend
 from swapstream.engine.engine_config import load_engine_config
 from swapstream.engine.pipeline.build import swap_stages
-from swapstream.engine.runtime import RuntimeConfig, inspect_model, load_swap_model
+from swapstream.engine.runtime import inspect_model, load_swap_model
 from swapstream.trainer import data
 from swapstream.trainer.checkpoint import load_checkpoint
-from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
+from swapstream.trainer.config import ModelConfig, load_preset
 from swapstream.trainer.model import build_model
-from swapstream.trainer.train import RunOptions, train
+from swapstream.trainer.train import train
+from tiny_model_fixtures import (
+    CPU,
+    FAST,
+    one_torch_thread,  # noqa: F401 (a fixture, found by name)
+    params_reshaped,
+    run_both_ways,
+    run_options,
+)
 
 from swapstream.cli import main as cli_main
 from swapstream.common.errors import UserError
@@ -32,16 +40,9 @@ from tests.train_fixtures import pair_facesets
 
 PLAIN = ModelConfig("df", 32, 64, 16, 16, 8)
 D2S = dataclasses.replace(PLAIN, output_scale=2)
-FAST = TrainConfig(batch_size=4, lr=4e-4, lr_warmup_iters=2, validation_faces=4, precision="fp32")
-CPU = RuntimeConfig(providers=("cpu",), intra_op_threads=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -49,26 +50,17 @@ def facesets(tmp_path_factory):
     return pair_facesets(tmp_path_factory, size=64)
 
 
-def _opts(facesets, run_dir, **kw) -> RunOptions:
-    a, b = facesets
-    return RunOptions(faceset_a=a, faceset_b=b, run_dir=run_dir, preset="test", progress=False, threads=1, **kw)
-
-
 # ------------------------------------------------------------------------------------ model
 @pytest.mark.parametrize("arch", ["df", "liae"])
 def test_depth_to_space_decoders_render_twice_the_input(arch):
     torch.manual_seed(0)
     model = build_model(dataclasses.replace(D2S, arch=arch))
-    x = torch.rand(3, 3, 32, 32)
-    with torch.no_grad():
-        outs = model(x, x)
-        swapped = model.swap_module(model.swap_directions()[0])(x)
+    outs, swapped = run_both_ways(model, torch.rand(3, 3, 32, 32))
     assert [tuple(t.shape) for t in outs] == [(3, 3, 64, 64), (3, 1, 64, 64)] * 2
     assert [tuple(t.shape) for t in swapped] == [(3, 3, 64, 64), (3, 1, 64, 64)]
     assert all(float(t.min()) >= 0 and float(t.max()) <= 1 for t in (*outs, *swapped))
     # Only the last conv of each branch differs from the plain decoder (3x3 to 4x the channels).
-    plain = build_model(dataclasses.replace(PLAIN, arch=arch)).state_dict()
-    differ = sorted(k for k, v in model.state_dict().items() if plain[k].shape != v.shape)
+    differ = params_reshaped(model, dataclasses.replace(PLAIN, arch=arch))
     assert differ and all(k.split(".")[-2] in ("out_face", "out_mask") for k in differ), differ
 
 
@@ -118,9 +110,9 @@ def test_targets_masks_and_eye_mouth_regions_at_the_output_resolution(facesets):
 
 # ------------------------------------------------------------------------------ train, --base
 def test_d2s_model_trains_and_warm_starts_from_a_plain_run(facesets, tmp_path):
-    plain = train(_opts(facesets, tmp_path / "plain", iters=2), PLAIN, FAST)
+    plain = train(run_options(facesets, tmp_path / "plain", iters=2), PLAIN, FAST)
     assert plain.base is None
-    s = train(_opts(facesets, tmp_path / "d2s", iters=2, base=tmp_path / "plain"), D2S, FAST)
+    s = train(run_options(facesets, tmp_path / "d2s", iters=2, base=tmp_path / "plain"), D2S, FAST)
     warm = s.base
     skipped = {name.split(" ")[0] for name in warm.skipped}
     assert skipped == {f"decoder_{i}.out_{o}.{p}" for i in "ab" for o in ("face", "mask") for p in ("weight", "bias")}
@@ -156,7 +148,7 @@ def test_base_through_the_cli(facesets, tmp_path, capsys):
 @pytest.fixture(scope="module")
 def d2s_model(tmp_path_factory, facesets):
     run = tmp_path_factory.mktemp("run") / "d2s"
-    train(_opts(facesets, run, iters=3), D2S, FAST)
+    train(run_options(facesets, run, iters=3), D2S, FAST)
     path = run.parent / "d2s.onnx"
     assert cli_main(["export", str(run), "-o", str(path)]) == 0
     return path

@@ -19,7 +19,8 @@ from swapstream.trainer import train as train_module
 from swapstream.trainer.checkpoint import find_checkpoint, load_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig, load_preset
 from swapstream.trainer.preview import read_history
-from swapstream.trainer.train import RunOptions, train
+from swapstream.trainer.train import train
+from tiny_model_fixtures import run_options
 
 from benchmarks.time_to_quality import markdown_table, validation_curve
 from swapstream.cli import main as cli_main
@@ -34,11 +35,6 @@ FAST = TrainConfig(batch_size=8, lr=4e-4, lr_warmup_iters=10, validation_faces=4
 @pytest.fixture(scope="module")
 def facesets(tmp_path_factory):
     return pair_facesets(tmp_path_factory, size=64)
-
-
-def _opts(facesets, run_dir, **kw) -> RunOptions:
-    a, b = facesets
-    return RunOptions(faceset_a=a, faceset_b=b, run_dir=run_dir, preset="test", progress=False, threads=1, **kw)
 
 
 # -------------------------------------------------------------------------------------- data
@@ -95,10 +91,12 @@ def test_a_target_that_never_blinks_gets_synthetic_blinks_on_its_training_faces(
 
 
 def test_icnr_starts_a_fresh_run_free_of_checkerboard_and_live_uses_it(facesets, tmp_path):
-    run = run_state.start_run(_opts(facesets, tmp_path / "run", iters=1), TINY, dataclasses.replace(FAST, icnr=True))
+    run = run_state.start_run(
+        run_options(facesets, tmp_path / "run", iters=1), TINY, dataclasses.replace(FAST, icnr=True)
+    )
     w = run.model.decoder_b.upscales[0].conv.weight  # 4 sub-pixel filters per output channel
     assert torch.equal(w[0::4], w[1::4]) and torch.equal(w[0::4], w[3::4])
-    plain = run_state.start_run(_opts(facesets, tmp_path / "plain", iters=1), TINY, FAST)
+    plain = run_state.start_run(run_options(facesets, tmp_path / "plain", iters=1), TINY, FAST)
     w = plain.model.decoder_b.upscales[0].conv.weight
     assert not torch.equal(w[0::4], w[1::4])
     assert load_preset("live")[1].icnr
@@ -107,7 +105,7 @@ def test_icnr_starts_a_fresh_run_free_of_checkerboard_and_live_uses_it(facesets,
 # ------------------------------------------------------------------------------------ learning
 @pytest.mark.slow
 def test_tiny_model_learns_real_faces(facesets, tmp_path, caplog):
-    summary = train(_opts(facesets, tmp_path / "run", iters=150), TINY, FAST)
+    summary = train(run_options(facesets, tmp_path / "run", iters=150), TINY, FAST)
     # B (d19) never closes its eyes nor opens its mouth wide in its clip: train says so up front.
     gaps = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and str(facesets[1]) in r.getMessage()]
     assert any("no closed eyes" in g for g in gaps) and any("no open mouth" in g for g in gaps)
@@ -133,17 +131,17 @@ def test_tiny_model_learns_real_faces(facesets, tmp_path, caplog):
 # ------------------------------------------------------------------------------- resume, SIGINT
 def test_sigint_checkpoint_then_resume_matches_uninterrupted_run(facesets, tmp_path):
     cfg = dataclasses.replace(FAST, batch_size=4)
-    straight = train(_opts(facesets, tmp_path / "straight", iters=6, seed=3), TINY, cfg)
+    straight = train(run_options(facesets, tmp_path / "straight", iters=6, seed=3), TINY, cfg)
 
     def interrupt_at_3(iteration):
         if iteration == 3:
             os.kill(os.getpid(), signal.SIGINT)  # a real Ctrl-C, handled between steps
 
     with pytest.raises(KeyboardInterrupt):
-        train(_opts(facesets, tmp_path / "split", iters=6, seed=3), TINY, cfg, on_step=interrupt_at_3)
+        train(run_options(facesets, tmp_path / "split", iters=6, seed=3), TINY, cfg, on_step=interrupt_at_3)
     interrupted = load_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert interrupted["iteration"] == 3
-    resumed = train(_opts(facesets, tmp_path / "split", iters=6, seed=99, resume=True), TINY, cfg)
+    resumed = train(run_options(facesets, tmp_path / "split", iters=6, seed=99, resume=True), TINY, cfg)
     assert resumed.iteration == straight.iteration == 6
 
     a = load_checkpoint(tmp_path / "straight" / "checkpoint.pt")
@@ -158,7 +156,7 @@ def test_sigint_checkpoint_then_resume_matches_uninterrupted_run(facesets, tmp_p
 
 def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
     liae = ModelConfig("liae", 32, 32, 8, 8, 4)
-    summary = train(_opts(facesets, tmp_path / "run", iters=3), liae, dataclasses.replace(FAST, gan_power=0.1))
+    summary = train(run_options(facesets, tmp_path / "run", iters=3), liae, dataclasses.replace(FAST, gan_power=0.1))
     state = load_checkpoint(summary.checkpoint)
     assert state["iteration"] == 3 and "discriminator" in state and state["losses"]["loss_gan"] > 0
     assert ModelConfig.from_dict(state["model_config"]) == liae
@@ -166,8 +164,8 @@ def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
 
 def test_keep_checkpoints_keeps_each_state_under_its_minute_and_iteration(facesets, tmp_path):
     run = tmp_path / "run"
-    train(_opts(facesets, run, iters=3, keep_checkpoints=True), TINY, FAST)
-    train(_opts(facesets, run, iters=5, resume=True, keep_checkpoints=True), TINY, FAST)
+    train(run_options(facesets, run, iters=3, keep_checkpoints=True), TINY, FAST)
+    train(run_options(facesets, run, iters=5, resume=True, keep_checkpoints=True), TINY, FAST)
     kept = sorted((run / "checkpoints").iterdir())
     assert [p.name for p in kept] == ["minute_0000_iter_0000003.pt", "minute_0000_iter_0000005.pt"]
     assert [load_checkpoint(find_checkpoint(p))["iteration"] for p in kept] == [3, 5]  # export reads these
@@ -176,7 +174,7 @@ def test_keep_checkpoints_keeps_each_state_under_its_minute_and_iteration(facese
 
 def test_divergence_stops_without_touching_the_last_checkpoint(facesets, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    train(_opts(facesets, run, iters=2), TINY, FAST)
+    train(run_options(facesets, run, iters=2), TINY, FAST)
     good = (run / "checkpoint.pt").read_bytes()
 
     def nan_loss(pred, *args):
@@ -185,13 +183,13 @@ def test_divergence_stops_without_touching_the_last_checkpoint(facesets, tmp_pat
     monkeypatch.setattr(losses, "face_loss", nan_loss)
     # Every step is NaN: the guard rolls back MAX_ROLLBACKS (3) times, then gives up.
     with pytest.raises(UserError, match="diverged 4 times, the last at iteration 6"):
-        train(_opts(facesets, run, iters=20, resume=True), TINY, FAST)
+        train(run_options(facesets, run, iters=20, resume=True), TINY, FAST)
     assert (run / "checkpoint.pt").read_bytes() == good
 
 
 def test_ctrl_c_between_a_collapse_and_its_rollback_keeps_the_last_checkpoint(facesets, tmp_path, monkeypatch):
     run = tmp_path / "run"
-    train(_opts(facesets, run, iters=2), TINY, FAST)
+    train(run_options(facesets, run, iters=2), TINY, FAST)
     good = (run / "checkpoint.pt").read_bytes()
     monkeypatch.setattr(losses, "face_loss", lambda pred, *args: pred.sum() * float("nan"))
     real_agree = train_module.Team.agree
@@ -203,7 +201,7 @@ def test_ctrl_c_between_a_collapse_and_its_rollback_keeps_the_last_checkpoint(fa
 
     monkeypatch.setattr(train_module.Team, "agree", agree_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        train(_opts(facesets, run, iters=20, resume=True), TINY, FAST)
+        train(run_options(facesets, run, iters=20, resume=True), TINY, FAST)
     assert (run / "checkpoint.pt").read_bytes() == good
 
 
@@ -227,7 +225,7 @@ def test_a_nan_step_rolls_back_and_the_run_goes_on_at_half_the_rate(facesets, tm
         next(model.decoder_b.parameters()).view(-1)[0] = float("nan")
 
     hook = _poison_at(lambda: holder["run"].model, 5, nan_weight)
-    summary = train(_opts(facesets, tmp_path / "run", iters=12), TINY, FAST, on_step=hook)
+    summary = train(run_options(facesets, tmp_path / "run", iters=12), TINY, FAST, on_step=hook)
     state = load_checkpoint(summary.checkpoint)
     assert state["iteration"] == 12 and state["divergence"]["rollbacks"] == 1
     assert state["divergence"]["lr_scale"] == 0.5
@@ -236,7 +234,7 @@ def test_a_nan_step_rolls_back_and_the_run_goes_on_at_half_the_rate(facesets, tm
     lrs = {round(r["iteration"]): r["lr"] for r in history if "lr" in r}
     assert lrs[10] == pytest.approx(0.5 * FAST.lr * 10 / FAST.lr_warmup_iters)  # warmup step 10, halved
     # A resumed run keeps the lowered rate.
-    resumed = train(_opts(facesets, tmp_path / "run", iters=13, resume=True), TINY, FAST)
+    resumed = train(run_options(facesets, tmp_path / "run", iters=13, resume=True), TINY, FAST)
     assert load_checkpoint(resumed.checkpoint)["divergence"]["lr_scale"] == 0.5
 
 
@@ -257,7 +255,7 @@ def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monke
             p.normal_(0.0, 0.5)
 
     hook = _poison_at(lambda: holder["run"].model, 60, scramble)
-    summary = train(_opts(facesets, tmp_path / "run", iters=110), TINY, FAST, on_step=hook)
+    summary = train(run_options(facesets, tmp_path / "run", iters=110), TINY, FAST, on_step=hook)
     state = load_checkpoint(summary.checkpoint)
     assert state["divergence"]["rollbacks"] == 1, state["divergence"]
     best_b = state["divergence"]["best"]["loss_b"]

@@ -110,17 +110,7 @@ class LatestSlot:
             return replaced and item is not Control.END
 
     def get(self):
-        with self._cond:
-            while not self._has and not self._ended:
-                if self._stop.is_set():
-                    raise Stopped
-                self._cond.wait(self._poll)
-            if self._stop.is_set():
-                raise Stopped
-            if self._has:
-                item, self._item, self._has = self._item, None, False
-                return item
-            return Control.END
+        return self.get_until(None)
 
     def get_until(self, deadline: float | None):
         """Like get(), but None once time.perf_counter() reaches deadline (None: no deadline)."""
