@@ -72,7 +72,7 @@ def step_times(frame, landmarks, m, crop: int, repeat: int) -> dict[str, float]:
         "composite + detail": lambda: detail.composite_with_detail(roi_frame.copy(), warped, alpha, source[1], 1.0),
         "whole paste (detail 1)": lambda: blend.paste_face(frame.copy(), render, mask, m, "feather", 1.0, keep),
         "whole paste (detail 0)": lambda: blend.paste_face(frame.copy(), render, mask, m, "feather", 0.0, None),
-        "frame copy (subtracted)": lambda: frame.copy(),
+        "frame copy (in the pastes)": frame.copy,
     }
     return {name: time_ms(fn, repeat) for name, fn in out.items()} | {"roi px": float(size[0] * size[1])}
 
