@@ -26,9 +26,12 @@ from swapstream.common.choices import BLEND_MODES
 # level, and snapping keeps "untouched" pixels exactly untouched.
 ALPHA_SNAP = 1.0 / 512.0
 # bicubic_warp enlarges the crop first above this upscale (below it the direct warp is cheap:
-# the ROI is small), to at most this many pixels a side.
+# the ROI is small), to at most this many pixels a side: past ~2.5 MB of BGRA the enlarged crop
+# falls out of the cache and the warp's rotated reads from it slow 4-10x (1.8 ms at 768 px vs
+# 8 ms at 1024 px and 16 ms at 1408 px on a 1080p face), while its pixels differ from the
+# 1408 px intermediate's by 0.02 grey levels on average (benchmarks/blend_profile.py).
 STAGED_MIN_UPSCALE = 1.5
-STAGED_MAX_SIDE = 2048
+STAGED_MAX_SIDE = 800
 
 
 def _octagon_morphology(mask: np.ndarray, radius: int, erode: bool) -> np.ndarray:
@@ -191,7 +194,7 @@ def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     (benchmarks/RESULTS.md, "A faster paste").
     """
     upscale = fine_detail.upscale_of(matrix)
-    k = min(math.ceil(2 * upscale), STAGED_MAX_SIDE // crop.shape[0])
+    k = min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop.shape[0]))
     border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
     if upscale < STAGED_MIN_UPSCALE or k < 2:
         return cv2.warpAffine(crop, matrix, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, **border)

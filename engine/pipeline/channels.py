@@ -75,6 +75,41 @@ class Channel:
         return self._q.qsize()
 
 
+class InFlight:
+    """At most `limit` frames between the first stage and the sink at once (live).
+
+    The live source drops stale frames in its newest-only slot; past it every link blocks. The
+    first stage takes a frame from the slot only when fewer than `limit` frames are being worked
+    on, so no stage spends a core on a frame a later stage would throw away, and a frame, once
+    taken, never waits behind more than limit - 1 others: latency stays near the work plus a
+    frame time or two, and drops happen at capture only.
+    """
+
+    def __init__(self, limit: int, stop: threading.Event, poll_s: float = POLL_S):
+        if limit < 1:
+            raise ValueError(f"frames in flight must be >= 1, got {limit}")
+        self._cond = threading.Condition()
+        self._stop = stop
+        self._poll = poll_s
+        self.limit = limit
+        self.count = 0
+
+    def acquire(self) -> None:
+        """Wait for room for one more frame (Stopped if the pipeline stops meanwhile)."""
+        with self._cond:
+            while self.count >= self.limit:
+                if self._stop.is_set():
+                    raise Stopped
+                self._cond.wait(self._poll)
+            self.count += 1
+
+    def release(self) -> None:
+        """A frame left the stages (reached the sink, or was never taken)."""
+        with self._cond:
+            self.count = max(0, self.count - 1)
+            self._cond.notify()
+
+
 class LatestSlot:
     """Holds only the newest item: a `put` over an unread item replaces it and counts a drop.
 

@@ -33,6 +33,7 @@ class StatsSnapshot:
     faces_swapped: int
     frames_without_face: int
     dropped: int
+    drops_by_stage: dict[str, int]
     elapsed_s: float
     fps: float
     recent_fps: float
@@ -55,6 +56,7 @@ class PipelineStats:
         self.faces_swapped = 0
         self.frames_without_face = 0
         self.dropped = 0
+        self.drops_by_stage: dict[str, int] = {}  # where the dropped frames were thrown away
         self.t_start: float | None = None
         self.t_last: float | None = None
 
@@ -69,9 +71,13 @@ class PipelineStats:
                 q = self._stage[name] = deque(maxlen=self._max)
             q.append(seconds)
 
-    def record_drop(self, n: int = 1) -> None:
+    def record_drop(self, n: int = 1, where: str = "capture") -> None:
+        """n frames thrown away by the part named `where` (the capture slot, a stage, the pacer)."""
+        if n <= 0:
+            return
         with self._lock:
             self.dropped += n
+            self.drops_by_stage[where] = self.drops_by_stage.get(where, 0) + n
 
     def record_output(self, t_capture: float, n_faces: int) -> None:
         """A frame reached the sink: count it and its glass-to-glass latency (now - capture time)."""
@@ -104,11 +110,13 @@ class PipelineStats:
             stage = {k: list(v) for k, v in self._stage.items()}
             latency = list(self._latency)
             frames, faces, no_face, dropped = self.frames, self.faces_swapped, self.frames_without_face, self.dropped
+            drops_by_stage = dict(self.drops_by_stage)
         return StatsSnapshot(
             frames=frames,
             faces_swapped=faces,
             frames_without_face=no_face,
             dropped=dropped,
+            drops_by_stage=drops_by_stage,
             elapsed_s=elapsed,
             fps=frames / elapsed if frames else 0.0,
             recent_fps=recent,
@@ -144,6 +152,7 @@ class PipelineStats:
             "faces_swapped": s.faces_swapped,
             "frames_without_face": s.frames_without_face,
             "dropped": s.dropped,
+            "drops_by_stage": s.drops_by_stage,
             "elapsed_s": s.elapsed_s,
             "fps": s.fps,
             "latency_ms": s.latency_ms,

@@ -1,9 +1,12 @@
 """Run Source -> Stages -> Sink with one thread per part and bounded links between them.
 
 Two policies (docs/ARCHITECTURE.md, "The engine loop"):
-- live: the source writes into a newest-only slot (stale frames dropped and counted); with
-  queue_depth 1 (the default) every later link is newest-only too, with 2 a FIFO of 2, so
-  latency stays bounded near the sum of the stage times;
+- live: the source writes into a newest-only slot (stale frames dropped and counted there, and
+  only there); every later link blocks (a FIFO of queue_depth), and the first stage takes a
+  frame from the slot only while fewer than max_in_flight frames are in the stages
+  (channels.InFlight), so no core is spent on a frame that a later stage would drop and latency
+  stays near the work plus a frame time or two. max_in_flight 0 keeps the older design, every
+  link newest-only, for side-by-side measurements (benchmarks/live_policy.py);
 - offline: every link blocks when full, nothing is dropped, and because each part is one
   thread reading one FIFO, output order equals input order. Stages with batch_size > 1 take
   whatever is already waiting (up to their batch size) so inference batches across frames.
@@ -25,7 +28,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from swapstream.engine.pipeline.channels import Channel, LatestSlot, Stopped
+from swapstream.engine.pipeline.channels import Channel, InFlight, LatestSlot, Stopped
 from swapstream.engine.pipeline.controls import ControlBoard, apply_settings
 from swapstream.engine.pipeline.frame_size import scale_packet
 from swapstream.engine.pipeline.metrics import PipelineStats
@@ -39,12 +42,23 @@ JOIN_TIMEOUT_S = 5.0
 HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
+# Frames a live pipeline works on at once: one in the stages before inference and one in or
+# after it keeps both cores of a small machine busy without a frame ever queueing behind two.
+LIVE_IN_FLIGHT = 2
+
+
 @dataclass(frozen=True)
 class PipelinePolicy:
-    """live: newest-only source; queue_depth: capacity of every other link."""
+    """live: newest-only source; queue_depth: capacity of every other link; max_in_flight (live):
+    frames between the first stage and the sink at once (0: every link newest-only instead)."""
 
     live: bool
     queue_depth: int
+    max_in_flight: int = LIVE_IN_FLIGHT
+
+    def __post_init__(self) -> None:
+        if self.queue_depth < 1 or self.max_in_flight < 0:
+            raise ValueError("queue_depth must be >= 1 and max_in_flight >= 0")
 
 
 class Pipeline:
@@ -79,11 +93,12 @@ class Pipeline:
         self._opened: list = []
         self._joined = False
         self.info: SourceInfo | None = None
-        # Live: the source always writes into a newest-only slot. With queue_depth 1 every later
-        # link is newest-only too, so a slow stage (inference) always takes the newest frame
-        # instead of one that waited behind it: latency stays near the sum of the stage times.
+        # Live: the source always writes into a newest-only slot; the frames in flight are bounded
+        # at the first stage (InFlight), so the later links block instead of dropping work done.
         first = LatestSlot(self._stop) if policy.live else Channel(policy.queue_depth, self._stop)
-        newest_only = policy.live and policy.queue_depth == 1
+        gated = policy.live and policy.max_in_flight > 0 and bool(self.stages)
+        self.in_flight = InFlight(policy.max_in_flight, self._stop) if gated else None
+        newest_only = policy.live and not gated and policy.queue_depth == 1
         self.links: list[Channel | LatestSlot] = [first] + [
             LatestSlot(self._stop) if newest_only else Channel(policy.queue_depth, self._stop) for _ in self.stages
         ]
@@ -112,7 +127,8 @@ class Pipeline:
         self.stats.start()
         self._spawn("capture", self._capture_loop)
         for i, st in enumerate(self.stages):
-            self._spawn(st.name, self._stage_loop, st, self.links[i], self.links[i + 1])
+            gate = self.in_flight if i == 0 else None
+            self._spawn(st.name, self._stage_loop, st, self.links[i], self.links[i + 1], gate)
         self._spawn("sink", self._sink_loop if self.controls is None else self._paced_sink_loop, self.links[-1])
 
     def stop(self) -> None:
@@ -192,26 +208,32 @@ class Pipeline:
                 scale_packet(packet)  # the output_size control: fewer pixels for every stage
             if self._on_capture is not None:
                 self._on_capture(packet)
-            self._put(out, packet)
+            self._put(out, packet, "capture")
             if "capture" in packet.timings:
                 self.stats.record_stage("capture", packet.timings["capture"])
         if not self._stop.is_set():
             out.put(Control.END)
 
-    def _put(self, out: Channel | LatestSlot, packet: FramePacket) -> None:
-        """Hand a packet on; a newest-only link that replaced an unread packet counts a drop."""
+    def _put(self, out: Channel | LatestSlot, packet: FramePacket, where: str) -> None:
+        """Hand a packet on; a newest-only link that replaced an unread packet counts a drop
+        against `where`, the part that made the dropped packet."""
         if out.put(packet):
-            self.stats.record_drop()
+            self.stats.record_drop(where=where)
 
-    def _stage_loop(self, stage: Stage, inp: Channel | LatestSlot, out: Channel | LatestSlot) -> None:
+    def _stage_loop(
+        self, stage: Stage, inp: Channel | LatestSlot, out: Channel | LatestSlot, gate: InFlight | None
+    ) -> None:
+        """gate: the live pipeline's InFlight, for its first stage (a frame is taken only with room)."""
         while True:
+            if gate is not None:
+                gate.acquire()
             item = inp.get()
             if item is Control.END:
                 out.put(Control.END)
                 return
             batch = [item]
             ended = False
-            while len(batch) < stage.batch_size:
+            while gate is None and len(batch) < stage.batch_size:
                 more = inp.get_nowait()
                 if more is None:
                     break
@@ -225,7 +247,7 @@ class Pipeline:
             for p in done:
                 p.timings[stage.name] = share
                 self.stats.record_stage(stage.name, share)
-                self._put(out, p)
+                self._put(out, p, stage.name)
             if ended:
                 out.put(Control.END)
                 return
@@ -269,12 +291,18 @@ class Pipeline:
         if self._on_output is not None:
             self._on_output(item)
 
+    def _left_stages(self) -> None:
+        """A frame reached the sink thread: room for the next one in the stages."""
+        if self.in_flight is not None:
+            self.in_flight.release()
+
     def _sink_loop(self, inp: Channel | LatestSlot) -> None:
         while True:
             item = inp.get()
             if item is Control.END:
                 self._finished.set()
                 return
+            self._left_stages()
             self._write(item)
 
     def _paced_sink_loop(self, inp: Channel | LatestSlot) -> None:
@@ -290,7 +318,8 @@ class Pipeline:
                 self._finished.set()
                 return
             if item is not None:
-                self.stats.record_drop(pacer.add(item, time.perf_counter()))
+                self._left_stages()
+                self.stats.record_drop(pacer.add(item, time.perf_counter()), where="pacing")
             for p in pacer.pop_due(time.perf_counter()):
                 self._paced_write(p)
 

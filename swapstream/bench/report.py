@@ -135,7 +135,7 @@ def format_table(r: dict) -> str:
     lines += [
         "",
         f"end to end ({headline}): {run['fps']:.1f} fps, {run['faces_swapped']} faces swapped, "
-        f"{run['frames_without_face']} frames without a face, {run['dropped']} frames dropped",
+        f"{run['frames_without_face']} frames without a face, {run['dropped']} frames dropped{_drops_where(run)}",
         f"glass-to-glass latency ms: p50 {lat['p50']:.1f}  p95 {lat['p95']:.1f}  p99 {lat['p99']:.1f}  "
         f"mean {lat['mean']:.1f}  max {lat['max']:.1f}",
         f"throughput, unpaced, same components: pipelined {thr['pipelined_fps']:.1f} fps vs sequential loop "
@@ -219,3 +219,9 @@ def time_ms(fn, repeat: int, stat: str = "median", warmup: int = 1) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return 1e3 * (statistics.median(times) if stat == "median" else min(times))
+
+
+def _drops_where(run: dict) -> str:
+    """' (capture 120, pacing 3)': where the dropped frames were thrown away, when any were."""
+    where = run.get("drops_by_stage") or {}
+    return f" ({', '.join(f'{k} {v}' for k, v in where.items())})" if where else ""
