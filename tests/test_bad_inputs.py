@@ -88,6 +88,9 @@ REFUSED = [
     ("bench-plot-onto-model", BENCH + " --plot {i}/model.onnx", ["--plot", "model.onnx", "overwrite"]),
     ("bench-json-unwritable", BENCH + " --json /proc/bench.json", ["/proc/bench.json", "cannot write"]),
     ("bench-frames", BENCH + " --frames 1", ["--frames"]),
+    # two outputs of one command naming one file (issue 26): the second would replace the first
+    ("bench-json-and-plot-one-file", BENCH + " --json {o}/b.json --plot {o}/./b.json", ["--json and --plot", "same"]),
+    ("eval-json-and-plot-one-file", EVAL + " --json {o}/r.json --plot {o}/../{o.name}/r.json", ["r.json", "same"]),
     # 7. truncated input: declared vs decoded, exit 2 unless --allow-partial
     ("convert-truncated", "convert {i}/truncated.mp4 -m {i}/model.onnx -o {o}/out.mp4", ["truncated.mp4", "30 frames"]),
     ("extract-truncated", "extract {i}/truncated.mp4 -o {o}/fs", ["truncated.mp4", "30 frames", "--allow-partial"]),

@@ -70,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.bench_report import format_table, write_json, write_plot
     from swapstream.bench_runs import measure
     from swapstream.commands.swap_flags import engine_config_from_args, load_references, swap_inputs
-    from swapstream.common.output_paths import check_output_file
+    from swapstream.common.output_paths import check_output_files
     from swapstream.engine.runtime.model import load_swap_model
     from swapstream.engine.runtime.providers import runtime_config_from_args
 
-    for flag, out in (("--json", args.json), ("--plot", args.plot)):
-        if out is not None:  # before the measurement, and never onto the source, model or config
-            check_output_file(out, (args.source, *swap_inputs(args)), flag, make_parents=True)
+    # Before the measurement, never onto the source, model or config, nor onto each other.
+    outputs = (("--json", args.json), ("--plot", args.plot))
+    check_output_files(outputs, (args.source, *swap_inputs(args)), make_parents=True)
     size = parse_size(args.size)
     cache = cache_root(args.cache_dir)
     try:
