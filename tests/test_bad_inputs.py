@@ -120,6 +120,13 @@ REFUSED = [
     # 11. model outputs are checked against the contract at load
     ("info-bad-dtype", "info {i}/bad_dtype.onnx", ["bad_dtype.onnx", "float", "uint8"]),
     ("convert-bad-shape", "convert {i}/clip.mp4 -m {i}/bad_shape.onnx -o {o}/o.mp4", ["bad_shape.onnx", "shape"]),
+    # ... and against their weights_sha256, which binds the face type to the weights (issue 26)
+    (
+        "convert-zeroed-hash",
+        CONVERT.replace("model.onnx", "zeroed_hash.onnx") + " -o {o}/o.mp4",
+        ["zeroed_hash", "sha256"],
+    ),
+    ("info-edited-face-type", "info {i}/edited_face_type.onnx", ["edited_face_type.onnx", "does not match"]),
     # 13. the synthetic-media label cannot be blanked
     ("convert-empty-label", CONVERT + " -o {o}/o.mp4 --config {i}/empty_label.yaml", ["empty_label.yaml", "label"]),
     # 15. messages say what the file is
