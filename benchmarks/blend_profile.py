@@ -24,7 +24,7 @@ from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask, lips_mask
 from swapstream.engine.image import blend, color, detail, steady
 
-from swapstream.bench_report import cpu_name, time_ms
+from swapstream.bench.report import cpu_name, time_ms
 
 FRAMES = {"640x480": (480, 640, 200), "1280x720": (720, 1280, 350), "1920x1080": (1080, 1920, 500)}
 

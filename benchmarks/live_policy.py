@@ -21,16 +21,16 @@ import tempfile
 from fractions import Fraction
 from pathlib import Path
 
-from swapstream.engine.config import load_engine_config
-from swapstream.engine.pipeline.build import swap_stages
+from swapstream.engine.engine_config import load_engine_config
 from swapstream.engine.pipeline.metrics import PipelineStats
-from swapstream.engine.pipeline.runner import LIVE_IN_FLIGHT, Pipeline, PipelinePolicy
-from swapstream.engine.runtime.model import load_swap_model
+from swapstream.engine.pipeline.runner import LIVE_IN_FLIGHT
 from swapstream.engine.runtime.providers import RuntimeConfig
+from swapstream.engine.runtime.swap_model import load_swap_model
 from swapstream.engine.stages.capture import VideoFileSource
 
-from swapstream.bench_inputs import cache_root, default_clip, default_model
-from swapstream.bench_report import cpu_name
+from swapstream.bench.inputs import cache_root, default_clip, default_model
+from swapstream.bench.report import cpu_name
+from swapstream.swap_session.pipelines import SwapSession
 
 
 def policy_name(in_flight: int) -> str:
@@ -82,16 +82,10 @@ def retimed_clip(clip: Path, size: tuple[int, int], fps: int, frames: int, out: 
     return path
 
 
-def run_once(model, cfg, clip: Path, frames: int, in_flight: int) -> dict:
-    stats = PipelineStats(provider=model.provider)
-    pipe = Pipeline(
-        VideoFileSource(clip, realtime=True, max_frames=frames),
-        swap_stages(model, cfg, False),
-        NullSink(),
-        PipelinePolicy(live=True, queue_depth=cfg.live.queue_depth, max_in_flight=in_flight),
-        stats=stats,
-    )
-    pipe.run()
+def run_once(session: SwapSession, clip: Path, frames: int, in_flight: int) -> dict:
+    stats = PipelineStats(provider=session.model.provider)
+    source = VideoFileSource(clip, realtime=True, max_frames=frames)
+    session.pipeline(source, NullSink(), live=True, max_in_flight=in_flight, stats=stats).run()
     s = stats.snapshot()
     return {
         "delivered": s.frames,
@@ -122,8 +116,7 @@ def main() -> int:
     cache.mkdir(parents=True, exist_ok=True)
     model_path = args.model or default_model("live", "int8", cache)[0]
     clip = args.clip or default_clip(cache, args.frames)
-    cfg = load_engine_config(None)
-    model = load_swap_model(model_path, RuntimeConfig())
+    session = SwapSession(load_engine_config(None), load_swap_model(model_path, RuntimeConfig()))
     work = Path(tempfile.gettempdir()) / "swapstream-live-policy"
     work.mkdir(exist_ok=True)
     rows = []
@@ -136,7 +129,7 @@ def main() -> int:
                 for in_flight in args.in_flight:
                     name = policy_name(in_flight)
                     row = {"size": size_text, "source_fps": fps, "round": r, "policy": name}
-                    row.update(run_once(model, cfg, timed, args.frames, in_flight))
+                    row.update(run_once(session, timed, args.frames, in_flight))
                     rows.append(row)
                     print(
                         f"{size_text} {fps} fps r{r} {name:18s} delivered {row['delivered_fps']:5.1f} fps "

@@ -13,16 +13,16 @@ PyTorch: only for random weights, whose outputs have no quality to keep.
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 import torch
 from swapstream.engine.runtime.contract import ModelContract
+from swapstream.engine.runtime.model_hash import model_sha256
 from swapstream.export.graph import SwapGraph, export_graph, tensor_specs
 from swapstream.export.verify import Verification, compare_by_ssim, compare_fp32, run_onnx
 
@@ -114,17 +114,6 @@ class LoadedRun:
     iterations: int
     losses: dict[str, float]
     facesets: dict[str, str]
-    weights_sha256: str
-
-
-def _weights_sha256(state_dict: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over parameter names, dtypes, shapes and bytes, in name order: the weights' identity."""
-    h = hashlib.sha256()
-    for name in sorted(state_dict):
-        t = state_dict[name].detach().cpu().contiguous()
-        h.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.float().numpy().tobytes())
-    return h.hexdigest()
 
 
 def load_run(run_dir: str | Path) -> LoadedRun:
@@ -145,7 +134,6 @@ def load_run(run_dir: str | Path) -> LoadedRun:
         iterations=state["iteration"],
         losses=losses,
         facesets={str(k): str(v) for k, v in facesets.items()} if isinstance(facesets, dict) else {},
-        weights_sha256=_weights_sha256(state["model"]),
     )
 
 
@@ -166,7 +154,6 @@ def _random_weights_run(source: RandomWeights) -> LoadedRun:
         iterations=0,
         losses={},
         facesets={},
-        weights_sha256=_weights_sha256(model.state_dict()),
     )
 
 
@@ -223,19 +210,20 @@ def _contract(run: LoadedRun, options: ExportOptions) -> ModelContract:
         precision=options.precision,
         iterations=run.iterations,
         losses=run.losses,
-        weights_sha256=run.weights_sha256,
     )
 
 
-def _with_metadata(model_bytes: bytes, contract: ModelContract) -> bytes:
-    """The model with the contract in metadata_props, checked by the ONNX checker."""
+def _with_metadata(model_bytes: bytes, contract: ModelContract) -> tuple[bytes, ModelContract]:
+    """The model with the contract in metadata_props, checked by the ONNX checker, and the
+    contract with its weights_sha256 (engine.runtime.model_hash: the graph and the pixel contract)."""
     model = onnx.load_from_string(model_bytes)
     del model.metadata_props[:]
+    model.producer_name = "swapstream"
+    contract = replace(contract, weights_sha256=model_sha256(model.SerializeToString(), contract))
     for key, value in contract.to_metadata().items():
         model.metadata_props.add(key=key, value=value)
-    model.producer_name = "swapstream"
     onnx.checker.check_model(model)
-    return model.SerializeToString()
+    return model.SerializeToString(), contract
 
 
 @dataclass(frozen=True)
@@ -321,7 +309,7 @@ def _export_bytes(run: LoadedRun, options: ExportOptions, output: Path) -> tuple
     reference = _check_fp32(run, options, swap, fp32_bytes, output) if options.verify else None
     converted = _convert(run, options, swap, fp32_bytes, reference, output)
     contract = _contract(run, options)
-    final = _with_metadata(converted.model, contract)
+    final, contract = _with_metadata(converted.model, contract)
     checks = [reference.fp32_check] if reference is not None else []
     report = ExportReport(
         path=output,

@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import logging
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -21,7 +22,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from swapstream.common.errors import EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
+from swapstream.common.errors import EXIT_BROKEN_PIPE, EXIT_CRASH, EXIT_INTERRUPTED, EXIT_USAGE, UserError
 
 
 def _openmp_wait_policy(load_1min: float, cpus: int) -> str | None:
@@ -198,9 +199,38 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
 
 
+def _stdout_reader_gone() -> bool:
+    """Is standard output a pipe whose reader has closed it (`swapstream info X | head -3`)? A
+    pipe without a reader polls as an error; a BrokenPipeError from anything else (a socket, a
+    child process) is a real failure."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not hasattr(select, "poll"):
+        return True  # no poll (Windows): the closed stdout is by far the likeliest cause
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & select.POLLERR for _, events in poller.poll(0))
+
+
+def _quiet_stdout() -> None:
+    """Point fd 1 at /dev/null, so what is still buffered for stdout is dropped at exit silently."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def _run(args: argparse.Namespace) -> int:
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        sys.stdout.flush()  # here, not at exit: a reader that quit is handled below like any error
+        return code
+    except BrokenPipeError:
+        if not _stdout_reader_gone():
+            return _crashed(args)
+        _quiet_stdout()  # the reader quit (`| head`): stop quietly, as Unix tools do
+        return EXIT_BROKEN_PIPE
     except UserError as e:
         print(f"swapstream {args.command}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
@@ -209,7 +239,13 @@ def _run(args: argparse.Namespace) -> int:
         kept = f": {e}" if str(e) else ""
         print(f"swapstream {args.command}: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception as e:
-        where = _log_crash()
-        print(f"swapstream {args.command}: unexpected failure: {e!r} (traceback in {where})", file=sys.stderr)
-        return EXIT_CRASH
+    except Exception:
+        return _crashed(args)
+
+
+def _crashed(args: argparse.Namespace) -> int:
+    """The exception being handled is a bug: traceback to a log file, one line naming it, exit 1."""
+    e = sys.exc_info()[1]
+    where = _log_crash()
+    print(f"swapstream {args.command}: unexpected failure: {e!r} (traceback in {where})", file=sys.stderr)
+    return EXIT_CRASH

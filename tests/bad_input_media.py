@@ -80,7 +80,8 @@ def decode(path: Path) -> list[np.ndarray]:
 
 
 def broken_models(folder: Path) -> dict[str, Path]:
-    """Models whose outputs contradict their metadata: float32 face output, 2x too small mask."""
+    """Models whose outputs contradict their metadata (float32 face output, 2x too small mask), and
+    whose metadata was edited (zeroed hash, another face type)."""
     import onnx
     from model_fixtures import write_invert_model
 
@@ -98,6 +99,14 @@ def broken_models(folder: Path) -> dict[str, Path]:
     if not any(p.key == "swapstream.output_resolution" for p in shape.metadata_props):
         shape.metadata_props.add(key="swapstream.output_resolution", value="128")
     onnx.save(shape, str(folder / "bad_shape.onnx"))
+    edits = {
+        "zeroed_hash": ("swapstream.weights_sha256", "0" * 64),
+        "edited_face_type": ("swapstream.face_type", "head"),
+    }
+    for name, (key, value) in edits.items():  # metadata edited after export (issue 26)
+        edited = onnx.load(str(good))
+        next(p for p in edited.metadata_props if p.key == key).value = value
+        onnx.save(edited, str(folder / f"{name}.onnx"))
     return {"model": good, "bad_dtype": folder / "bad_dtype.onnx", "bad_shape": folder / "bad_shape.onnx"}
 
 

@@ -72,9 +72,31 @@ def write_invert_model(
     meta.update({f"swapstream.{k}": v for k, v in metadata.items()})
     for k, v in meta.items():
         model.metadata_props.add(key=k, value=v)
+    if "weights_sha256" not in metadata:
+        seal(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(path))
     return path
+
+
+def seal(model) -> None:
+    """Set the model's swapstream.weights_sha256 to what `swapstream export` would write for its
+    graph and metadata (engine.runtime.model_hash); metadata the engine refuses is left as it is."""
+    from swapstream.engine.runtime.contract import contract_from_metadata
+    from swapstream.engine.runtime.model_hash import HASH_KEY, model_sha256
+
+    from swapstream.common.errors import UserError
+
+    meta = {p.key: p.value for p in model.metadata_props}
+    try:
+        contract = contract_from_metadata(meta, "fixture")
+    except UserError:
+        return
+    digest = model_sha256(model.SerializeToString(), contract)
+    meta[HASH_KEY] = digest
+    del model.metadata_props[:]
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
 
 
 def swapstream_contract(resolution: int = R, **changes) -> ModelContract:
@@ -115,6 +137,7 @@ def write_inverting_model(path: Path, metadata: dict[str, str] | None, resolutio
     model = helper.make_model(graph, opset_imports=OPSET)
     for k, v in (metadata or {}).items():
         model.metadata_props.add(key=k, value=v)
+    seal(model)
     onnx.checker.check_model(model)
     onnx.save(model, path)
     return path

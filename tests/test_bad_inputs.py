@@ -88,6 +88,9 @@ REFUSED = [
     ("bench-plot-onto-model", BENCH + " --plot {i}/model.onnx", ["--plot", "model.onnx", "overwrite"]),
     ("bench-json-unwritable", BENCH + " --json /proc/bench.json", ["/proc/bench.json", "cannot write"]),
     ("bench-frames", BENCH + " --frames 1", ["--frames"]),
+    # two outputs of one command naming one file (issue 26): the second would replace the first
+    ("bench-json-and-plot-one-file", BENCH + " --json {o}/b.json --plot {o}/./b.json", ["--json and --plot", "same"]),
+    ("eval-json-and-plot-one-file", EVAL + " --json {o}/r.json --plot {o}/../{o.name}/r.json", ["r.json", "same"]),
     # 7. truncated input: declared vs decoded, exit 2 unless --allow-partial
     ("convert-truncated", "convert {i}/truncated.mp4 -m {i}/model.onnx -o {o}/out.mp4", ["truncated.mp4", "30 frames"]),
     ("extract-truncated", "extract {i}/truncated.mp4 -o {o}/fs", ["truncated.mp4", "30 frames", "--allow-partial"]),
@@ -117,6 +120,13 @@ REFUSED = [
     # 11. model outputs are checked against the contract at load
     ("info-bad-dtype", "info {i}/bad_dtype.onnx", ["bad_dtype.onnx", "float", "uint8"]),
     ("convert-bad-shape", "convert {i}/clip.mp4 -m {i}/bad_shape.onnx -o {o}/o.mp4", ["bad_shape.onnx", "shape"]),
+    # ... and against their weights_sha256, which binds the face type to the weights (issue 26)
+    (
+        "convert-zeroed-hash",
+        CONVERT.replace("model.onnx", "zeroed_hash.onnx") + " -o {o}/o.mp4",
+        ["zeroed_hash", "sha256"],
+    ),
+    ("info-edited-face-type", "info {i}/edited_face_type.onnx", ["edited_face_type.onnx", "does not match"]),
     # 13. the synthetic-media label cannot be blanked
     ("convert-empty-label", CONVERT + " -o {o}/o.mp4 --config {i}/empty_label.yaml", ["empty_label.yaml", "label"]),
     # 15. messages say what the file is

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -178,22 +179,43 @@ def test_without_ray_workers_say_how_to_install_it(work, tmp_path, capsys, monke
 
 
 # -- Ray ------------------------------------------------------------------------------------------
+def test_a_convert_that_started_ray_removes_only_its_own_session_folder(work, tmp_path, capsys, monkeypatch):
+    """Ray's temp root gets a session folder per local instance; a run removes the one it made
+    and leaves another instance's alone. (Runs before the module's shared Ray instance starts.)"""
+    ray = pytest.importorskip("ray")
+    assert not ray.is_initialized()
+    with tempfile.TemporaryDirectory(prefix="ss-ray-") as short:  # Ray's socket paths are < 108 bytes
+        monkeypatch.setenv("RAY_TMPDIR", short)
+        other = Path(short) / "ray" / "session_2026-01-01_00-00-00_000000_1"
+        other.mkdir(parents=True)
+        (other / "logs").write_text("another instance's")
+        write_clip(tmp_path / "clip.mp4", frames=20)
+        out = tmp_path / "o.mkv"
+        argv = ["convert", tmp_path / "clip.mp4", "-m", work / "invert.onnx", "-o", out, "--workers", "1"]
+        code, err = run_cli([*argv, *SEGMENTS], capsys)
+        assert code == 0, err
+        assert len(decode(out)) == 20
+        assert sorted(p.name for p in other.parent.iterdir()) == [other.name], "the run's session folder stayed"
+        assert (other / "logs").read_text() == "another instance's"
+
+
 @pytest.fixture(scope="module")
 def ray_instance(work):
     """A local Ray instance with 2 CPUs for this module; its workers kill themselves once on the
     part named by SWAPSTREAM_TEST_KILL_PART (set before the workers start, so they inherit it)."""
     ray = pytest.importorskip("ray")
-    from swapstream.convert_parts.on_ray import start_ray
+    from swapstream.convert_parts.on_ray import start_ray, stop_ray
     from swapstream.convert_parts.work import KILL_MARKER_ENV, KILL_PART_ENV
 
     saved = {k: os.environ.get(k) for k in (KILL_PART_ENV, KILL_MARKER_ENV)}
     os.environ[KILL_PART_ENV] = str(work / "on_ray.parts" / "part_00002.mkv")
     os.environ[KILL_MARKER_ENV] = str(work / "killed-once")
-    assert start_ray(workers=2, cluster=None)
+    started = start_ray(workers=2, cluster=None)
+    assert started is not None
     try:
         yield ray
     finally:
-        ray.shutdown()
+        stop_ray(started)
         for k, v in saved.items():
             if v is None:
                 os.environ.pop(k, None)

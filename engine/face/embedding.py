@@ -56,6 +56,11 @@ def import_dlib():
     return dlib
 
 
+def faceset_picks(n: int, max_faces: int) -> np.ndarray:
+    """Indices of up to max_faces faces spread evenly over a faceset of n (embed_faceset's order)."""
+    return np.unique(np.linspace(0, n - 1, min(n, max_faces)).round().astype(int))
+
+
 class ChipMaker:
     """dlib's aligned face chip from FaceMesh landmarks: the cheap half of an embedding."""
 
@@ -110,8 +115,7 @@ class FaceEmbedder:
         The crops are tight (a 'whole' crop ends at the hairline); dlib's chip reaches a little
         beyond, so each crop is padded by a quarter of its size, edge-replicated as warp_face does.
         """
-        n = len(faceset)
-        picks = np.unique(np.linspace(0, n - 1, min(n, max_faces)).round().astype(int))
+        picks = faceset_picks(len(faceset), max_faces)
         pad = faceset.size // 4
         from tqdm import tqdm
 

@@ -24,7 +24,9 @@ A swapstream model is an ONNX file whose `metadata_props` (all values strings) a
     swapstream.precision         "fp32" | "fp16" | "int8"
     swapstream.iterations        training iterations, integer
     swapstream.losses            JSON {loss name: value at export}
-    swapstream.weights_sha256    hex SHA-256 of the exported weights
+    swapstream.weights_sha256    hex SHA-256 of the graph (the file without metadata_props) and the
+                                 pixel contract (face type, sizes, I/O specs): engine.runtime.model_hash;
+                                 verified at load, a model whose hash does not match is refused
     swapstream.synthetic         "true": outputs are synthetic faces
 
 The batch axis (first) is dynamic. Layouts are NHWC or NCHW; dtypes uint8, float32 or float16;

@@ -28,6 +28,7 @@ from swapstream.engine.runtime.contract import (
     has_swapstream_metadata,
     is_dfm_path,
 )
+from swapstream.engine.runtime.model_hash import verify_model_hash
 from swapstream.engine.runtime.providers import RuntimeConfig, TrtProfile, create_session, resolve_providers
 
 from swapstream.common.errors import user_error
@@ -84,6 +85,8 @@ def _contract_of(
     expected = (r, r, 3) if contract.input.layout == "NHWC" else (3, r, r)
     if len(shape) != 4 or any(isinstance(d, int) and d != e for d, e in zip(shape[1:], expected, strict=True)):
         raise user_error(path, f"input {contract.input.name!r} has shape {shape}, contract says (N, {expected})")
+    if contract.format == "swapstream":  # last: a malformed model gets the message that names its fault
+        verify_model_hash(path, contract)
     return contract
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from swapstream.common.errors import UserError
 
 DEFAULT_CLIP_SIZE = (640, 480)
-CACHE_VERSION = 2  # bump when the cached default model or clip would be built differently
+CACHE_VERSION = 3  # bump when the cached default model or clip would be built differently (3: verified weights_sha256)
 UNTRAINED_NOTE = "untrained (random init) - speed only"
 # The direction every architecture can swap (LIAE cannot a2b); speed does not depend on it.
 DEFAULT_DIRECTION = "b2a"

@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from swapstream.bench.inputs import DEFAULT_CLIP_SIZE, cache_root, default_clip, default_model, resized_clip
     from swapstream.bench.report import format_table, write_json, write_plot
     from swapstream.bench.runs import measure
-    from swapstream.common.output_paths import check_output_file
+    from swapstream.common.output_paths import check_output_files
     from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.swap_session.from_args import (
         engine_config_from_args,
@@ -79,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from swapstream.swap_session.pipelines import SwapSession
 
-    for flag, out in (("--json", args.json), ("--plot", args.plot)):
-        if out is not None:  # before the measurement, and never onto the source, model or config
-            check_output_file(out, (args.source, *swap_inputs(args)), flag, make_parents=True)
+    # Before the measurement, never onto the source, model or config, nor onto each other.
+    outputs = (("--json", args.json), ("--plot", args.plot))
+    check_output_files(outputs, (args.source, *swap_inputs(args)), make_parents=True)
     size = parse_size(args.size)
     cache = cache_root(args.cache_dir)
     runtime_cfg = runtime_config_from_args(args)

@@ -48,17 +48,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from swapstream.common.errors import user_error
-    from swapstream.common.output_paths import check_output_file
+    from swapstream.common.output_paths import check_output_files
     from swapstream.engine.quality.evaluate import EvalConfig, evaluate
     from swapstream.engine.quality.report import format_table, write_json, write_plot
 
     inputs = (args.driving, args.swapped, args.identity)
-    for flag, out in (("--json", args.json), ("--plot", args.plot)):
-        if out is not None:  # before the slow part, never onto an input
-            check_output_file(out, inputs, flag, make_parents=True)
-    if args.json is not None and args.json == args.plot:
-        raise user_error(args.json, "--json and --plot name the same file")
+    # Before the slow part, never onto an input, nor onto each other.
+    check_output_files((("--json", args.json), ("--plot", args.plot)), inputs, make_parents=True)
     config = EvalConfig(
         driving=args.driving,
         swapped=args.swapped,

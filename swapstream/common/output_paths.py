@@ -74,6 +74,29 @@ def check_output_file(
     probe_folder(path, make_parents)
 
 
+def _same_target(a: Path, b: Path) -> bool:
+    """Do two output names write the same file? Compared absolute, with symlinks resolved, and by
+    inode when both exist (a hard link)."""
+    try:
+        return _same_file(a, b) or os.path.normcase(a.resolve()) == os.path.normcase(b.resolve())
+    except (OSError, RuntimeError):  # a symlink loop: check_output_file reports the path itself
+        return False
+
+
+def check_output_files(
+    outputs: Iterable[tuple[str, Path | None]], inputs: Iterable[Path | None] = (), make_parents: bool = False
+) -> None:
+    """check_output_file for each (flag, path) of a command with several outputs (None: not asked
+    for), and UserError when two of them name the same file: the second would replace the first."""
+    named = [(flag, Path(path)) for flag, path in outputs if path is not None]
+    inputs = tuple(inputs)
+    for i, (flag, path) in enumerate(named):
+        check_output_file(path, inputs, flag, make_parents)
+        for other_flag, other in named[:i]:
+            if _same_target(path, other):
+                raise user_error(path, f"{other_flag} and {flag} name the same file: give each its own name")
+
+
 def check_output_folder(path: Path, inputs: Iterable[Path | None] = ()) -> None:
     """Fail early when PATH cannot become a new output folder (absent or empty, parent writable)."""
     path = Path(path)

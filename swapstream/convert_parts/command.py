@@ -164,7 +164,7 @@ def run_parts(args: argparse.Namespace, cfg) -> int:
         import_ray()  # says how to install it before any work
     jobs = make_jobs(args.input, args.output, cfg.output.codec == "ffv1", swap_inputs(args))
     settings, model = _settings(args, cfg, distributed)
-    started = False
+    started = None
     try:
         if distributed:  # connect before any parts folder is made: a bad --cluster leaves nothing
             from swapstream.convert_parts.on_ray import start_ray
@@ -178,10 +178,10 @@ def run_parts(args: argparse.Namespace, cfg) -> int:
             keep_model(str(settings.model), settings.runtime, settings.face_type, model)
         _convert(args, settings, todo)
     finally:
-        if started:
-            import ray
+        if started is not None:
+            from swapstream.convert_parts.on_ray import stop_ray
 
-            ray.shutdown()
+            stop_ray(started)
     return 0
 
 

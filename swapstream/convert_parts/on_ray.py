@@ -12,9 +12,13 @@ optional dependency: without it, these flags say how to install it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 from swapstream.common.errors import UserError
 from swapstream.convert_parts.work import SegmentTask, run_segment
@@ -50,12 +54,23 @@ def _check_reachable(address: str, timeout_s: float = 5.0) -> None:
         raise UserError(f"--cluster {address}: no Ray cluster answers there ({e.strerror or e})") from None
 
 
-def start_ray(workers: int | None, cluster: str | None, verbose: bool = False) -> bool:
+@dataclass(frozen=True)
+class StartedRay:
+    """A Ray connection this run opened (stop_ray closes it). session_dir: the session folder of a
+    local instance this run started (Ray's temp root/session_DATE_PID), removed at the end; None
+    for a cluster, whose folders are the cluster's. made_root: the temp root did not exist before."""
+
+    session_dir: Path | None = None
+    made_root: bool = False
+
+
+def start_ray(workers: int | None, cluster: str | None, verbose: bool = False) -> StartedRay | None:
     """Connect to CLUSTER or start a local instance with WORKERS CPUs, unless this process is
-    already connected (a test, a notebook). True when this call started it (and must stop it)."""
+    already connected (a test, a notebook). The StartedRay when this call started it (and the
+    caller must stop_ray it), None when the caller's connection is used."""
     ray = import_ray()
     if ray.is_initialized():
-        return False
+        return None
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # no usage report, no network
     common = {"log_to_driver": verbose, "configure_logging": False}
     if cluster:
@@ -67,11 +82,42 @@ def start_ray(workers: int | None, cluster: str | None, verbose: bool = False) -
                 f"--cluster {cluster}: cannot connect to a Ray cluster there ({e}); a cluster with token "
                 "authentication (Ray's default) also needs RAY_AUTH_MODE=token and its token here"
             ) from None
-    else:
-        # Ray enables token authentication on a local instance by default, and says so as a warning.
-        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
-        ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **common)
-    return True
+        return StartedRay()
+    # Ray enables token authentication on a local instance by default, and says so as a warning.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
+    root = _ray_temp_root()
+    root_existed = root is None or root.exists()
+    context = ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=OBJECT_STORE_BYTES, **common)
+    session = Path(context.address_info["session_dir"])
+    return StartedRay(session_dir=session, made_root=not root_existed)
+
+
+def _ray_temp_root() -> Path | None:
+    """Where a local Ray instance puts its session folders (RAY_TMPDIR, TMPDIR or /tmp, + /ray);
+    None when this Ray version does not say (its root is then never removed)."""
+    try:
+        from ray._common.utils import get_default_ray_temp_dir
+    except ImportError:
+        return None
+    return Path(get_default_ray_temp_dir())
+
+
+def stop_ray(started: StartedRay) -> None:
+    """Disconnect, and for a local instance remove what it left in Ray's temp root: its session
+    folder, the `session_latest` link when it points there, and the root when this run made it and
+    it is now empty. Other sessions' folders are never touched."""
+    ray = import_ray()
+    ray.shutdown()
+    session = started.session_dir
+    if session is None:
+        return
+    latest = session.parent / "session_latest"
+    if latest.is_symlink() and Path(os.readlink(latest)).name == session.name:
+        latest.unlink(missing_ok=True)
+    shutil.rmtree(session, onerror=lambda _f, path, e: log.warning("could not remove %s: %s", path, e[1]))
+    if started.made_root:
+        with contextlib.suppress(OSError):  # another Ray instance has started there since: it stays
+            session.parent.rmdir()
 
 
 def _failure(task: SegmentTask, error: BaseException) -> BaseException:

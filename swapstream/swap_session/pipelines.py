@@ -36,21 +36,35 @@ class SwapSession:
 
         return swap_stages(self.model, self.cfg, offline, self.references, self.others)
 
-    def pipeline(self, source, sink, *, live: bool, stages=None, queue_depth: int | None = None, stats=None, **options):
+    def pipeline(
+        self,
+        source,
+        sink,
+        *,
+        live: bool,
+        stages=None,
+        queue_depth: int | None = None,
+        max_in_flight: int | None = None,
+        stats=None,
+        **options,
+    ):
         """An engine Pipeline from source through `stages` (default: fresh ones, offline unless
         live) to sink, under the live or offline policy with its queue depth from the config
-        (queue_depth overrides it). stats: a PipelineStats (default: a new one naming the model's
-        provider); options: the Pipeline's callbacks and controls (on_output, controls, on_capture)."""
+        (queue_depth overrides it; max_in_flight overrides the live policy's bound on frames in
+        the stages, engine.pipeline.runner.LIVE_IN_FLIGHT). stats: a PipelineStats (default: a
+        new one naming the model's provider); options: the Pipeline's callbacks and controls
+        (on_output, controls, on_capture)."""
         from swapstream.engine.pipeline.metrics import PipelineStats
-        from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
+        from swapstream.engine.pipeline.runner import LIVE_IN_FLIGHT, Pipeline, PipelinePolicy
 
         if queue_depth is None:
             queue_depth = self.cfg.live.queue_depth if live else self.cfg.offline.queue_depth
+        in_flight = LIVE_IN_FLIGHT if max_in_flight is None else max_in_flight
         return Pipeline(
             source,
             self.stages(offline=not live) if stages is None else stages,
             sink,
-            PipelinePolicy(live=live, queue_depth=queue_depth),
+            PipelinePolicy(live=live, queue_depth=queue_depth, max_in_flight=in_flight),
             stats=stats if stats is not None else PipelineStats(provider=self.model.provider),
             **options,
         )
