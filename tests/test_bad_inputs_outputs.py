@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import shutil
 import signal
+import subprocess
 
 import cv2
 import numpy as np
@@ -148,7 +149,18 @@ def test_record_refuses_an_existing_file(work, tmp_path, capsys, command):
     existing = shutil.copyfile(work / "clips" / "more.mp4", tmp_path / "finished.mp4")
     before = digest(tmp_path)
     argv = [command, "-m", model, "--source", work / "clips" / "good.mp4", "--record", existing]
-    refused([*argv, *(["--port", "0"] if command == "studio" else [])], capsys, "finished.mp4", "exists")
+    if command == "live":
+        refused(argv, capsys, "finished.mp4", "exists")
+    else:  # a studio that accepted it would serve until stopped: run it apart, with a deadline
+        cmd = Command([str(a) for a in (*argv, "--port", "0")])
+        try:
+            code, err = cmd.finish(timeout=60)
+        except subprocess.TimeoutExpired:
+            cmd.proc.kill()
+            cmd.finish()
+            raise AssertionError("the studio started instead of refusing --record onto an existing file") from None
+        lines = [line for line in err.splitlines() if "error:" in line]
+        assert code == 2 and len(lines) == 1 and "finished.mp4" in lines[0] and "exists" in lines[0], err
     assert digest(tmp_path) == before and not leftovers(tmp_path)
 
 
