@@ -24,7 +24,7 @@ import tempfile
 from pathlib import Path
 
 from swapstream.common.atomic_files import atomic_write_text
-from swapstream.common.errors import user_error
+from swapstream.common.errors import UserError, user_error
 from swapstream.common.faceset import MANIFEST, PENDING, FaceRecord, Faceset
 
 IMAGE_FOLDERS = ("faces", "masks")
@@ -76,10 +76,13 @@ class FacesetUpdate:
             with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
                 pass
         except OSError as e:
+            for folder in made:
+                shutil.rmtree(folder, ignore_errors=True)
             raise user_error(path, f"cannot write here: {e.strerror or e}") from None
+        ours = committed is not None or (path / PENDING).exists()  # faces/ and masks/ hold only our files
         update = cls(path, committed, Faceset(path, face_type, size), made)
         update.fs = update._pending() or (Faceset.open(path) if committed is not None else update.fs)  # a copy
-        if committed is not None or (path / PENDING).exists():
+        if ours:
             update._remove_unlisted(_listed(committed) | _listed(update.fs))  # a killed run's strays
         return update
 
@@ -94,8 +97,14 @@ class FacesetUpdate:
         if not isinstance(saved, dict) or saved.get("base") != self._base:
             pending.unlink(missing_ok=True)  # made against another faceset.json: its files are strays
             return None
-        fs = Faceset.from_manifest(self.path, saved.get("faceset"), pending)
-        return fs if (fs.face_type, fs.size) == (self.fs.face_type, self.fs.size) else None
+        try:
+            fs = Faceset.from_manifest(self.path, saved.get("faceset"), pending)
+        except UserError:
+            fs = None
+        if fs is None or (fs.face_type, fs.size) != (self.fs.face_type, self.fs.size):
+            pending.unlink(missing_ok=True)  # unusable: the run starts from faceset.json
+            return None
+        return fs
 
     # -- during the run ---------------------------------------------------------------------------
     def checkpoint(self) -> None:
