@@ -263,3 +263,15 @@ def test_a_refused_folder_of_videos_leaves_no_output_folder(work, tmp_path, caps
     assert code == 2 and "b_truncated.mp4" in one_error_line(err), err
     assert digest(videos) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["videos"]
+
+
+def test_a_parts_folder_without_a_finished_part_does_not_block_a_resume(work, reference, tmp_path, monkeypatch, capsys):
+    """A run killed before its first part was finished leaves NAME.parts/ with only its manifest:
+    nothing to keep, so a --resume with other settings starts afresh instead of being refused."""
+    out = tmp_path / "out.mkv"
+    parts = interrupt_after_first_part(base_argv(work, out, "--blend", "poisson"), monkeypatch, capsys)
+    (parts / "part_00000.mkv").unlink()  # as if killed before it was renamed into place
+    code, err = run_cli([*base_argv(work, out), "--resume"], capsys)
+    assert code == 0, err
+    assert all(np.array_equal(a, b) for a, b in zip(decode(out), reference, strict=True))
+    assert not parts.exists()
