@@ -4,6 +4,8 @@ and the join once every part is there.
 One job per input video: OUTPUT and its work folder OUTPUT_STEM.parts/ beside it, holding
 manifest.json and part_00000.EXT, part_00001.EXT, ... (EXT: the output's own container). A folder
 of videos makes one job per video, written into the output folder under the video's name.
+A resume keeps a part only if it is still what was written (verify_parts); a failed or refused
+run leaves no parts folder without a finished part (remove_empty_work).
 """
 
 from __future__ import annotations
