@@ -244,7 +244,7 @@ def verify_parts(job: Job, records: object) -> dict:
         wanted = len(job.planned(i))
         recorded = isinstance(record, dict) and record.get("sha256") == sha and record.get("frames") == wanted
         if isinstance(record, dict) and not recorded:
-            problem = "its checksum is not the one recorded when it was finished"
+            problem = "damaged (its SHA-256 is not the one recorded when it was finished)"
         else:
             problem = _frames_problem(part, wanted, decode=not recorded)
         if problem:

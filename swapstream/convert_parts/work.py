@@ -97,9 +97,9 @@ def _fault_hook(task: SegmentTask, frames_before_exit: int):
 
 
 def run_segment(task: SegmentTask, tick=None) -> dict:
-    """Convert one segment into task.part; returns its counts and the part's SHA-256. tick(stats) is called about every
-    0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and leaves no file under
-    the part's name."""
+    """Convert one segment into task.part; returns its counts and the part's SHA-256. tick(stats)
+    is called about every 0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and
+    leaves no file under the part's name."""
     from swapstream.convert_parts.manifest import file_sha256
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
