@@ -12,6 +12,7 @@ import signal
 import stat
 import time
 
+import cv2
 import numpy as np
 import pytest
 from bad_input_media import (
@@ -285,8 +286,11 @@ def test_resume_keeps_its_facesets_and_cleans_a_killed_save(facesets, tmp_path, 
 # -- third-party log noise ------------------------------------------------------------------------
 @pytest.mark.parametrize("verbose", [False, True], ids=["quiet", "verbose"])
 def test_first_stderr_line_is_ours(work, tmp_path, verbose):
-    """15: MediaPipe/TFLite/absl lines are dropped unless --verbose."""
-    cmd = Command(["extract", str(work / "inputs" / "truncated.mp4"), "-o", str(tmp_path / "fs")], verbose=verbose)
+    """15: MediaPipe/TFLite/absl lines are dropped unless --verbose (a photo without a face: refused
+    once MediaPipe has looked at it)."""
+    sky = tmp_path / "sky.png"
+    cv2.imwrite(str(sky), np.tile(np.linspace(0, 255, 320, dtype=np.uint8), (240, 1)))
+    cmd = Command(["extract", str(sky), "-o", str(tmp_path / "fs")], verbose=verbose)
     code, err = cmd.finish()
     assert code == 2
     noise = [line for line in err.splitlines() if "W0000" in line or "TensorFlow Lite" in line or "absl" in line]

@@ -60,10 +60,12 @@ def test_soft_low_bitrate_copy_keeps_its_faces(soft_clip, tmp_path):
 
 
 def test_an_absolute_floor_that_rejects_most_is_loud(soft_clip, tmp_path, capsys):
+    """Every face rejected: no faceset is left, and the one error line names the option (issue 26)."""
     out = tmp_path / "fs"
-    assert main(["extract", str(soft_clip), "-o", str(out), "--every", "12", "--min-sharpness", "1e9"]) == 0
+    assert main(["extract", str(soft_clip), "-o", str(out), "--every", "12", "--min-sharpness", "1e9"]) == 2
     err = capsys.readouterr().err
-    assert "warning" in err and "rejected as blurred" in err and "--min-sharpness" in err
+    assert "no face kept" in err and "rejected as blurred" in err and "--min-sharpness" in err
+    assert not out.exists()
 
 
 def test_a_much_blurrier_frame_than_the_source_is_dropped(tmp_path):

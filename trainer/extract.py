@@ -25,18 +25,19 @@ from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 from swapstream.trainer.face_checks import (
     blurred_records,
-    delete_files,
     is_upscaled,
     remove_records,
     sharpness,
     source_warnings,
 )
+from swapstream.trainer.faceset_update import FacesetUpdate
 from swapstream.trainer.media_inputs import Source, collect_sources, iter_video, read_image, video_frame_count
 from tqdm import tqdm
 
 from swapstream.common.choices import FACE_SELECTIONS
 from swapstream.common.errors import UserError
 from swapstream.common.faceset import FaceRecord, Faceset, SourceProgress
+from swapstream.common.output_paths import check_folder_apart
 
 MIN_SEARCH_PX = 14.0  # the detector's floor (engine.face.scan): smaller faces are not searched for
 
@@ -85,8 +86,8 @@ class ExtractSummary:
 class _FaceFilter:
     """Turns detected faces into kept records or counted rejections (per run and per source)."""
 
-    def __init__(self, cfg: ExtractConfig, faceset: Faceset, summary: ExtractSummary):
-        self.cfg, self.fs, self.summary = cfg, faceset, summary
+    def __init__(self, cfg: ExtractConfig, update: FacesetUpdate, summary: ExtractSummary):
+        self.cfg, self.update, self.fs, self.summary = cfg, update, update.fs, summary
         self.last_kept: dict[int, np.ndarray] = {}
         self.source_rejected: Counter = Counter()
 
@@ -167,8 +168,8 @@ def _complete(fs: Faceset, filt: _FaceFilter, done: list[tuple[Source, SourcePro
         prog.complete = True
         if prog.faces_found == 0:
             summary.sources_without_face.append(str(src.path))
-    fs.save()
-    delete_files(fs, blurred)
+    filt.update.checkpoint()
+    filt.update.remove_files(blurred)
     kept = [r for r in fs.faces if r.source in ids]
     upscaled = sum(is_upscaled(r.matrix) for r in kept)
     summary.warnings += source_warnings(name, len(kept), filt.source_rejected, upscaled, cfg.size)
@@ -181,19 +182,23 @@ def extract(
     progress: bool = True,
     on_frame: Callable[[int], None] | None = None,
 ) -> tuple[Faceset, ExtractSummary]:
-    """Extract faces from INPUTS into the faceset at OUT (created or appended to).
+    """Extract faces from INPUTS into the faceset at OUT (created or appended to), all at once
+    (trainer.faceset_update): a refused run (UserError) leaves the faceset as it was.
 
     on_frame(frames_read) is called after each processed frame (tests use it to interrupt).
-    On KeyboardInterrupt the faceset is saved at the last completed segment and it re-raises.
+    On KeyboardInterrupt the faceset gets what the last completed segment saved and it re-raises.
     """
+    check_folder_apart(Path(out), [Path(i) for i in inputs])
     sources = collect_sources(inputs)
-    # Validate every video before writing anything, so a bad file fails fast.
-    totals = {s.source_id: video_frame_count(s.path) if s.kind == "video" else 1 for s in sources}
-    fs = Faceset.open_or_create(out, cfg.face_type, cfg.size)
+    # Validate every video before writing anything (a truncated one is refused here), so a bad
+    # file fails fast.
+    totals = {s.source_id: video_frame_count(s.path, cfg.allow_partial) if s.kind == "video" else 1 for s in sources}
+    update = FacesetUpdate.open(out, cfg.face_type, cfg.size)
+    fs = update.fs
     summary = ExtractSummary()
     start = time.perf_counter()
     bar = tqdm(total=sum(totals.values()), unit="frame", disable=not progress, dynamic_ncols=True)
-    filt = _FaceFilter(cfg, fs, summary)
+    filt = _FaceFilter(cfg, update, summary)
     finder = FaceFinder(
         FinderConfig(
             max_faces=1 if cfg.faces == "largest" else cfg.max_faces,
@@ -213,20 +218,24 @@ def extract(
             filt.begin_source()
             _extract_video(src, prog, cfg, filt, summary, bar, on_frame, finder)
             _complete(fs, filt, [(src, prog)], str(src.path))
+        if summary.faces_kept == 0 and summary.frames_skipped == 0 and summary.sources_without_face:
+            raise UserError(f"{summary.sources_without_face[0]}: no face found")
+    except UserError:
+        update.discard()  # refused: the faceset stays as it was
+        raise
     except BaseException:
-        # Keep only what the last saved manifest names: files written after it are rewritten,
-        # identically, by the next run.
-        fs_saved = Faceset.open(fs.path)
-        fs.faces = fs_saved.faces
+        update.interrupted()  # what the last segment boundary saved goes in; files written since go
         raise
     finally:
         bar.close()
         finder.close()
     fs.rejected = {k: fs.rejected.get(k, 0) + v for k, v in summary.rejected.items()}
-    fs.save()
+    update.commit()
+    if update.committed is None:  # a new faceset that got no face: removed, not left empty
+        rejected = ", ".join(f"{v} {k}" for k, v in summary.rejected.most_common()) or "none"
+        why = summary.warnings[0] if summary.warnings else f"rejected: {rejected}"
+        raise UserError(f"{Path(out)}: no face kept, nothing written ({why})")
     summary.seconds = time.perf_counter() - start
-    if summary.faces_kept == 0 and summary.frames_skipped == 0 and summary.sources_without_face:
-        raise UserError(f"{summary.sources_without_face[0]}: no face found")
     return fs, summary
 
 
@@ -267,7 +276,7 @@ def _extract_video(src, prog, cfg, filt, summary, bar, on_frame, finder: FaceFin
             # Segment boundary: everything before is final. Save, then start the tracks and the
             # duplicate filter afresh so a resumed run sees exactly the same state.
             prog.frames_done = index
-            filt.fs.save()
+            filt.update.checkpoint()
             finder.reset()
             filt.reset()
         summary.frames_read += 1

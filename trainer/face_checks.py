@@ -14,7 +14,6 @@ does to a sharp face (measured: 0.28; sigma 0.5 px: 0.71, sigma 2 px: 0.10). An 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -65,16 +64,10 @@ def blurred_records(records: list[FaceRecord], ratio: float) -> list[FaceRecord]
 
 
 def remove_records(fs: Faceset, records: list[FaceRecord]) -> None:
-    """Take `records` out of the faceset's list (the caller saves the manifest, then calls
-    delete_files: a crash in between leaves unlisted files, never a listed face without its file)."""
+    """Take `records` out of the faceset's list (the caller saves the state, then deletes their
+    files: a crash in between leaves unlisted files, never a listed face without its file)."""
     gone = {id(r) for r in records}
     fs.faces = [r for r in fs.faces if id(r) not in gone]
-
-
-def delete_files(fs: Faceset, records: list[FaceRecord]) -> None:
-    for r in records:
-        for rel in (r.file, r.mask):
-            Path(fs.path, rel).unlink(missing_ok=True)
 
 
 def source_warnings(name: str, kept: int, rejected: Counter, upscaled: int, size: int) -> list[str]:

@@ -61,19 +61,35 @@ def collect_sources(inputs: list[str | Path]) -> list[Source]:
     return sources
 
 
-def video_frame_count(path: Path) -> int:
-    """Frames declared by the container (0 when unknown); opening also validates the file."""
+def video_frame_count(path: Path, allow_partial: bool = False) -> int:
+    """The frames a video holds, from one pass over its packets (no decoding: seconds for an hour
+    of video). A video holding fewer frames than it declares, or that cannot be read to its end,
+    is refused here, before any work (the rule of swapstream.common.video_frames), unless
+    allow_partial; then its decodable frames are counted as they decode (iter_video warns)."""
     import av
 
     try:
-        with av.open(str(path)) as c:
-            if not c.streams.video:
-                raise user_error(path, "no video stream")
-            return int(c.streams.video[0].frames or 0)
+        container = av.open(str(path))
     except av.error.FFmpegError as e:
         raise user_error(
             path, f"cannot open as a video, truncated or corrupt? ({e.strerror or type(e).__name__})"
         ) from None
+    with container:
+        if not container.streams.video:
+            raise user_error(path, "no video stream")
+        stream = container.streams.video[0]
+        declared = int(stream.frames or 0)
+        packets = 0
+        try:
+            for packet in container.demux(stream):
+                packets += packet.size > 0
+        except av.error.FFmpegError as e:
+            if allow_partial:
+                return packets or declared
+            decode_failed(path, packets, e, allow_partial, declared)
+    if not allow_partial:
+        check_complete(path, declared, packets, allow_partial)
+    return packets
 
 
 def iter_video(path: Path, allow_partial: bool = False) -> Iterator[tuple[int, float, np.ndarray]]:

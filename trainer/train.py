@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import shutil
 import signal
 import threading
 import time
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import torch
 from swapstream.trainer import data, losses, preview
-from swapstream.trainer.checkpoint import keep_copy, save_checkpoint
+from swapstream.trainer.checkpoint import CHECKPOINT_NAME, keep_copy, save_checkpoint
 from swapstream.trainer.config import ModelConfig, TrainConfig
 from swapstream.trainer.distributed import Team
 from swapstream.trainer.divergence import (
@@ -92,9 +93,21 @@ def train(
     model_cfg / train_cfg: a fresh run's configs (None: the preset's); a resumed run keeps its own
     (trainer.run_state.start_run). on_step(iteration) is called after every step (tests and
     benchmarks hook in here). Under torchrun this process is one rank of a DistributedDataParallel
-    run (trainer/distributed.py): only rank 0 validates and writes files.
+    run (trainer/distributed.py): only rank 0 validates and writes files. A run folder this call
+    created is removed when the run ends without a checkpoint in it (refused, failed, or stopped
+    before its first step).
     """
     team = Team.from_environment()
+    made = next((p for p in reversed((opts.run_dir, *opts.run_dir.parents)) if not p.exists()), None)
+    try:
+        return _train(opts, model_cfg, train_cfg, on_step, team)
+    except BaseException:
+        if made is not None and team.leader and not (opts.run_dir / CHECKPOINT_NAME).exists():
+            shutil.rmtree(made, ignore_errors=True)  # refused or failed before saving anything: nothing is left
+        raise
+
+
+def _train(opts: RunOptions, model_cfg, train_cfg, on_step, team: Team) -> TrainSummary:
     run = start_run(opts, model_cfg, train_cfg)
     team.wrap(run)
     log.info("%s", run.describe())

@@ -5,7 +5,7 @@ Only the newest camera frame is processed (older ones are dropped and counted), 
 bounded when the machine is slower than the camera. A status line each second shows fps,
 glass-to-glass latency p50/p95, drops and the execution provider. Ctrl-C (or SIGTERM, or
 SIGHUP when the terminal closes) stops and finalizes the recording under its --record name;
---record never overwrites the source, the model or the config.
+--record never overwrites an existing file (the source, the model, the config or a video).
 """
 
 from __future__ import annotations
@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vcam-device", default=None, help="virtual camera device (default: the first one)")
     parser.add_argument("--vcam-backend", default=None, help="pyvirtualcam backend (default: the platform's)")
     parser.add_argument("--preview", action="store_true", help="show a preview window (needs OpenCV with a GUI)")
-    parser.add_argument("--record", type=Path, default=None, help="also record the swapped stream to this file")
+    parser.add_argument(
+        "--record",
+        type=Path,
+        default=None,
+        help="also record the swapped stream to this new file (never an existing one)",
+    )
     parser.add_argument("--width", type=int_in(16, 7680), default=None, help="camera width to ask for (default 640)")
     parser.add_argument("--height", type=int_in(16, 4320), default=None, help="camera height to ask for (default 480)")
     parser.add_argument("--fps", type=positive_float(240), default=None, help="camera rate to ask for (default 30)")
@@ -37,12 +42,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_record_path(args: argparse.Namespace) -> None:
-    """--record must be writable and never one of the inputs (a source file, the model, the config)."""
+    """--record must be writable, never one of the inputs (a source file, the model, the config),
+    and never an existing file: a live session always ends interrupted, and an interrupted run
+    never replaces a file (convert keeps its NAME.partial.EXT beside it)."""
     from swapstream.engine.stages.sink_file import check_output_path
     from swapstream.swap_session.from_args import is_camera, swap_inputs
 
     source = None if is_camera(args.source) else Path(args.source)
     check_output_path(args.record, tuple(p for p in (source, *swap_inputs(args)) if p is not None))
+    if args.record.exists():
+        raise user_error(args.record, "exists, and a recording never replaces a file (--record): choose a new name")
 
 
 def build_sink(args: argparse.Namespace, cfg):

@@ -8,6 +8,8 @@
 
 Image files are written before the manifest names them and the manifest is replaced
 atomically, so a crash at any point leaves a faceset that opens and lists only complete faces.
+extract changes a faceset all at once (trainer/faceset_update.py): FACESET/.faceset.pending.json
+holds a run's progress until the run ends; readers never look at it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from swapstream.common.errors import user_error
 FORMAT = "swapstream-faceset"
 VERSION = 1
 MANIFEST = "faceset.json"
+# extract's state between segment boundaries, until the run puts it in (trainer/faceset_update.py)
+PENDING = ".faceset.pending.json"
 
 
 @dataclass
@@ -109,6 +113,11 @@ class Faceset:
             d = json.loads(manifest.read_text())
         except (OSError, ValueError) as e:
             raise user_error(manifest, f"unreadable manifest: {e}") from None
+        return cls.from_manifest(path, d, manifest)
+
+    @classmethod
+    def from_manifest(cls, path: Path, d: object, manifest: Path) -> Faceset:
+        """The faceset at PATH as the manifest dict D (read from the file MANIFEST) describes it."""
         if not isinstance(d, dict) or d.get("format") != FORMAT:
             raise user_error(manifest, f"not a {FORMAT} manifest")
         if d.get("version") != VERSION:

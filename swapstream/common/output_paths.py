@@ -43,6 +43,22 @@ def check_not_an_input(path: Path, inputs: Iterable[Path | None], flag: str = ""
             raise user_error(path, f"{named}output would overwrite a file of the input folder {inp}")
 
 
+def check_folder_apart(folder: Path, inputs: Iterable[Path], flag: str = "-o") -> None:
+    """UserError when the output FOLDER is an input folder, lies inside one, or holds an input:
+    a run must never read back what it writes (extract photos/ -o photos/ would take its own
+    contact sheet for a photo next time) nor write over what it reads."""
+    out = Path(folder).resolve()
+    for inp in inputs:
+        src = Path(inp).resolve()
+        if src.is_dir() and out.is_relative_to(src):
+            where = "is the input folder" if out == src else "lies inside the input folder"
+            raise user_error(
+                folder, f"{flag} {where} {inp}: its own files would be read back as input; choose a folder outside it"
+            )
+        if src.is_relative_to(out):
+            raise user_error(folder, f"{flag} holds the input {inp}: choose an output folder apart from the inputs")
+
+
 def probe_folder(path: Path, make_parents: bool = False) -> None:
     """UserError unless a new file can be created in PATH's folder. make_parents: the writer
     creates missing folders, so the nearest existing one is probed instead."""

@@ -16,6 +16,7 @@ import argparse
 import dataclasses
 import sys
 import time
+from pathlib import Path
 
 from swapstream.common.arg_types import float_in, int_in
 from swapstream.common.errors import UserError
@@ -78,10 +79,12 @@ def _settings(args: argparse.Namespace, cfg, distributed: bool):
     runtime = runtime_config_from_args(args)
     if distributed and not args.threads:
         runtime = dataclasses.replace(runtime, intra_op_threads=1)  # a task asks for one CPU
+    files = pixel_files(args, cfg)
     settings = Settings(
         engine=cfg,
         model=args.model.absolute(),
-        model_sha256=file_sha256(args.model),
+        model_sha256=files["-m"]["sha256"],
+        files=files,
         runtime=runtime,
         face_type=args.face_type,
         segment_seconds=args.segment_seconds,
@@ -92,6 +95,21 @@ def _settings(args: argparse.Namespace, cfg, distributed: bool):
         other_models=tuple((t, str(m.path.absolute()), file_sha256(m.path)) for t, m in others.items()),
     )
     return settings, model
+
+
+def pixel_files(args: argparse.Namespace, cfg) -> dict:
+    """{flag: manifest.file_record} of every file that changes a part's pixels: the model, the
+    occlusion model (when the mask uses it), each --reference photo or faceset and its model."""
+    from swapstream.convert_parts.manifest import file_record
+
+    files = {"-m": file_record("model file", args.model)}
+    if cfg.swap.mask == "occlusion":
+        files["--occluder"] = file_record("occlusion model", Path(cfg.swap.occluder))
+    for n, (photo, model_path) in enumerate(getattr(args, "reference", None) or [], 1):
+        files[f"--reference {n}"] = file_record("reference photo or faceset", photo)
+        if model_path is not None:
+            files[f"--reference {n} model"] = file_record("model for a reference", model_path)
+    return files
 
 
 class _Progress:
@@ -114,6 +132,7 @@ class _Progress:
     def done(self, job, task, counts: dict) -> None:
         self.bar.update(counts["frames"] - self._partial)
         self._partial = 0
+        job.record_part(task.index, task.frames, counts["sha256"])
         job.results[task.index] = counts
         if not job.missing():
             self.finish(job)
@@ -151,8 +170,7 @@ def _summary(job, frames: int, elapsed: float) -> str:
 
 def run_parts(args: argparse.Namespace, cfg) -> int:
     """The convert in segments (cfg: the EngineConfig convert built from its flags)."""
-    from swapstream.convert_parts.jobs import make_jobs, prepare
-    from swapstream.convert_parts.work import keep_model
+    from swapstream.convert_parts.jobs import make_jobs, remove_empty_work
     from swapstream.swap_session.from_args import swap_inputs
 
     if not args.input.exists():
@@ -162,7 +180,20 @@ def run_parts(args: argparse.Namespace, cfg) -> int:
         from swapstream.convert_parts.on_ray import import_ray
 
         import_ray()  # says how to install it before any work
-    jobs = make_jobs(args.input, args.output, cfg.output.codec == "ffv1", swap_inputs(args))
+    made_folder = None if args.output.exists() else args.output  # make_jobs makes it for a folder of videos
+    jobs = []
+    try:
+        jobs = make_jobs(args.input, args.output, cfg.output.codec == "ffv1", swap_inputs(args))
+        return _run_jobs(args, cfg, jobs, distributed)
+    except BaseException:  # refused, failed or interrupted: a folder that holds nothing is not left
+        remove_empty_work(jobs, made_folder)
+        raise
+
+
+def _run_jobs(args: argparse.Namespace, cfg, jobs, distributed: bool) -> int:
+    from swapstream.convert_parts.jobs import prepare
+    from swapstream.convert_parts.work import keep_model
+
     settings, model = _settings(args, cfg, distributed)
     started = None
     try:

@@ -4,6 +4,8 @@ and the join once every part is there.
 One job per input video: OUTPUT and its work folder OUTPUT_STEM.parts/ beside it, holding
 manifest.json and part_00000.EXT, part_00001.EXT, ... (EXT: the output's own container). A folder
 of videos makes one job per video, written into the output folder under the video's name.
+A resume keeps a part only if it is still what was written (verify_parts); a failed or refused
+run leaves no parts folder without a finished part (remove_empty_work).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from swapstream.convert_parts.manifest import (
     MANIFEST_NAME,
     build_manifest,
     check_manifest,
+    file_sha256,
     input_identity,
     pixel_settings,
     write_manifest,
@@ -61,11 +64,13 @@ def check_no_parts(output: Path) -> None:
 class Settings:
     """What every job of a run shares: engine config, model (path, hash), runtime, plan lengths,
     and with --reference the people to swap (engine.face.people.Reference) and the models other
-    than -m that swap some of them: (target, path, SHA-256) each."""
+    than -m that swap some of them: (target, path, SHA-256) each. files: {flag: record} of every
+    file that changes pixels (manifest.file_record), as the manifest records them."""
 
     engine: object
     model: Path
     model_sha256: str
+    files: dict
     runtime: object
     face_type: str | None
     segment_seconds: float
@@ -84,6 +89,12 @@ class Job:
     index: object = None  # the input's engine.stages.segment_source.VideoIndex
     kept: int = 0  # parts found finished from an earlier run
     results: dict[int, dict] = field(default_factory=dict)
+    manifest: dict | None = None  # as written in the parts folder
+
+    def record_part(self, i: int, frames: int, sha256: str) -> None:
+        """Note a finished part's frame count and checksum in the manifest (what --resume verifies)."""
+        self.manifest["parts"][self.part(i).name] = {"frames": frames, "sha256": sha256}
+        write_manifest(self.folder, self.manifest)
 
     @property
     def folder(self) -> Path:
@@ -186,18 +197,78 @@ def prepare(job: Job, s: Settings, resume: bool) -> bool:
     job.index = index
     plan = {"frames": frames, "segment_frames": target, "warmup": s.warmup, "segments": job.segments}
     settings = pixel_settings(s.engine, s.face_type, job.output.suffix, people_settings(s))
-    manifest = build_manifest(input_identity(job.input), s.model_sha256, settings, plan)
-    manifest = _json_roundtrip(manifest)
-    if folder.exists() and not resume:
-        shutil.rmtree(folder)  # check_no_parts found no finished segment in it
+    manifest = _json_roundtrip(build_manifest(input_identity(job.input), s.files, settings, plan))
+    if folder.exists() and (not resume or _nothing_kept(folder)):
+        shutil.rmtree(folder)  # no finished segment in it (check_no_parts made sure without --resume)
     if folder.exists():
-        check_manifest(folder, manifest)
+        found = check_manifest(folder, manifest)
         _remove_strays(job)
+        manifest["parts"] = verify_parts(job, found.get("parts"))
     else:
         folder.mkdir()
-        write_manifest(folder, manifest)
+    write_manifest(folder, manifest)
+    job.manifest = manifest
     job.kept = len(job.segments) - len(job.missing())
     return True
+
+
+def _nothing_kept(folder: Path) -> bool:
+    """A parts folder of ours (it has a manifest) without one finished part: nothing to resume."""
+    return (folder / MANIFEST_NAME).is_file() and not finished_parts(folder)
+
+
+def remove_empty_work(jobs: list[Job], made_folder: Path | None) -> None:
+    """After a run that failed or was refused: remove the parts folders holding no finished part
+    (they would only block a later run) and MADE_FOLDER, the output folder this run created, if it
+    is still empty."""
+    for job in jobs:
+        if job.folder.is_dir() and _nothing_kept(job.folder):
+            shutil.rmtree(job.folder, ignore_errors=True)
+    if made_folder is not None and made_folder.is_dir() and not any(made_folder.iterdir()):
+        made_folder.rmdir()
+
+
+def verify_parts(job: Job, records: object) -> dict:
+    """Keep only the finished parts that are what was written: the checksum recorded when the part
+    was finished (when there is one) and the planned frame count, every frame decoded when no
+    checksum was recorded (its writer was killed before saying it finished). A bad part is removed
+    with a one-line warning, so its segment is converted again. Returns the records of the kept."""
+    records = records if isinstance(records, dict) else {}
+    kept = {}
+    for i in range(len(job.segments)):
+        part = job.part(i)
+        if not part.is_file():
+            continue
+        record = records.get(part.name)
+        sha = file_sha256(part)
+        wanted = len(job.planned(i))
+        recorded = isinstance(record, dict) and record.get("sha256") == sha and record.get("frames") == wanted
+        if isinstance(record, dict) and not recorded:
+            problem = "damaged (its SHA-256 is not the one recorded when it was finished)"
+        else:
+            problem = _frames_problem(part, wanted, decode=not recorded)
+        if problem:
+            log.warning("%s: %s: converting its segment again", part, problem)
+            part.unlink()
+        else:
+            kept[part.name] = {"frames": wanted, "sha256": sha}
+    return kept
+
+
+def _frames_problem(part: Path, wanted: int, decode: bool) -> str | None:
+    """Why PART does not hold WANTED frames (packets counted; decoded too when DECODE), or None."""
+    import av
+
+    try:
+        with av.open(str(part)) as container:
+            stream = container.streams.video[0]
+            if decode:
+                frames = sum(1 for _ in container.decode(stream))
+            else:
+                frames = sum(1 for packet in container.demux(stream) if packet.size)
+    except (av.error.FFmpegError, IndexError, OSError) as e:
+        return f"damaged (it does not decode: {getattr(e, 'strerror', None) or e})"
+    return None if frames == wanted else f"damaged (holds {frames} of its {wanted} frames)"
 
 
 def _json_roundtrip(manifest: dict) -> dict:

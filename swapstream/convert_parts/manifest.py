@@ -1,10 +1,14 @@
 """NAME.parts/manifest.json: what a folder of finished segments was made from.
 
 A parts folder is reused only by a run that would produce the same pixels: the same input
-(size and SHA-256 of its first and last MiB), the same model file (SHA-256), the same settings
-that change pixels (detection, swap, encoder, batch, face type, container) and the same plan
+(size and SHA-256 of its first and last MiB), the same content (SHA-256) of every file that changes
+pixels (the model, the occlusion model, each --reference photo or faceset and its model), the same
+settings that change pixels (detection, swap, encoder, batch, face type, container: the values of
+the engine config and the flags, so a config file is recorded by what it sets) and the same plan
 (frame count, segment length, warm-up, the segments). Anything else is refused with the first
-difference named, so finished work is never mixed with work done another way.
+difference named, so finished work is never mixed with work done another way. Each finished part
+is recorded with its frame count and SHA-256 when it is renamed into place (`parts`), so a resume
+keeps only parts that are still what was written (convert_parts.jobs verifies them).
 """
 
 from __future__ import annotations
@@ -16,9 +20,11 @@ from pathlib import Path
 
 from swapstream.common.atomic_files import atomic_write_text
 from swapstream.common.errors import user_error
+from swapstream.common.faceset import MANIFEST as FACESET_MANIFEST
+from swapstream.common.faceset import Faceset
 
 FORMAT = "swapstream-convert-parts"
-VERSION = 1
+VERSION = 2  # 2: files by content (model, occluder, references), parts with checksums
 MANIFEST_NAME = "manifest.json"
 MIB = 1 << 20
 # Encoder fields applied at the join, not to the pixels of a part.
@@ -44,13 +50,43 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def content_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a faceset folder: its manifest and every face and mask it lists."""
+    path = Path(path)
+    if path.name == FACESET_MANIFEST and path.is_file():
+        path = path.parent
+    if not path.is_dir():
+        return file_sha256(path)
+    faceset = Faceset.open(path)
+    digest = hashlib.sha256(file_sha256(path / FACESET_MANIFEST).encode())
+    for record in faceset.faces:
+        for rel in (record.file, record.mask):
+            digest.update(f"{rel}:{file_sha256(path / rel) if (path / rel).is_file() else 'missing'}".encode())
+    return digest.hexdigest()
+
+
+def file_record(what: str, path: Path) -> dict:
+    """How the manifest records a file that changes pixels: what it is (for messages), where it was
+    and its content hash (only the hash is compared: a file moved elsewhere is still the same)."""
+    path = Path(path)
+    if not path.exists():
+        raise user_error(path, f"no such file ({what})")
+    try:
+        sha = content_sha256(path)
+    except OSError as e:
+        raise user_error(path, f"cannot be read ({e.strerror or e})") from None
+    return {"what": what, "path": str(path), "sha256": sha}
+
+
 def pixel_settings(cfg, face_type: str | None, container: str, people: list[dict] | None = None) -> dict:
     """The settings of an engine.config.EngineConfig (and flags) that change a part's pixels;
     people: the --reference people (convert_parts.jobs.people_settings)."""
     encoder = {k: v for k, v in dataclasses.asdict(cfg.output).items() if k not in _JOIN_ONLY}
+    swap = dataclasses.asdict(cfg.swap)
+    swap.pop("occluder")  # a path: the occlusion model is recorded by its content (files)
     return {
         "detect": dataclasses.asdict(cfg.detect),
-        "swap": dataclasses.asdict(cfg.swap),
+        "swap": swap,
         "encoder": encoder,
         "batch_size": cfg.offline.batch_size,
         "face_type": face_type,
@@ -59,14 +95,16 @@ def pixel_settings(cfg, face_type: str | None, container: str, people: list[dict
     }
 
 
-def build_manifest(input_id: dict, model_sha: str, settings: dict, plan: dict) -> dict:
+def build_manifest(input_id: dict, files: dict, settings: dict, plan: dict) -> dict:
+    """files: {flag: file_record(...)} of every file that changes pixels; `parts` fills as parts finish."""
     return {
         "format": FORMAT,
         "version": VERSION,
         "input": input_id,
-        "model_sha256": model_sha,
+        "files": files,
         "settings": settings,
         "plan": plan,
+        "parts": {},
     }
 
 
@@ -87,26 +125,53 @@ def _first_difference(found: object, wanted: object, where: str = "") -> str | N
     return None
 
 
-def check_manifest(folder: Path, wanted: dict) -> None:
-    """UserError unless FOLDER's manifest equals WANTED (naming what differs and what to do)."""
+def _file_difference(found: object, wanted: dict) -> str | None:
+    """'another occlusion model (--occluder b.onnx: ...)' for the first file whose content differs."""
+    found = found if isinstance(found, dict) else {}
+    for flag in [*wanted, *(f for f in found if f not in wanted)]:
+        there, here = found.get(flag), wanted.get(flag)
+        there_sha = there.get("sha256") if isinstance(there, dict) else None
+        if here is None:
+            return f"with {flag} {there.get('path') if isinstance(there, dict) else ''}, which this run lacks"
+        if there_sha is None:
+            return f"without {flag}, which this run adds ({here['path']})"
+        if there_sha != here["sha256"]:
+            return (
+                f"with another {here['what']} ({flag} {here['path']}: its content differs, "
+                f"SHA-256 {there_sha[:12]} there, {here['sha256'][:12]} here)"
+            )
+    return None
+
+
+def check_manifest(folder: Path, wanted: dict) -> dict:
+    """FOLDER's manifest, or UserError unless it was made as WANTED (naming what differs and what
+    to do). Its `parts` records are not compared."""
     path = folder / MANIFEST_NAME
     try:
         found = json.loads(path.read_text())
     except (OSError, ValueError) as e:
         raise user_error(path, f"cannot be read ({e}): delete {folder} to start again") from None
-    if not isinstance(found, dict) or found.get("format") != FORMAT or found.get("version") != VERSION:
-        raise user_error(path, f"is not a {FORMAT} v{VERSION} manifest: delete {folder} to start again")
-    checks = (
-        ("input", "from another input video (its size or content differ)", False),
-        ("model_sha256", "with another model file (its SHA-256 differs)", False),
-        ("settings", "with other settings", True),
-        ("plan", "with another segment plan (--max-frames, --segment-seconds or the frame count)", True),
-    )
-    for key, what, detailed in checks:
-        if found.get(key) != wanted[key]:
-            detail = f" ({_first_difference(found.get(key), wanted[key])})" if detailed else ""
-            raise user_error(
-                folder,
-                f"its parts were made {what}{detail}: run with what they were made from, "
-                "or delete the folder to start again",
-            )
+    if not isinstance(found, dict) or found.get("format") != FORMAT:
+        raise user_error(path, f"is not a {FORMAT} manifest: delete {folder} to start again")
+    if found.get("version") != VERSION:
+        raise user_error(
+            path,
+            f"was written by another swapstream (parts manifest v{found.get('version')}, this one reads "
+            f"v{VERSION}): delete {folder} to start again",
+        )
+    difference = None
+    if found.get("input") != wanted["input"]:
+        difference = "from another input video (its size or content differ)"
+    difference = difference or _file_difference(found.get("files"), wanted["files"])
+    for key, what in (
+        ("settings", "with other settings"),
+        ("plan", "with another segment plan (--max-frames, --segment-seconds or the frame count)"),
+    ):
+        if not difference and found.get(key) != wanted[key]:
+            difference = f"{what} ({_first_difference(found.get(key), wanted[key])})"
+    if difference:
+        raise user_error(
+            folder,
+            f"its parts were made {difference}: run with what they were made from, or delete the folder to start again",
+        )
+    return found

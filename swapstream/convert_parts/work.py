@@ -97,9 +97,10 @@ def _fault_hook(task: SegmentTask, frames_before_exit: int):
 
 
 def run_segment(task: SegmentTask, tick=None) -> dict:
-    """Convert one segment into task.part; returns its counts. tick(stats) is called about every
-    0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and leaves no file under
-    the part's name."""
+    """Convert one segment into task.part; returns its counts and the part's SHA-256. tick(stats)
+    is called about every 0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and
+    leaves no file under the part's name."""
+    from swapstream.convert_parts.manifest import file_sha256
     from swapstream.engine.stages.faces import DetectStage
     from swapstream.engine.stages.segment_source import SegmentSource
     from swapstream.engine.stages.sink_file import VideoFileSink
@@ -129,9 +130,11 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     if sink.frames_written != task.frames:
         writing.unlink(missing_ok=True)
         raise RuntimeError(f"{part}: wrote {sink.frames_written} of the segment's {task.frames} frames")
+    sha256 = file_sha256(writing)  # recorded in the manifest: a resume keeps the part only if it still matches
     os.replace(writing, part)
     s = pipe.stats.snapshot()
     return {
+        "sha256": sha256,
         "frames": s.frames,
         "faces_swapped": s.faces_swapped,
         "frames_without_face": s.frames_without_face,
