@@ -45,6 +45,7 @@ def check_record_path(args: argparse.Namespace) -> None:
     """--record must be writable, never one of the inputs (a source file, the model, the config),
     and never an existing file: a live session always ends interrupted, and an interrupted run
     never replaces a file (convert keeps its NAME.partial.EXT beside it)."""
+    from swapstream.common.errors import user_error
     from swapstream.engine.stages.sink_file import check_output_path
     from swapstream.swap_session.from_args import is_camera, swap_inputs
 
