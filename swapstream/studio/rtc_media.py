@@ -1,0 +1,168 @@
+"""Frames between WebRTC and the pipeline: the browser's camera as a Source, the swapped stream as
+a WebRTC track. Live pacing both ways: a one-frame slot, the newest frame wins, nothing queues.
+
+In: the page's camera track is read on the web server's event loop as fast as aiortc decodes it
+(its decoder queue must not grow) and each frame replaces the one in the `BrowserInbox`; the
+capture thread takes the newest (`BrowserCameraSource.frames`), converts it to BGR there (not on
+the event loop) and remembers which RTP time it had, so the swapped frame goes back with it.
+
+Out: `OutputBoard.on_output` (the sink thread) hands the swapped frame's reference to the event
+loop; every `SwappedVideoTrack` (one per peer, at most MAX_PEERS) sends the newest frame it has
+not sent yet. A peer whose encoder is slower than the swap skips frames; it never holds one.
+
+Round trip: an output frame's pts is the browser frame's own RTP time (relative, 90 kHz), and the
+server's share of the round trip (decoded -> handed to the encoder) is measured per frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from fractions import Fraction
+
+import numpy as np
+
+from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
+
+VIDEO_CLOCK = Fraction(1, 90000)  # RTP video clock
+KEEP_PTS = 64  # browser frames in flight between capture and output, at most
+WAIT_S = 0.5  # every wait wakes this often to check its stop flag
+BROWSER_SOURCE = "browser"  # the source name of the page's camera (--source browser, the source control)
+
+
+class BrowserInbox:
+    """The newest decoded frame of the sending page's camera (an av.VideoFrame), and the RTP
+    times of frames in flight by their capture time (t_capture -> pts)."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._frame = None
+        self._arrived = 0.0
+        self._pts: OrderedDict[float, int] = OrderedDict()
+        self.received = 0
+        self.replaced = 0  # frames the capture thread never took (newest wins)
+        self.connected = False
+
+    def put(self, frame) -> None:
+        """Called on the event loop for every decoded frame of the sender's track."""
+        with self._cond:
+            if self._frame is not None:
+                self.replaced += 1
+            self._frame, self._arrived = frame, time.perf_counter()
+            self.received += 1
+            self._cond.notify_all()
+
+    def set_connected(self, on: bool) -> None:
+        with self._cond:
+            self.connected = on
+            if not on:
+                self._frame = None
+            self._cond.notify_all()
+
+    def take(self, timeout: float):
+        """(av.VideoFrame, arrival perf_counter) of the newest frame not taken yet, or None."""
+        with self._cond:
+            if self._frame is None:
+                self._cond.wait(timeout)
+            if self._frame is None:
+                return None
+            got, self._frame = (self._frame, self._arrived), None
+            return got
+
+    def remember(self, t_capture: float, pts: int | None) -> None:
+        if pts is None:
+            return
+        with self._cond:
+            self._pts[t_capture] = pts
+            while len(self._pts) > KEEP_PTS:
+                self._pts.popitem(last=False)
+
+    def pts_of(self, t_capture: float) -> int | None:
+        with self._cond:
+            return self._pts.pop(t_capture, None)
+
+    def state(self) -> dict:
+        return {"connected": self.connected, "received": self.received, "replaced": self.replaced}
+
+
+class BrowserCameraSource(Source):
+    """The page's camera as a pipeline Source. Until a page sends (and while none does) it yields
+    nothing and waits; SourceInfo is the size asked for (frames may come at another size: every
+    stage works per frame, and the recorder and virtual camera scale to their own size)."""
+
+    def __init__(self, inbox: BrowserInbox, width: int = 640, height: int = 480, fps: float = 30.0):
+        self.inbox = inbox
+        self.width, self.height, self.fps = width, height, fps
+
+    def setup(self) -> SourceInfo:
+        return SourceInfo(BROWSER_SOURCE, self.width, self.height, self.fps, 0, None, None, realtime=True)
+
+    def frames(self, stop: threading.Event) -> Iterator[FramePacket]:
+        seq = 0
+        while not stop.is_set():
+            got = self.inbox.take(WAIT_S)
+            if got is None:
+                continue
+            frame, arrived = got
+            bgr = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+            self.inbox.remember(arrived, frame.pts)
+            yield FramePacket(seq=seq, t_capture=arrived, frame=bgr)
+            seq += 1
+
+    def close(self) -> None:
+        pass  # the inbox belongs to the studio; a later switch back reads it again
+
+
+class OutputBoard:
+    """The newest swapped frame for the WebRTC tracks, handed from the sink thread to the loop.
+
+    inbox: where output frames find their browser RTP time (None: no browser source)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, inbox: BrowserInbox | None = None):
+        self.loop = loop
+        self.inbox = inbox
+        self.version = 0
+        self.frame: tuple[np.ndarray, int | None, float] | None = None
+        self._changed = asyncio.Event()
+        self.server_ms: deque[float] = deque(maxlen=300)  # browser frame decoded -> its swap sent
+        self.encode_ms: deque[float] = deque(maxlen=300)  # one frame encoded and sent by aiortc
+        self.closed = False
+
+    def on_output(self, packet: FramePacket) -> None:
+        """Sink thread: a reference to the finished frame (never modified after output)."""
+        if self.closed:
+            return
+        pts = self.inbox.pts_of(packet.t_capture) if self.inbox is not None else None
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            self.loop.call_soon_threadsafe(self._publish, packet.frame, pts, packet.t_capture)
+
+    def _publish(self, frame: np.ndarray, pts: int | None, t_capture: float) -> None:
+        self.frame = (frame, pts, t_capture)
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_newer(self, version: int):
+        """(version, (frame, pts, t_capture)) newer than `version`; None once closed."""
+        while not self.closed:
+            if self.version > version and self.frame is not None:
+                return self.version, self.frame
+            changed = self._changed
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), WAIT_S)
+        return None
+
+    def close(self) -> None:
+        self.closed = True
+        self._changed.set()
+
+    def server_percentiles(self) -> dict:
+        ms = np.asarray(self.server_ms, dtype=np.float64)
+        if not ms.size:
+            return {"p50": None, "p95": None, "p99": None}
+        p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+        return {"p50": float(p50), "p95": float(p95), "p99": float(p99)}
