@@ -79,13 +79,15 @@ function readCode(video) {{
 
 # JS: pairs frames by their number. Every frame the page's camera shows (local <video>) and every
 # swapped frame displayed (remote <video>) is read with requestVideoFrameCallback; the round trip
-# of a frame is (remote frame expected on screen) - (same-numbered local frame captured).
+# of a frame is (remote frame expected on screen) - (same-numbered local frame captured). A clip
+# of N frames repeats its numbers every N / fps seconds: round trips from maxMs up (default 1500,
+# for clips of 2 s or more) are a missed local frame paired with the loop before, not counted.
 # window.rtt.samples: round trips in ms; window.rtt.pairs: [local, remote] <video> frames grabbed
 # as ImageData when asked (window.rtt.grab = true).
 MEASURE_JS = (
     READ_CODE_JS
     + """
-window.rtt = {samples: [], local: new Map(), frames: 0, unread: 0, grab: false, pairs: []};
+window.rtt = {samples: [], local: new Map(), frames: 0, unread: 0, grab: false, pairs: [], maxMs: 1500};
 function grabFrame(video) {
   const c = document.createElement('canvas');
   c.width = video.videoWidth; c.height = video.videoHeight;
@@ -112,8 +114,9 @@ function watchRemote(video) {
     if (sent === undefined) window.rtt.unread++;
     else {
       const ms = meta.expectedDisplayTime - sent.t;
-      if (ms >= 0 && ms < 2000) window.rtt.samples.push(ms);
-      if (window.rtt.grab && sent.img && window.rtt.pairs.length < 3) window.rtt.pairs.push([sent.img, grabFrame(video)]);
+      if (ms >= 0 && ms < window.rtt.maxMs) window.rtt.samples.push(ms);
+      const room = window.rtt.pairs.length < 3;
+      if (window.rtt.grab && sent.img && room) window.rtt.pairs.push([sent.img, grabFrame(video)]);
     }
     video.requestVideoFrameCallback(cb);
   };
@@ -122,3 +125,21 @@ function watchRemote(video) {
 true
 """
 )
+
+# JS: compare(x0, y0, x1, y1, margin) -> per grabbed pair, the mean absolute RGB difference between
+# the sent and the returned frame inside the box and outside it (beyond `margin` pixels of it).
+COMPARE_JS = """
+window.compare = (x0, y0, x1, y1, margin) => window.rtt.pairs.map(([a, b]) => {
+  if (a.w !== b.w || a.h !== b.h) return null;
+  let inS = 0, inN = 0, outS = 0, outN = 0;
+  for (let y = 0; y < a.h; y += 2) for (let x = 0; x < a.w; x += 2) {
+    const i = (y * a.w + x) * 4;
+    let d = 0;
+    for (let k = 0; k < 3; k++) d += Math.abs(a.data[i + k] - b.data[i + k]) / 3;
+    if (x >= x0 && x < x1 && y >= y0 && y < y1) { inS += d; inN++; }
+    else if (x < x0 - margin || x >= x1 + margin || y < y0 - margin || y >= y1 + margin) { outS += d; outN++; }
+  }
+  return {inside: inS / inN, outside: outS / outN};
+});
+true
+"""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import signal
 import socket
 import sys
@@ -209,4 +210,8 @@ def run(args: argparse.Namespace) -> int:
         + (" (stopped)" if interrupted else ""),
         file=sys.stderr,
     )
+    # Everything is saved and closed. The interpreter's last garbage collection walks the whole
+    # heap (models, media and web libraries): 2.5 s of CPU here, ten times that on a loaded
+    # machine. Nothing is left for it to do, so the objects alive now are exempted from it.
+    gc.freeze()
     return 0

@@ -177,7 +177,7 @@ class RtcPeers:
         if self.loop is None or self.loop.is_closed():
             return
         future = asyncio.run_coroutine_threadsafe(self.close_all(), self.loop)
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # a peer that cannot close in time is dropped with the process
             future.result(timeout)
 
     def state(self) -> dict:
