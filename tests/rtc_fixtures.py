@@ -79,7 +79,8 @@ function readCode(video) {{
 
 # JS: pairs frames by their number. Every frame the page's camera shows (local <video>) and every
 # swapped frame displayed (remote <video>) is read with requestVideoFrameCallback; the round trip
-# of a frame is (remote frame expected on screen) - (same-numbered local frame captured). A clip
+# of a frame is (remote frame composited: the callback's `now`, as the MJPEG benchmark's
+# requestAnimationFrame) - (same-numbered local frame captured). A clip
 # of N frames repeats its numbers every N / fps seconds: round trips from maxMs up (default 1500,
 # for clips of 2 s or more) are a missed local frame paired with the loop before, not counted.
 # window.rtt.samples: round trips in ms; window.rtt.pairs: [local, remote] <video> frames grabbed
@@ -113,7 +114,7 @@ function watchRemote(video) {
     const sent = code === null ? undefined : window.rtt.local.get(code);
     if (sent === undefined) window.rtt.unread++;
     else {
-      const ms = meta.expectedDisplayTime - sent.t;
+      const ms = now - sent.t;
       if (ms >= 0 && ms < window.rtt.maxMs) window.rtt.samples.push(ms);
       const room = window.rtt.pairs.length < 3;
       if (window.rtt.grab && sent.img && room) window.rtt.pairs.push([sent.img, grabFrame(video)]);

@@ -41,8 +41,9 @@ class RtcRefused(Exception):
 class SwappedVideoTrack(MediaStreamTrack):
     """The swapped stream as a WebRTC video track: the newest output frame not sent yet.
 
-    pts: the browser frame's RTP time when the frame came from the page's camera (so the page can
-    pair what it sent with what comes back), else the 90 kHz capture clock; always increasing."""
+    pts: when the frame is handed to the encoder (90 kHz). Stamped with the time it leaves rather
+    than the time it was captured, frames arrive at the pace their stamps say, so the browser's
+    jitter buffer does not grow to cover the swap's varying processing time."""
 
     kind = "video"
 
@@ -51,7 +52,7 @@ class SwappedVideoTrack(MediaStreamTrack):
         self.board = board
         self._version = 0
         self._last_pts = -1
-        self._t0: float | None = None
+        self._t0 = time.perf_counter()
         self._returned: float | None = None
         self.sent = 0
 
@@ -63,13 +64,10 @@ class SwappedVideoTrack(MediaStreamTrack):
         got = await self.board.wait_newer(self._version) if self.readyState == "live" else None
         if got is None:
             raise MediaStreamError
-        self._version, (frame, pts, t_capture) = got
-        if pts is None:
-            self._t0 = t_capture if self._t0 is None else self._t0
-            pts = round((t_capture - self._t0) * 90000)
-        else:
-            self.board.server_ms.append((time.perf_counter() - t_capture) * 1000.0)
-        pts = max(pts, self._last_pts + 1)
+        self._version, (frame, t_capture) = got
+        now = time.perf_counter()
+        self.board.server_ms.append((now - t_capture) * 1000.0)
+        pts = max(round((now - self._t0) * 90000), self._last_pts + 1)
         self._last_pts = pts
         out = av.VideoFrame.from_ndarray(frame, format="bgr24")
         out.pts, out.time_base = pts, VIDEO_CLOCK
@@ -95,7 +93,7 @@ class RtcPeers:
     def _board(self) -> OutputBoard:
         if self.board is None:
             self.loop = asyncio.get_running_loop()
-            self.board = OutputBoard(self.loop, self.inbox)
+            self.board = OutputBoard(self.loop)
             self._add_listener(self.board.on_output)
         return self.board
 

@@ -9,9 +9,8 @@ the event loop) and remembers which RTP time it had, so the swapped frame goes b
 Out: `OutputBoard.on_output` (the sink thread) hands the swapped frame's reference to the event
 loop; every `SwappedVideoTrack` (one per peer, at most MAX_PEERS) sends the newest frame it has
 not sent yet. A peer whose encoder is slower than the swap skips frames; it never holds one.
-
-Round trip: an output frame's pts is the browser frame's own RTP time (relative, 90 kHz), and the
-server's share of the round trip (decoded -> handed to the encoder) is measured per frame.
+The studio's share of the round trip (frame captured or decoded -> handed to the encoder) is
+measured per frame, for the page's round-trip figures.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterator
 from fractions import Fraction
 
@@ -29,20 +28,17 @@ import numpy as np
 from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
 
 VIDEO_CLOCK = Fraction(1, 90000)  # RTP video clock
-KEEP_PTS = 64  # browser frames in flight between capture and output, at most
 WAIT_S = 0.5  # every wait wakes this often to check its stop flag
 BROWSER_SOURCE = "browser"  # the source name of the page's camera (--source browser, the source control)
 
 
 class BrowserInbox:
-    """The newest decoded frame of the sending page's camera (an av.VideoFrame), and the RTP
-    times of frames in flight by their capture time (t_capture -> pts)."""
+    """The newest decoded frame of the sending page's camera (an av.VideoFrame)."""
 
     def __init__(self):
         self._cond = threading.Condition()
         self._frame = None
         self._arrived = 0.0
-        self._pts: OrderedDict[float, int] = OrderedDict()
         self.received = 0
         self.replaced = 0  # frames the capture thread never took (newest wins)
         self.connected = False
@@ -73,18 +69,6 @@ class BrowserInbox:
             got, self._frame = (self._frame, self._arrived), None
             return got
 
-    def remember(self, t_capture: float, pts: int | None) -> None:
-        if pts is None:
-            return
-        with self._cond:
-            self._pts[t_capture] = pts
-            while len(self._pts) > KEEP_PTS:
-                self._pts.popitem(last=False)
-
-    def pts_of(self, t_capture: float) -> int | None:
-        with self._cond:
-            return self._pts.pop(t_capture, None)
-
     def state(self) -> dict:
         return {"connected": self.connected, "received": self.received, "replaced": self.replaced}
 
@@ -109,7 +93,6 @@ class BrowserCameraSource(Source):
                 continue
             frame, arrived = got
             bgr = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
-            self.inbox.remember(arrived, frame.pts)
             yield FramePacket(seq=seq, t_capture=arrived, frame=bgr)
             seq += 1
 
@@ -118,15 +101,12 @@ class BrowserCameraSource(Source):
 
 
 class OutputBoard:
-    """The newest swapped frame for the WebRTC tracks, handed from the sink thread to the loop.
+    """The newest swapped frame for the WebRTC tracks, handed from the sink thread to the loop."""
 
-    inbox: where output frames find their browser RTP time (None: no browser source)."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, inbox: BrowserInbox | None = None):
+    def __init__(self, loop: asyncio.AbstractEventLoop):
         self.loop = loop
-        self.inbox = inbox
         self.version = 0
-        self.frame: tuple[np.ndarray, int | None, float] | None = None
+        self.frame: tuple[np.ndarray, float] | None = None
         self._changed = asyncio.Event()
         self.server_ms: deque[float] = deque(maxlen=300)  # browser frame decoded -> its swap sent
         self.encode_ms: deque[float] = deque(maxlen=300)  # one frame encoded and sent by aiortc
@@ -136,18 +116,17 @@ class OutputBoard:
         """Sink thread: a reference to the finished frame (never modified after output)."""
         if self.closed:
             return
-        pts = self.inbox.pts_of(packet.t_capture) if self.inbox is not None else None
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            self.loop.call_soon_threadsafe(self._publish, packet.frame, pts, packet.t_capture)
+            self.loop.call_soon_threadsafe(self._publish, packet.frame, packet.t_capture)
 
-    def _publish(self, frame: np.ndarray, pts: int | None, t_capture: float) -> None:
-        self.frame = (frame, pts, t_capture)
+    def _publish(self, frame: np.ndarray, t_capture: float) -> None:
+        self.frame = (frame, t_capture)
         self.version += 1
         self._changed.set()
         self._changed = asyncio.Event()
 
     async def wait_newer(self, version: int):
-        """(version, (frame, pts, t_capture)) newer than `version`; None once closed."""
+        """(version, (frame, t_capture)) newer than `version`; None once closed."""
         while not self.closed:
             if self.version > version and self.frame is not None:
                 return self.version, self.frame

@@ -20,9 +20,19 @@ const StudioRtc = (() => {
   // -> {pc, stream}: stream is the swapped video (a MediaStream) once it arrives.
   async function connect({ role, camera = null, takeOver = false, video = null }) {
     const pc = new RTCPeerConnection({ iceServers: [] });
-    if (camera) pc.addTransceiver(camera.getVideoTracks()[0], { direction: "sendrecv" });
-    else pc.addTransceiver("video", { direction: "recvonly" });
+    if (camera) {
+      const track = camera.getVideoTracks()[0];
+      // The swap needs the face's pixels: when the browser is short of CPU or bandwidth it should
+      // send fewer frames rather than smaller ones (the studio's governor handles its own load).
+      track.contentHint = "detail";
+      pc.addTransceiver(track, { direction: "sendrecv" });
+    } else {
+      pc.addTransceiver("video", { direction: "recvonly" });
+    }
     pc.addEventListener("track", (e) => {
+      // Live, not smooth: show each swapped frame as soon as it is decoded (no playout buffer).
+      if ("jitterBufferTarget" in e.receiver) e.receiver.jitterBufferTarget = 0;
+      if ("playoutDelayHint" in e.receiver) e.receiver.playoutDelayHint = 0;
       if (video) video.srcObject = new MediaStream([e.track]);
     });
     await pc.setLocalDescription(await pc.createOffer());
