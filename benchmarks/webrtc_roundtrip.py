@@ -117,9 +117,10 @@ def percentiles(samples) -> dict:
     return {"n": int(a.size), "p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)}
 
 
-def start_studio(width: int, height: int):
+def start_studio(width: int, height: int, governor: bool):
     cmd = [sys.executable, "-m", "swapstream", "studio", "-m", str(MODEL), "--source", "browser", "--port", "0"]
-    cmd += ["--providers", "cpu", "--width", str(width), "--height", str(height), "--target-fps", "30"]
+    cmd += ["--providers", "cpu", "--width", str(width), "--height", str(height)]
+    cmd += ["--target-fps", "30"] if governor else []
     proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     while True:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
@@ -131,9 +132,9 @@ def start_studio(width: int, height: int):
             raise SystemExit(f"studio did not start: {proc.stderr.read()}")
 
 
-def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path) -> dict:
+def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path, governor: bool = False) -> dict:
     y4m = write_y4m(coded_frames(CLIP_FRAMES, width, height), tmp / f"clip{width}.y4m", width, height)
-    proc, url = start_studio(width, height)
+    proc, url = start_studio(width, height, governor)
     page = Browser(find_browser(), extra_args=fake_camera_args(y4m))
     try:
         page.navigate(url)
@@ -175,6 +176,7 @@ def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path) 
     metrics = state["metrics"]
     return {
         "size": f"{width}x{height}",
+        "governor_on": governor,
         "webrtc_round_trip_ms": percentiles(got["rtc"]),
         "webrtc_fps": round(got["rtc_frames"] / elapsed, 1),
         "webrtc_returned_size": got["size"],
@@ -220,19 +222,52 @@ def codec_cost(width: int, height: int, n: int = 60) -> dict:
     }
 
 
+def output_screenshot(path: Path, tmp: Path) -> None:
+    """The output page (/output, what OBS's Browser Source shows) in headless Chromium at 1280x720,
+    the studio playing the demo clip (public domain) through the shipped demo model."""
+    import base64
+
+    from swapstream.demo_media import write_video
+
+    clip = tmp / "clip.mp4"
+    write_video(coded_frames(60, 1280, 720, numbered=False), clip)
+    cmd = [sys.executable, "-m", "swapstream", "studio", "-m", str(MODEL), "--source", str(clip), "--port", "0"]
+    proc = subprocess.Popen([*cmd, "--providers", "cpu"], cwd=REPO, stdout=subprocess.PIPE, text=True)
+    url = proc.stdout.readline().split()[-1]
+    page = Browser(find_browser())
+    try:
+        base, query = url.split("?")
+        page.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": 1280, "height": 720, "deviceScaleFactor": 1, "mobile": False},
+        )
+        page.navigate(f"{base}output?{query}")
+        page.wait_for("document.getElementById('output').currentTime > 2", 60)
+        shot = page.send("Page.captureScreenshot", {"format": "jpeg", "quality": 80})
+        path.write_bytes(base64.b64decode(shot["data"]))
+    finally:
+        page.close()
+        proc.terminate()
+        proc.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--settle", type=float, default=6.0)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--sizes", default="640x480,1280x720", help="comma-separated WxH")
+    parser.add_argument("--governor", action="store_true", help="studio with --target-fps 30 (the governor on)")
+    parser.add_argument("--screenshot", type=Path, default=None, help="also save the output page as a JPEG")
     args = parser.parse_args()
     results = {"runs": [], "codec": []}
     with tempfile.TemporaryDirectory(prefix="swapstream-webrtc-") as tmp:
+        if args.screenshot is not None:
+            output_screenshot(args.screenshot, Path(tmp))
         for width, height in (tuple(map(int, s.split("x"))) for s in args.sizes.split(",")):
             results["codec"].append(codec_cost(width, height))
             print(json.dumps(results["codec"][-1]), flush=True)
-            results["runs"].append(run_size(width, height, args.seconds, args.settle, Path(tmp)))
+            results["runs"].append(run_size(width, height, args.seconds, args.settle, Path(tmp), args.governor))
             print(json.dumps(results["runs"][-1]), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1))

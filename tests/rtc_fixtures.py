@@ -18,9 +18,9 @@ BLOCK = 16  # pixels per code block: survives VP8 at a low bitrate
 CODE_X, CODE_Y = 8, 24  # top-left of the first block
 
 
-def coded_frames(n: int, width: int, height: int, still: bool = False, seed: int = 0):
+def coded_frames(n: int, width: int, height: int, still: bool = False, seed: int = 0, numbered: bool = True):
     """n BGR uint8 (height, width, 3) frames: the astronaut (moving, or one still pose) on a grey
-    canvas, frame i numbered i % 256 in blocks at the left edge."""
+    canvas, frame i numbered i % 256 in blocks at the left edge (numbered=False: no blocks)."""
     size = height
     photo = astronaut_bgr()
     if still:
@@ -31,7 +31,7 @@ def coded_frames(n: int, width: int, height: int, still: bool = False, seed: int
     for i, face in enumerate(poses):
         frame = np.full((height, width, 3), 96, np.uint8)
         frame[:, left : left + size] = face
-        for bit in range(CODE_BITS):
+        for bit in range(CODE_BITS if numbered else 0):
             on = (i >> bit) & 1
             x = CODE_X + bit * BLOCK
             frame[CODE_Y : CODE_Y + 2 * BLOCK, x : x + BLOCK] = 255 if on else 0
@@ -62,9 +62,10 @@ READ_CODE_JS = f"""
 function readCode(video) {{
   const c = readCode.canvas || (readCode.canvas = document.createElement('canvas'));
   const w = {CODE_X + CODE_BITS * BLOCK}, h = {CODE_Y + 2 * BLOCK};
+  const s = video.videoWidth / (window.clipWidth || video.videoWidth);  // the studio may scale its output
   c.width = w; c.height = h;
   const ctx = c.getContext('2d', {{willReadFrequently: true}});
-  ctx.drawImage(video, 0, 0, w, h, 0, 0, w, h);
+  ctx.drawImage(video, 0, 0, w * s, h * s, 0, 0, w, h);
   const d = ctx.getImageData(0, 0, w, h).data;
   let code = 0;
   for (let bit = 0; bit < {CODE_BITS}; bit++) {{

@@ -25,7 +25,7 @@ from swapstream.studio.preview import PreviewHub
 from swapstream.studio.session import StudioSession
 
 TOKEN = "test-token-123"
-ROUTES = ["/", "/static/app.js", "/static/style.css", "/api/state", "/stream/swapped"]
+ROUTES = ["/", "/static/app.js", "/static/style.css", "/api/state", "/stream/swapped", "/output", "/static/rtc.js"]
 
 
 class FakePipe:
