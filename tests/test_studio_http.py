@@ -210,3 +210,24 @@ def test_state_changes_only_from_this_origin(session, headers, status):
         rtc = c.post("/api/rtc/offer", params={"token": TOKEN}, json={"type": "offer", "sdp": ""}, headers=headers)
         assert rtc.status_code == (403 if status == 403 else 501)  # this session has no WebRTC
     assert session.board.current.swap is (status == 403)
+
+
+def test_remote_use_is_served_over_tls(tmp_path, monkeypatch):
+    import argparse
+    import stat
+
+    from swapstream.studio.tls import fingerprint, tls_files
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    args = argparse.Namespace(host="0.0.0.0", allow_remote=True, tls=False, tls_cert=None, tls_key=None)
+    cert, key = tls_files(args, remote=True)  # no --tls-cert: a self-signed one, made once
+    assert cert.parent == tmp_path / "swapstream" / "studio-tls"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    first = fingerprint(cert)
+    assert tls_files(args, remote=True) == (cert, key) and fingerprint(cert) == first  # kept, not remade
+    local = argparse.Namespace(host="127.0.0.1", allow_remote=False, tls=False, tls_cert=None, tls_key=None)
+    assert tls_files(local, remote=False) is None  # plain HTTP on this machine only
+    with pytest.raises(UserError, match="go together"):
+        tls_files(argparse.Namespace(**{**vars(local), "tls_cert": cert}), remote=False)
+    with pytest.raises(UserError, match="no such file"):
+        tls_files(argparse.Namespace(**{**vars(local), "tls_cert": cert, "tls_key": tmp_path / "nope"}), remote=False)
