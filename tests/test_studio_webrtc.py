@@ -4,7 +4,8 @@ swapped stream back as a WebRTC track. Frames are paired by number: inside the f
 from what was sent, outside it they are equal within the codec's tolerance. Also: the token and
 the Host/Origin checks at signalling, a second sender refused unless it takes over, the output
 page over HTTPS with the generated certificate, a recording finalised on SIGTERM while a peer
-is connected, and peer connections closed within 2 s of stopping.
+is connected, peer connections closed within 2 s of stopping, and the microphone back delayed
+by the target delay.
 """
 
 from __future__ import annotations
@@ -129,6 +130,17 @@ def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
             rtt = np.array(page.evaluate("window.rtt.samples"))
             assert np.percentile(rtt, 99) < 1000, rtt
             page.wait_for("Number(document.getElementById('rtt-p50').textContent) > 0")
+
+            # the fake microphone comes back, delayed by the target delay like the video
+            page.evaluate(
+                "fetch('api/control' + location.search, {method: 'POST', headers: {'Content-Type':"
+                " 'application/json'}, body: JSON.stringify({key: 'target_delay_ms', value: 200})}).then(r => r.status)"
+            )
+            audio = "fetch('api/state' + location.search).then(r => r.json()).then(s => s.rtc.audio)"
+            page.wait_for(f"{audio}.then(a => a.frames > 50 && a.delay_p50_ms > 190 && a.delay_p50_ms < 260)", 15)
+            received = """rtc.pc.getStats().then(st => { let n = 0; st.forEach(s => {
+                if (s.type === 'inbound-rtp' && s.kind === 'audio') n = s.packetsReceived; }); return n; })"""
+            page.wait_for(f"{received}.then(n => n > 50)", 10)
 
             # a second sender is refused; it gets in only by taking over explicitly
             second = """navigator.mediaDevices.getUserMedia({video: true}).then(cam =>

@@ -1,8 +1,9 @@
 """WebRTC signalling and peers for the studio (aiortc, on the web server's event loop).
 
 Two roles. The *sender* is the page whose camera is the source: its offer carries the camera
-track (sendrecv) and gets the swapped stream back on the same transceiver. A *viewer* (the output
-page, a page previewing a local camera or file) only receives the swapped stream. One sender at
+track (sendrecv) and gets the swapped stream back on the same transceiver, and its microphone, if
+any, comes back (to it and to every viewer) delayed by the target delay (rtc_audio.py). A
+*viewer* (the output page, a page previewing a local camera or file) only receives. One sender at
 a time: a second one is refused (409) unless its offer says `take_over`, which closes the first.
 At most MAX_PEERS connections; each peer has one track each way; no STUN or TURN server is
 contacted (host candidates only: loopback and the local network).
@@ -22,6 +23,7 @@ import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from swapstream.studio.rtc_audio import AudioDelay, DelayedAudioTrack
 from swapstream.studio.rtc_media import VIDEO_CLOCK, BrowserInbox, OutputBoard
 
 ROLES = ("sender", "viewer")
@@ -80,10 +82,12 @@ class RtcPeers:
     """inbox: where the sender's camera frames go; add_listener(fn): registers the board's
     on_output with the pipeline's output (called once, on the first offer)."""
 
-    def __init__(self, inbox: BrowserInbox, add_listener):
+    def __init__(self, inbox: BrowserInbox, add_listener, delay_ms=lambda: 0.0):
         self.inbox = inbox
         self._add_listener = add_listener
+        self._delay_ms = delay_ms
         self.board: OutputBoard | None = None
+        self.audio: AudioDelay | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.peers: dict[str, tuple[RTCPeerConnection, str]] = {}
         self.sender_id: str | None = None
@@ -94,6 +98,7 @@ class RtcPeers:
         if self.board is None:
             self.loop = asyncio.get_running_loop()
             self.board = OutputBoard(self.loop)
+            self.audio = AudioDelay(self._delay_ms)
             self._add_listener(self.board.on_output)
         return self.board
 
@@ -116,8 +121,8 @@ class RtcPeers:
 
         @pc.on("track")
         def on_track(track):
-            if role == "sender" and track.kind == "video":
-                self._read(track)
+            if role == "sender":
+                self._read(track, self.inbox.put if track.kind == "video" else self.audio.put)
 
         @pc.on("connectionstatechange")
         async def on_state():
@@ -126,10 +131,12 @@ class RtcPeers:
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
-            video = [t for t in pc.getTransceivers() if t.kind == "video"]
-            if len(video) != 1:
-                raise RtcRefused(400, "an offer has exactly one video transceiver")
+            kinds = [t.kind for t in pc.getTransceivers()]
+            if kinds.count("video") != 1 or kinds.count("audio") > 1:
+                raise RtcRefused(400, "an offer has exactly one video transceiver and at most one audio one")
             pc.addTrack(SwappedVideoTrack(board))
+            if "audio" in kinds:
+                pc.addTrack(DelayedAudioTrack(self.audio))
             await pc.setLocalDescription(await pc.createAnswer())
         except RtcRefused:
             await self._close_peer(peer_id)
@@ -139,18 +146,22 @@ class RtcPeers:
             raise RtcRefused(400, f"not a usable WebRTC offer: {e}") from None
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type, "peer": peer_id}
 
-    def _read(self, track) -> None:
-        """Drain the camera track as fast as it decodes; the newest frame waits in the inbox."""
+    def _read(self, track, put) -> None:
+        """Drain one of the sender's tracks as fast as it decodes (aiortc's queue must not grow):
+        camera frames go to the inbox (the newest waits there), microphone frames to the delay."""
 
         async def read():
-            self.inbox.set_connected(True)
+            video = track.kind == "video"
+            if video:
+                self.inbox.set_connected(True)
             try:
                 while True:
-                    self.inbox.put(await track.recv())
+                    put(await track.recv())
             except MediaStreamError:
                 pass
             finally:
-                self.inbox.set_connected(False)
+                if video:
+                    self.inbox.set_connected(False)
 
         task = asyncio.ensure_future(read())
         self._readers.add(task)
@@ -168,6 +179,7 @@ class RtcPeers:
     async def close_all(self) -> None:
         if self.board is not None:
             self.board.close()
+            self.audio.close()
         await asyncio.gather(*(self._close_peer(pid) for pid in list(self.peers)))
 
     def close_from_thread(self, timeout: float = CLOSE_S) -> None:
@@ -190,4 +202,5 @@ class RtcPeers:
             "inbox": self.inbox.state(),
             "server_ms": board.server_percentiles() if board is not None else None,
             "encode_ms": float(np.median(board.encode_ms)) if board is not None and board.encode_ms else None,
+            "audio": self.audio.state() if self.audio is not None else None,
         }

@@ -30,7 +30,7 @@ def peers_for(session):
         return None
     from swapstream.studio.rtc import RtcPeers
 
-    return RtcPeers(session.inbox, session.hub.add_listener)
+    return RtcPeers(session.inbox, session.hub.add_listener, lambda: session.board.current.target_delay_ms)
 
 
 def _parse_offer(body: bytes) -> tuple[str, str, bool] | str:

@@ -230,7 +230,11 @@ async function startRtc(sendCamera) {
   stopRtc();
   try {
     if (sendCamera) {
-      rtc.camera = await navigator.mediaDevices.getUserMedia({ video: { width: 1280, height: 720 }, audio: false });
+      const video = { width: 1280, height: 720 };
+      // with the microphone where there is one (it comes back delayed like the video)
+      rtc.camera = await navigator.mediaDevices
+        .getUserMedia({ video, audio: true })
+        .catch(() => navigator.mediaDevices.getUserMedia({ video, audio: false }));
       $("view-camera").srcObject = rtc.camera;
       $("camera-box").hidden = false;
     }

@@ -14,6 +14,11 @@ async function start() {
   try {
     const pc = await StudioRtc.connect({ role: "viewer", video });
     window.outputPeer = pc; // for tests and the browser's console
+    // With sound where the browser allows it to start by itself (OBS does); else muted.
+    video.play().catch(() => {
+      video.muted = true;
+      video.play().catch(() => {});
+    });
     const transport = pc.getReceivers()[0].transport;
     const ended = () => ["failed", "closed"].includes(transport.state) && retry(pc);
     transport.addEventListener("statechange", ended); // the studio closed it (DTLS close_notify)

@@ -26,14 +26,21 @@ const StudioRtc = (() => {
       // send fewer frames rather than smaller ones (the studio's governor handles its own load).
       track.contentHint = "detail";
       pc.addTransceiver(track, { direction: "sendrecv" });
+      // the microphone comes back delayed by the target delay, in step with the swapped video
+      const mic = camera.getAudioTracks()[0];
+      if (mic) pc.addTransceiver(mic, { direction: "sendrecv" });
     } else {
       pc.addTransceiver("video", { direction: "recvonly" });
+      pc.addTransceiver("audio", { direction: "recvonly" });
     }
+    const remote = new MediaStream();
     pc.addEventListener("track", (e) => {
-      // Live, not smooth: show each swapped frame as soon as it is decoded (no playout buffer).
+      // Live, not smooth: show each swapped frame as soon as it is decoded (no playout buffer);
+      // the audio's delay is the studio's target delay, applied there.
       if ("jitterBufferTarget" in e.receiver) e.receiver.jitterBufferTarget = 0;
       if ("playoutDelayHint" in e.receiver) e.receiver.playoutDelayHint = 0;
-      if (video) video.srcObject = new MediaStream([e.track]);
+      remote.addTrack(e.track);
+      if (video && video.srcObject !== remote) video.srcObject = remote;
     });
     await pc.setLocalDescription(await pc.createOffer());
     await gathered(pc, 3000);
