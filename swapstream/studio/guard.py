@@ -44,7 +44,8 @@ def allowed_host_names(bound_host: str) -> frozenset[str]:
     the --host the studio was started with."""
     names = {*LOCAL_NAMES, bound_host.lower()}
     hostname = socket.gethostname().lower()
-    names |= {hostname, hostname.split(".")[0]}
+    short = hostname.split(".")[0]
+    names |= {hostname, short, f"{short}.local"}  # .local: the name other machines find by mDNS
     return frozenset(n for n in names if n)
 
 
