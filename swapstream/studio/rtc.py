@@ -21,6 +21,7 @@ import time
 
 import numpy as np
 from aiortc import MediaStreamTrack, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.exceptions import InternalError, InvalidAccessError, InvalidStateError
 from aiortc.mediastreams import MediaStreamError
 
 from swapstream.studio.rtc_audio import AudioDelay, DelayedAudioTrack
@@ -141,7 +142,8 @@ class RtcPeers:
         except RtcRefused:
             await self._close_peer(peer_id)
             raise
-        except (ValueError, KeyError, AttributeError) as e:  # aiortc's answer to a malformed SDP
+        except (ValueError, KeyError, AttributeError, InternalError, InvalidAccessError, InvalidStateError) as e:
+            # aiortc's answer to a malformed or unusable SDP
             await self._close_peer(peer_id)
             raise RtcRefused(400, f"not a usable WebRTC offer: {e}") from None
         return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type, "peer": peer_id}
