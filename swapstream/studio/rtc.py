@@ -173,7 +173,6 @@ class RtcPeers:
         pc, _ = self.peers.pop(peer_id, (None, None))
         if self.sender_id == peer_id:
             self.sender_id = None
-            self.inbox.set_connected(False)
         if pc is not None:
             with contextlib.suppress(Exception):  # closing must go on whatever state aiortc is in
                 await pc.close()

@@ -42,6 +42,7 @@ class BrowserInbox:
         self.received = 0
         self.replaced = 0  # frames the capture thread never took (newest wins)
         self.connected = False
+        self._tracks = 0
 
     def put(self, frame) -> None:
         """Called on the event loop for every decoded frame of the sender's track."""
@@ -53,9 +54,12 @@ class BrowserInbox:
             self._cond.notify_all()
 
     def set_connected(self, on: bool) -> None:
+        """A camera track starts (on) or ends; during a take-over the new one starts before the
+        old one has ended, so tracks are counted."""
         with self._cond:
-            self.connected = on
-            if not on:
+            self._tracks += 1 if on else -1
+            self.connected = self._tracks > 0
+            if not self.connected:
                 self._frame = None
             self._cond.notify_all()
 
