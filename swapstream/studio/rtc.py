@@ -63,7 +63,7 @@ class SwappedVideoTrack(MediaStreamTrack):
         import av
 
         if self._returned is not None:  # aiortc asks for the next frame once this one is encoded and sent
-            self.board.encode_ms.append((time.perf_counter() - self._returned) * 1000.0)
+            self.board.encoded(time.perf_counter() - self._returned)
         got = await self.board.wait_newer(self._version) if self.readyState == "live" else None
         if got is None:
             raise MediaStreamError
@@ -81,12 +81,14 @@ class SwappedVideoTrack(MediaStreamTrack):
 
 class RtcPeers:
     """inbox: where the sender's camera frames go; add_listener(fn): registers the board's
-    on_output with the pipeline's output (called once, on the first offer)."""
+    on_output with the pipeline's output (called once, on the first offer); delay_ms() -> the
+    target delay (for the audio); record_stage(name, seconds): the pipeline's stats."""
 
-    def __init__(self, inbox: BrowserInbox, add_listener, delay_ms=lambda: 0.0):
+    def __init__(self, inbox: BrowserInbox, add_listener, delay_ms=lambda: 0.0, record_stage=None):
         self.inbox = inbox
         self._add_listener = add_listener
         self._delay_ms = delay_ms
+        self._record_stage = record_stage
         self.board: OutputBoard | None = None
         self.audio: AudioDelay | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -98,7 +100,7 @@ class RtcPeers:
     def _board(self) -> OutputBoard:
         if self.board is None:
             self.loop = asyncio.get_running_loop()
-            self.board = OutputBoard(self.loop)
+            self.board = OutputBoard(self.loop, self._record_stage)
             self.audio = AudioDelay(self._delay_ms)
             self._add_listener(self.board.on_output)
         return self.board

@@ -30,7 +30,12 @@ def peers_for(session):
         return None
     from swapstream.studio.rtc import RtcPeers
 
-    return RtcPeers(session.inbox, session.hub.add_listener, lambda: session.board.current.target_delay_ms)
+    return RtcPeers(
+        session.inbox,
+        session.hub.add_listener,
+        delay_ms=lambda: session.board.current.target_delay_ms,
+        record_stage=session.pipe.stats.record_stage,
+    )
 
 
 def _parse_offer(body: bytes) -> tuple[str, str, bool] | str:

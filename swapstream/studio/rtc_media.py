@@ -105,10 +105,17 @@ class BrowserCameraSource(Source):
 
 
 class OutputBoard:
-    """The newest swapped frame for the WebRTC tracks, handed from the sink thread to the loop."""
+    """The newest swapped frame for the WebRTC tracks, handed from the sink thread to the loop.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop):
+    record_stage(name, seconds): where each frame's encode time also goes (the pipeline's stats:
+    the page's per-stage chart, and the governor, which counts it as work on the shared cores,
+    so a VP8 encode too slow for the target rate lowers the output size like a slow stage would)."""
+
+    ENCODE_STAGE = "webrtc_encode"
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, record_stage=None):
         self.loop = loop
+        self.record_stage = record_stage
         self.version = 0
         self.frame: tuple[np.ndarray, float] | None = None
         self._changed = asyncio.Event()
@@ -142,6 +149,11 @@ class OutputBoard:
     def close(self) -> None:
         self.closed = True
         self._changed.set()
+
+    def encoded(self, seconds: float) -> None:
+        self.encode_ms.append(seconds * 1000.0)
+        if self.record_stage is not None:
+            self.record_stage(self.ENCODE_STAGE, seconds)
 
     def server_percentiles(self) -> dict:
         ms = np.asarray(self.server_ms, dtype=np.float64)
