@@ -58,3 +58,25 @@ async def _scenario() -> None:
 
 def test_one_sender_bounded_peers_closed_on_stop():
     asyncio.run(_scenario())
+
+
+def test_the_encode_counts_as_pipeline_work():
+    """Each frame's VP8 encode goes into the pipeline's stats, so the governor sees it (a 720p
+    encode slower than the frame budget lowers the output size like a slow stage)."""
+    from swapstream.engine.pipeline.governor import cycle_ms
+    from swapstream.engine.pipeline.metrics import PipelineStats
+
+    from swapstream.studio.rtc_media import OutputBoard
+
+    stats = PipelineStats(provider="cpu")
+    loop = asyncio.new_event_loop()
+    try:
+        board = OutputBoard(loop, stats.record_stage)
+        for _ in range(10):
+            board.encoded(0.049)
+    finally:
+        loop.close()
+    stage_ms = {**stats.recent()["stage_ms"], "swap": 5.0}
+    assert stage_ms[OutputBoard.ENCODE_STAGE] == pytest.approx(49.0)
+    cycle, slowest, _ = cycle_ms(stage_ms, 2)
+    assert slowest == OutputBoard.ENCODE_STAGE and cycle > 1000 / 30
