@@ -6,6 +6,11 @@ request, so no other page or user can watch or steer the session. Changes (colou
 erode/blur, faces, swap on/off, model, source, virtual camera, output size, target delay,
 recording, the quality governor) apply between two frames, without restarting. Ctrl-C or SIGTERM
 stops it and finalises the recording in progress.
+
+Over WebRTC (swapstream/studio/rtc*.py, when aiortc is installed) the page can send its own camera
+(`--source browser`) and get the swapped stream back as a video track; /output is the bare video
+for OBS. Any --host but this machine needs --allow-remote and is served over HTTPS (--tls-cert/
+--tls-key, else a self-signed certificate kept under the user's config folder; --tls on 127.0.0.1).
 """
 
 from __future__ import annotations
@@ -28,7 +33,12 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", default="0", help="camera index, device path (/dev/videoN) or a video file")
+    parser.add_argument(
+        "--source",
+        default="0",
+        help="camera index, device path (/dev/videoN), a video file, or `browser`: the camera of the page that "
+        "sends it over WebRTC",
+    )
     parser.add_argument("--once", action="store_true", help="play a video file once, then stop (default: loop it)")
     parser.add_argument("--vcam", action="store_true", help="also send the swapped stream to a virtual camera")
     parser.add_argument("--vcam-device", default=None, help="virtual camera device (default: the first one)")
