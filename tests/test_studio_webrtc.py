@@ -96,6 +96,7 @@ def still_camera(tmp_path):
     return write_y4m(frames, tmp_path / "camera.y4m", W, H), face_box(frames[0])
 
 
+@pytest.mark.slow  # a studio, a browser and a WebRTC call both ways: ~30 s here
 def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
     y4m, (x0, y0, x1, y1) = still_camera
     proc, url = start_studio(tmp_path, "--source", "browser")
@@ -156,6 +157,7 @@ def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
             stop_within(proc, 5)
 
 
+@pytest.mark.slow  # ~25 s here
 def test_output_page_over_tls_and_recording_on_sigterm(tmp_path):
     from swapstream.demo_media import write_video
 
