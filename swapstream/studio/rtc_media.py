@@ -3,8 +3,8 @@ a WebRTC track. Live pacing both ways: a one-frame slot, the newest frame wins, 
 
 In: the page's camera track is read on the web server's event loop as fast as aiortc decodes it
 (its decoder queue must not grow) and each frame replaces the one in the `BrowserInbox`; the
-capture thread takes the newest (`BrowserCameraSource.frames`), converts it to BGR there (not on
-the event loop) and remembers which RTP time it had, so the swapped frame goes back with it.
+capture thread takes the newest (`BrowserCameraSource.frames`) and converts it to BGR there (not
+on the event loop); its capture time is its arrival here, decoded.
 
 Out: `OutputBoard.on_output` (the sink thread) hands the swapped frame's reference to the event
 loop; every `SwappedVideoTrack` (one per peer, at most MAX_PEERS) sends the newest frame it has
@@ -33,7 +33,8 @@ BROWSER_SOURCE = "browser"  # the source name of the page's camera (--source bro
 
 
 class BrowserInbox:
-    """The newest decoded frame of the sending page's camera (an av.VideoFrame)."""
+    """The newest decoded frame of the sending page's camera (an av.VideoFrame, yuv420p from the
+    VP8/H.264 decoder, any size), not yet taken by the capture thread."""
 
     def __init__(self):
         self._cond = threading.Condition()
@@ -80,7 +81,8 @@ class BrowserInbox:
 class BrowserCameraSource(Source):
     """The page's camera as a pipeline Source. Until a page sends (and while none does) it yields
     nothing and waits; SourceInfo is the size asked for (frames may come at another size: every
-    stage works per frame, and the recorder and virtual camera scale to their own size)."""
+    stage works per frame, and the recorder and virtual camera scale to their own size).
+    Packets carry uint8 (H, W, 3) BGR frames, C-contiguous, t_capture = arrival (decoded)."""
 
     def __init__(self, inbox: BrowserInbox, width: int = 640, height: int = 480, fps: float = 30.0):
         self.inbox = inbox
