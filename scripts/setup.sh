@@ -26,10 +26,10 @@ else torch_req="torch==2.13.0"; fi
 "${PIP[@]}" install --no-deps "mediapipe==0.10.21"
 if [ "$gpu" = 1 ]; then
   "${PIP[@]}" uninstall -y onnxruntime >/dev/null 2>&1 || true
-  "${PIP[@]}" install -e ".[gpu,train,dev,cluster]"
+  "${PIP[@]}" install -e ".[gpu,train,dev,cluster,webrtc]"
 else
   "${PIP[@]}" uninstall -y onnxruntime-gpu >/dev/null 2>&1 || true
-  "${PIP[@]}" install -e ".[cpu,train,dev,cluster]"
+  "${PIP[@]}" install -e ".[cpu,train,dev,cluster,webrtc]"
 fi
 # The identity judge of `swapstream eval`: dlib wheel (no compiling) + its model files.
 "${PIP[@]}" install "dlib-bin>=20.0.1"

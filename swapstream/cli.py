@@ -177,6 +177,8 @@ def _quiet_third_party_logs(verbose: bool):
     from swapstream.log_noise import StderrFilter
 
     logging.getLogger("absl").setLevel(logging.ERROR)
+    for name in ("aioice", "aiortc"):  # the studio's WebRTC: one line per ICE check otherwise
+        logging.getLogger(name).setLevel(logging.WARNING)
     _filter_state["active"] = True
     try:
         with StderrFilter():

@@ -32,7 +32,7 @@ def find_browser() -> str | None:
 class Browser:
     """Headless Chromium with one page; `evaluate(js)` returns the JSON value of an expression."""
 
-    def __init__(self, exe: str, timeout_s: float = 20.0):
+    def __init__(self, exe: str, timeout_s: float = 20.0, extra_args: tuple[str, ...] = ()):
         from websockets.sync.client import connect
 
         # Chromium's helper processes can still be writing the profile when the browser exits.
@@ -46,6 +46,7 @@ class Browser:
             "--no-default-browser-check",
             "--remote-debugging-port=0",
             f"--user-data-dir={self._profile.name}",
+            *extra_args,
             "about:blank",
         ]
         # Its own process group, so close() stops the renderer and helper processes too.

@@ -25,7 +25,7 @@ from swapstream.studio.preview_hub import PreviewHub
 from swapstream.studio.session import StudioSession
 
 TOKEN = "test-token-123"
-ROUTES = ["/", "/static/app.js", "/static/style.css", "/api/state", "/stream/swapped"]
+ROUTES = ["/", "/static/app.js", "/static/style.css", "/api/state", "/stream/swapped", "/output", "/static/rtc.js"]
 
 
 class FakePipe:
@@ -164,3 +164,70 @@ def test_studio_binds_to_this_machine_by_default(capsys):
         check_host("0.0.0.0", False)
     check_host("0.0.0.0", True)
     assert "WARNING" in capsys.readouterr().err
+
+
+def test_port_out_of_range_is_refused_with_exit_2(capsys):
+    from swapstream.cli import main
+
+    assert main(["studio", "-m", "model.onnx", "--port", "70000"]) == 2
+    assert "--port: must be 0..65535" in capsys.readouterr().err  # not a crash at bind (OverflowError)
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "localhost.evil.example", ""])
+def test_a_foreign_host_name_is_refused(session, host):
+    """DNS rebinding: a page of evil.example whose name now points at 127.0.0.1."""
+    with TestClient(create_app(session, TOKEN), base_url="http://127.0.0.1") as c:
+        got = c.get("/api/state", params={"token": TOKEN}, headers={"Host": host})
+        assert got.status_code == 421
+        sent = c.post(
+            "/api/control", params={"token": TOKEN}, json={"key": "swap", "value": False}, headers={"Host": host}
+        )
+        assert sent.status_code == 421
+    assert session.board.current.swap is True
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:8765", "localhost:8765", "[::1]:8765", "192.0.2.7"])
+def test_this_machine_is_served_by_name_or_address(session, host):
+    with TestClient(create_app(session, TOKEN), base_url="http://127.0.0.1") as c:
+        assert c.get("/api/state", params={"token": TOKEN}, headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "http://evil.example"}, 403),
+        ({"Origin": "null"}, 403),
+        ({"Origin": "http://127.0.0.1:9999"}, 403),  # another port is another origin
+        ({"Sec-Fetch-Site": "cross-site"}, 403),
+        ({"Origin": "http://127.0.0.1:8765", "Sec-Fetch-Site": "same-origin"}, 200),
+        ({}, 200),  # no browser page behind it (curl, a script): the token is enough
+    ],
+)
+def test_state_changes_only_from_this_origin(session, headers, status):
+    with TestClient(create_app(session, TOKEN), base_url="http://127.0.0.1:8765") as c:
+        got = c.post("/api/control", params={"token": TOKEN}, json={"key": "swap", "value": False}, headers=headers)
+        assert got.status_code == status, got.text
+        rtc = c.post("/api/rtc/offer", params={"token": TOKEN}, json={"type": "offer", "sdp": ""}, headers=headers)
+        assert rtc.status_code == (403 if status == 403 else 501)  # this session has no WebRTC
+    assert session.board.current.swap is (status == 403)
+
+
+def test_remote_use_is_served_over_tls(tmp_path, monkeypatch):
+    import argparse
+    import stat
+
+    from swapstream.studio.tls import fingerprint, tls_files
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    args = argparse.Namespace(host="0.0.0.0", allow_remote=True, tls=False, tls_cert=None, tls_key=None)
+    cert, key = tls_files(args, remote=True)  # no --tls-cert: a self-signed one, made once
+    assert cert.parent == tmp_path / "swapstream" / "studio-tls"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    first = fingerprint(cert)
+    assert tls_files(args, remote=True) == (cert, key) and fingerprint(cert) == first  # kept, not remade
+    local = argparse.Namespace(host="127.0.0.1", allow_remote=False, tls=False, tls_cert=None, tls_key=None)
+    assert tls_files(local, remote=False) is None  # plain HTTP on this machine only
+    with pytest.raises(UserError, match="go together"):
+        tls_files(argparse.Namespace(**{**vars(local), "tls_cert": cert}), remote=False)
+    with pytest.raises(UserError, match="no such file"):
+        tls_files(argparse.Namespace(**{**vars(local), "tls_cert": cert, "tls_key": tmp_path / "nope"}), remote=False)

@@ -6,12 +6,18 @@ request, so no other page or user can watch or steer the session. Changes (colou
 erode/blur, faces, swap on/off, model, source, virtual camera, output size, target delay,
 recording, the quality governor) apply between two frames, without restarting. Ctrl-C or SIGTERM
 stops it and finalises the recording in progress.
+
+Over WebRTC (swapstream/studio/rtc*.py, when aiortc is installed) the page can send its own camera
+(`--source browser`) and get the swapped stream back as a video track; /output is the bare video
+for OBS. Any --host but this machine needs --allow-remote and is served over HTTPS (--tls-cert/
+--tls-key, else a self-signed certificate kept under the user's config folder; --tls on 127.0.0.1).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import signal
 import socket
 import sys
@@ -20,14 +26,19 @@ import time
 from pathlib import Path
 
 from swapstream.commands.swap_flags import add_swap_arguments
-from swapstream.common.arg_types import MAX_TARGET_FPS, float_in
+from swapstream.common.arg_types import MAX_TARGET_FPS, float_in, int_in
 from swapstream.common.errors import UserError
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", default="0", help="camera index, device path (/dev/videoN) or a video file")
+    parser.add_argument(
+        "--source",
+        default="0",
+        help="camera index, device path (/dev/videoN), a video file, or `browser`: the camera of the page that "
+        "sends it over WebRTC",
+    )
     parser.add_argument("--once", action="store_true", help="play a video file once, then stop (default: loop it)")
     parser.add_argument("--vcam", action="store_true", help="also send the swapped stream to a virtual camera")
     parser.add_argument("--vcam-device", default=None, help="virtual camera device (default: the first one)")
@@ -57,11 +68,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=0, help="stop after this many seconds (0 = until Ctrl-C)")
     web = parser.add_argument_group("web server")
     web.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    web.add_argument("--port", type=int, default=8765, help="port (default 8765; 0 = any free port)")
+    web.add_argument("--port", type=int_in(0, 65535), default=8765, help="port (default 8765; 0 = any free port)")
     web.add_argument(
         "--allow-remote", action="store_true", help="allow a --host other than this machine (others on the network)"
     )
-    web.add_argument("--jpeg-quality", type=int, default=80, help="preview JPEG quality (default 80)")
+    web.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS on this machine too (always on for --allow-remote; a self-signed certificate "
+        "is made once under ~/.config/swapstream unless --tls-cert/--tls-key are given)",
+    )
+    web.add_argument("--tls-cert", type=Path, default=None, help="TLS certificate (PEM) to serve HTTPS with")
+    web.add_argument("--tls-key", type=Path, default=None, help="its private key (PEM)")
+    web.add_argument("--jpeg-quality", type=int_in(1, 100), default=80, help="preview JPEG quality (default 80)")
     add_swap_arguments(parser)
 
 
@@ -91,21 +110,29 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def start_server(app, sock: socket.socket):
+def start_server(app, sock: socket.socket, tls: tuple[Path, Path] | None = None):
     """uvicorn on its own thread (the main thread keeps the signals and finalises on exit)."""
     import uvicorn
 
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_graceful_shutdown=1, access_log=False)
+    config = uvicorn.Config(
+        app,
+        log_level="warning",
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        access_log=False,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="studio-http", daemon=True)
     thread.start()
     return server, thread
 
 
-def url_of(sock: socket.socket, host: str, token: str) -> str:
+def url_of(sock: socket.socket, host: str, token: str, tls: bool = False) -> str:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/?token={token}"
+    return f"{'https' if tls else 'http'}://{shown}:{port}/?token={token}"
 
 
 @contextlib.contextmanager
@@ -142,11 +169,12 @@ def signals_held():
 
 def run(args: argparse.Namespace) -> int:
     from swapstream.studio.app import create_app, new_token
+    from swapstream.studio.rtc_app import peers_for
     from swapstream.studio.session import build_session
+    from swapstream.studio.tls import fingerprint, tls_files
 
     check_host(args.host, args.allow_remote)
-    if not 1 <= args.jpeg_quality <= 100:
-        raise UserError(f"--jpeg-quality {args.jpeg_quality}: must be 1..100")
+    tls = tls_files(args, remote=args.host not in LOCAL_HOSTS)
     if args.record is not None:
         from swapstream.commands.live import check_record_path
 
@@ -154,13 +182,16 @@ def run(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     session = build_session(args)
     token = new_token()
-    server, thread = start_server(create_app(session, token), sock)
+    rtc = peers_for(session)
+    server, thread = start_server(create_app(session, token, rtc=rtc, bound_host=args.host), sock, tls)
     pipe = session.pipe
     info = pipe.info
     print(
         f"studio: {info.name} {info.width}x{info.height} @ {info.fps:.0f} fps on {pipe.stats.provider}", file=sys.stderr
     )
-    print(f"studio: open {url_of(sock, args.host, token)}", flush=True)
+    if tls is not None:
+        print(f"studio: TLS certificate {tls[0]} SHA-256 {fingerprint(tls[0])}", file=sys.stderr)
+    print(f"studio: open {url_of(sock, args.host, token, tls is not None)}", flush=True)
     t_end = time.monotonic() + args.duration if args.duration else None
     interrupted = False
     try:
@@ -174,6 +205,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         with signals_held():
             pipe.stop()
+            if rtc is not None:
+                rtc.close_from_thread()
             session.close()
             server.should_exit = True
             thread.join(3.0)
@@ -187,4 +220,8 @@ def run(args: argparse.Namespace) -> int:
         + (" (stopped)" if interrupted else ""),
         file=sys.stderr,
     )
+    # Everything is saved and closed. The interpreter's last garbage collection walks the whole
+    # heap (models, media and web libraries): 2.5 s of CPU here, ten times that on a loaded
+    # machine. Nothing is left for it to do, so the objects alive now are exempted from it.
+    gc.freeze()
     return 0

@@ -9,7 +9,10 @@ server), no referrer, and may not be framed.
 
 Routes: GET / (the page), GET /static/{file}, GET /api/state, POST /api/control
 ({"key": ..., "value": ...} -> 200 with the new settings, or 400 {"error": message}),
-GET /stream/{swapped|original} (multipart MJPEG, newest frame only).
+GET /stream/{swapped|original} (multipart MJPEG, newest frame only); with WebRTC (rtc_app.py):
+GET /output (only the swapped video, for OBS's Browser Source) and POST /api/rtc/offer.
+In front of the token gate, guard.SameOriginGate checks Host on every request and Origin on
+every state-changing one (DNS rebinding, cross-site use of a leaked token).
 """
 
 from __future__ import annotations
@@ -26,11 +29,18 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from swapstream.engine.pipeline.controls import ControlError
+from swapstream.studio.guard import SameOriginGate
 from swapstream.studio.preview_hub import STREAMS
+from swapstream.studio.rtc_app import offer_endpoint, output_endpoint
 
 MAX_BODY = 4096
 TOKEN_HEADER = "x-swapstream-token"
-STATIC = {"app.js": "text/javascript", "style.css": "text/css"}
+STATIC = {
+    "app.js": "text/javascript",
+    "rtc.js": "text/javascript",
+    "output.js": "text/javascript",
+    "style.css": "text/css",
+}
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' blob: data:; "
@@ -84,21 +94,22 @@ def _static_text(name: str) -> str:
     return resources.files("swapstream.studio").joinpath("static", name).read_text(encoding="utf-8")
 
 
-async def _read_bounded(request: Request) -> bytes | None:
-    """The request body, or None when it is larger than MAX_BODY."""
+async def _read_bounded(request: Request, limit: int = MAX_BODY) -> bytes | None:
+    """The request body, or None when it is larger than limit bytes."""
     declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
         return None
     body = b""
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_BODY:
+        if len(body) > limit:
             return None
     return body
 
 
-def create_app(session, token: str) -> TokenGate:
-    """The ASGI app for `session` (a StudioSession, or anything with state/control/hub)."""
+def create_app(session, token: str, *, rtc=None, bound_host: str = "127.0.0.1") -> SameOriginGate:
+    """The ASGI app for `session` (a StudioSession, or anything with state/control/hub);
+    rtc: its rtc.RtcPeers (None: MJPEG only); bound_host: the --host it listens on."""
     page = _static_text("index.html").replace("{{TOKEN}}", token)
 
     async def index(request: Request) -> Response:
@@ -113,6 +124,7 @@ def create_app(session, token: str) -> TokenGate:
     async def state(request: Request) -> Response:
         after = request.query_params.get("after", "0")
         data = await anyio.to_thread.run_sync(session.state, int(after) if after.isdigit() else 0)
+        data["rtc"] = rtc.state() if rtc is not None else {"available": False}
         return JSONResponse(data, headers={"Cache-Control": "no-store"})
 
     async def control(request: Request) -> Response:
@@ -147,8 +159,10 @@ def create_app(session, token: str) -> TokenGate:
         Route("/api/state", state),
         Route("/api/control", control, methods=["POST"]),
         Route("/stream/{which}", stream),
+        Route("/output", output_endpoint(_static_text("output.html").replace("{{TOKEN}}", token), SECURITY_HEADERS)),
+        Route("/api/rtc/offer", offer_endpoint(session, rtc, _read_bounded), methods=["POST"]),
     ]
-    return TokenGate(Starlette(routes=routes), token)
+    return SameOriginGate(TokenGate(Starlette(routes=routes), token), bound_host)
 
 
 async def _mjpeg(hub, which: str):

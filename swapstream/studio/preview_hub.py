@@ -42,6 +42,7 @@ class PreviewHub:
         self._encode_s: deque[float] = deque(maxlen=100)
         self.encoded = 0
         self.closed = False
+        self._listeners: list = []  # more consumers of each output frame (the WebRTC tracks)
         self._thread = threading.Thread(target=self._loop, name="studio-preview", daemon=True)
         self._thread.start()
 
@@ -54,7 +55,13 @@ class PreviewHub:
                 while len(self._originals) > KEEP_ORIGINALS:
                     self._originals.popitem(last=False)
 
+    def add_listener(self, on_output) -> None:
+        """on_output(packet) is also called with every output frame; it must not wait."""
+        self._listeners.append(on_output)
+
     def on_output(self, packet) -> None:
+        for listener in self._listeners:
+            listener(packet)
         if not any(self._viewers.values()):
             return
         with self._cond:

@@ -18,6 +18,7 @@ from swapstream.common.pipeline_contract import SourceInfo
 from swapstream.engine.pipeline.controls import CONTROLS, ControlBoard, SwapSettings
 from swapstream.studio.preview_hub import PreviewHub
 from swapstream.studio.recorder import StudioSink
+from swapstream.studio.rtc_media import BROWSER_SOURCE, BrowserCameraSource, BrowserInbox
 from swapstream.studio.sources import SwitchingSource
 
 
@@ -35,7 +36,7 @@ def _finite(value):
 class StudioSession:
     """pipe: a set-up engine Pipeline built with `controls=board` and the hub's callbacks;
     source: its SwitchingSource and catalog: the SourceCatalog (None: no switching);
-    governor: a GovernorLoop (None: no governor)."""
+    governor: a GovernorLoop (None: no governor); inbox: a BrowserInbox (None: no browser camera)."""
 
     def __init__(
         self,
@@ -48,9 +49,11 @@ class StudioSession:
         source=None,
         catalog=None,
         governor=None,
+        inbox=None,
     ):
         self.pipe, self.board, self.hub, self.sink, self.models = pipe, board, hub, sink, models
         self.source, self.catalog, self.governor = source, catalog, governor
+        self.inbox = inbox  # the page's camera frames (rtc_media.BrowserInbox; None: no browser source)
 
     def start(self) -> None:
         self.pipe.start()
@@ -120,8 +123,9 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     from swapstream.swap_session.pipelines import SwapSession
 
     cfg = engine_config_from_args(args)
-    catalog = build_catalog(args, cfg)
-    source = SwitchingSource(build_source(args, cfg), catalog.name_of(args.source))
+    inbox = BrowserInbox()
+    catalog = build_catalog(args, cfg, inbox)
+    source = SwitchingSource(build_source(args, cfg, inbox), catalog.name_of(args.source))
     session = SwapSession.from_args(args, cfg)
     model = session.model
     runtime_cfg = runtime_config_from_args(args)
@@ -151,35 +155,39 @@ def build_session(args: argparse.Namespace) -> StudioSession:
         hub.close()
         raise
     governor = GovernorLoop(Governor(), board, pipe.stats, lambda: source.info)
-    return StudioSession(pipe, board, hub, sink, models, source=source, catalog=catalog, governor=governor)
+    return StudioSession(pipe, board, hub, sink, models, source=source, catalog=catalog, governor=governor, inbox=inbox)
 
 
-def build_source(args: argparse.Namespace, cfg):
-    """A video file loops in real time (unless --once); anything else is a camera, as in `live`."""
+def build_source(args: argparse.Namespace, cfg, inbox: BrowserInbox):
+    """A video file loops in real time (unless --once); `browser` is the page's camera; anything
+    else is a camera, as in `live`."""
     from swapstream.studio.sources import LoopingFileSource
     from swapstream.swap_session.from_args import is_camera, live_source
 
     src = args.source
+    if src == BROWSER_SOURCE:
+        return BrowserCameraSource(inbox, args.width or 640, args.height or 480, args.fps or 30.0)
     if not is_camera(src) and Path(src).is_file():
         return LoopingFileSource(Path(src), loop=not args.once, max_frames=args.max_frames)
     return live_source(args, cfg)  # a camera, or the one-line error for a bad --source
 
 
-def build_catalog(args: argparse.Namespace, cfg):
-    """What the page may switch to: cameras, and the videos in --media (default: the folder of a
-    --source file)."""
+def build_catalog(args: argparse.Namespace, cfg, inbox: BrowserInbox):
+    """What the page may switch to: the page's own camera, cameras, and the videos in --media
+    (default: the folder of a --source file)."""
     from swapstream.engine.stages.camera import CameraSource, parse_device
     from swapstream.studio.sources import LoopingFileSource, SourceCatalog
     from swapstream.swap_session.from_args import camera_config_from_args, is_camera
 
     media = args.media
-    if media is None and not is_camera(args.source):
+    if media is None and not is_camera(args.source) and args.source != BROWSER_SOURCE:
         media = Path(args.source).resolve().parent
     camera_cfg = camera_config_from_args(args, cfg)
     return SourceCatalog(
         media,
         lambda spec: CameraSource(parse_device(spec), camera_cfg),
         lambda path: LoopingFileSource(path, loop=not args.once),
+        open_browser=lambda: BrowserCameraSource(inbox, args.width or 640, args.height or 480, args.fps or 30.0),
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from swapstream.common.pipeline_contract import FramePacket, Source, SourceInfo
+from swapstream.studio.rtc_media import BROWSER_SOURCE
 
 
 class LoopingFileSource(Source):
@@ -128,19 +129,20 @@ class SourceCatalog:
     files directly inside `media_dir`, by name only. Any other path, a URL, or a name that
     resolves outside the folder is refused, so the page cannot make the server open another file.
 
-    open_camera(spec) / open_file(path) -> a Source that is not set up yet.
+    open_camera(spec) / open_file(path) / open_browser() -> a Source that is not set up yet
+    (open_browser: the page's own camera, named BROWSER_SOURCE; None: not offered).
     """
 
-    def __init__(self, media_dir: Path | None, open_camera, open_file):
+    def __init__(self, media_dir: Path | None, open_camera, open_file, open_browser=None):
         self.root = Path(media_dir).resolve() if media_dir is not None else None
-        self._open_camera, self._open_file = open_camera, open_file
+        self._open_camera, self._open_file, self._open_browser = open_camera, open_file, open_browser
 
     def names(self) -> list[str]:
         cameras = sorted(str(p) for p in Path("/dev").glob("video*") if p.name[5:].isdigit())
         files = []
         if self.root is not None and self.root.is_dir():
             files = sorted(p.name for p in self.root.iterdir() if self._is_video(p))
-        return cameras + files
+        return ([BROWSER_SOURCE] if self._open_browser is not None else []) + cameras + files
 
     def _is_video(self, path: Path) -> bool:
         if path.name.startswith(".") or path.suffix.lower() not in VIDEO_SUFFIXES:
@@ -162,6 +164,8 @@ class SourceCatalog:
         """A Source for `name`, or ControlError saying what is accepted."""
         from swapstream.engine.pipeline.controls import ControlError
 
+        if name == BROWSER_SOURCE and self._open_browser is not None:
+            return self._open_browser()
         if name.isdigit() and int(name) <= MAX_CAMERA_INDEX:
             return self._open_camera(name)
         if name.startswith("/dev/video") and name[10:].isdigit() and Path(name).exists():

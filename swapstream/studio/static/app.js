@@ -130,6 +130,7 @@ function showNumbers(s) {
   $("output").textContent = size ? `${size[0]}×${size[1]}` : "–";
   $("vcam").textContent = !r ? "–" : r.vcam.on ? `on${r.vcam.size ? ` (${r.vcam.size[0]}×${r.vcam.size[1]})` : ""}` : "off";
   showGovernor(s.governor);
+  showRtc(s.rtc);
   $("status").textContent = s.running ? "running" : "stopped";
 }
 
@@ -222,8 +223,74 @@ function showOriginal(on) {
   $("view-original").src = on ? withToken("stream/original") : "";
 }
 
+// -- WebRTC: the swapped stream as a video track, and this browser's camera as the source -----
+const rtc = { pc: null, meter: null, figures: null, camera: null };
+
+async function startRtc(sendCamera) {
+  stopRtc();
+  try {
+    if (sendCamera) {
+      const video = { width: 1280, height: 720 };
+      // with the microphone where there is one (it comes back delayed like the video)
+      rtc.camera = await navigator.mediaDevices
+        .getUserMedia({ video, audio: true })
+        .catch(() => navigator.mediaDevices.getUserMedia({ video, audio: false }));
+      $("view-camera").srcObject = rtc.camera;
+      $("camera-box").hidden = false;
+    }
+    rtc.pc = await StudioRtc.connect({
+      role: sendCamera ? "sender" : "viewer",
+      camera: rtc.camera,
+      takeOver: $("rtc-take-over").checked,
+      video: $("view-rtc"),
+    });
+    rtc.meter = StudioRtc.meter(rtc.pc);
+    $("rtc-box").hidden = false;
+    $("view-swapped").parentElement.hidden = true;
+    $("view-swapped").src = ""; // no MJPEG viewer: nothing is JPEG-encoded for this page
+    $("rtc-preview").checked = true;
+    showMessage(sendCamera ? "sending this browser's camera" : "preview over WebRTC", "ok");
+  } catch (e) {
+    stopRtc();
+    showMessage(`WebRTC refused: ${e.message || e}`, "error");
+  }
+}
+
+function stopRtc() {
+  if (rtc.pc) rtc.pc.close();
+  if (rtc.camera) rtc.camera.getTracks().forEach((t) => t.stop());
+  Object.assign(rtc, { pc: null, meter: null, figures: null, camera: null });
+  $("rtc-box").hidden = true;
+  $("camera-box").hidden = true;
+  $("rtc-preview").checked = false;
+  $("view-swapped").parentElement.hidden = false;
+  $("view-swapped").src = withToken("stream/swapped");
+}
+
+async function measureRtc() {
+  if (rtc.meter) rtc.figures = await rtc.meter().catch(() => null);
+  setTimeout(measureRtc, 1000);
+}
+
+// Round trip = the browser's share (WebRTC stats) + the studio's per-frame share (decoded ->
+// swapped -> handed to the encoder) at each percentile.
+function showRtc(r) {
+  $("rtc").hidden = !r || !r.available;
+  const f = rtc.figures;
+  const server = r && r.server_ms;
+  for (const p of ["p50", "p95", "p99"]) {
+    const v = f && server && server[p] !== null ? f.browser_ms + server[p] + (r.encode_ms || 0) : null;
+    $(`rtt-${p}`).textContent = fmt(v);
+  }
+  $("rtc-fps").textContent = f ? fmt(f.fps) : "–";
+  $("rtc-drops").textContent = f ? f.dropped : "–";
+}
+
 window.addEventListener("DOMContentLoaded", () => {
   $("view-swapped").src = withToken("stream/swapped");
   $("show-original").addEventListener("change", (e) => showOriginal(e.target.checked));
+  $("rtc-preview").addEventListener("change", (e) => (e.target.checked ? startRtc(false) : stopRtc()));
+  $("rtc-camera").addEventListener("click", () => startRtc(true));
   poll();
+  measureRtc();
 });
