@@ -2,13 +2,15 @@
 bounded at the first stage (engine.pipeline.runner, max_in_flight), interleaved in one run.
 
     python benchmarks/live_policy.py [-m MODEL.onnx] [--clip CLIP] [--sizes 1280x720 1920x1080]
-        [--fps 30 60] [--frames 300] [--rounds 2] [--json OUT]
+        [--fps 30 60] [--frames 300] [--rounds 2] [--threads 0] [--in-flight 0 2] [--json OUT]
 
 For each frame size and source rate the clip is letterboxed and re-timed (every frame kept, its
 presentation times set to the rate, cached under /tmp) and played in real time into the live
 pipeline with a null sink, once per policy per round. Reported per run: frames delivered per
-second of the source, glass-to-glass p50/p99, where frames were dropped, and the blend stage's
-p50. Without -m the `live` preset's untrained INT8 export (speed only) is used, as `swapstream
+second of the source, glass-to-glass p50/p99, where frames were dropped, and the blend, infer
+and detect stages' p50. --threads compares inference intra-op thread counts (0: ONNX Runtime's
+default) the same way, each policy run once per count per round (the order reversed every other
+round). Without -m the `live` preset's untrained INT8 export (speed only) is used, as `swapstream
 bench` does; without --clip the bench's rendered 640x480 driving clip.
 """
 
@@ -110,13 +112,17 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=2)
     help_in_flight = f"max_in_flight values to compare (0: every link newest-only; default 0 {LIVE_IN_FLIGHT})"
     p.add_argument("--in-flight", type=int, nargs="+", default=[0, LIVE_IN_FLIGHT], help=help_in_flight)
+    p.add_argument("--threads", type=int, nargs="+", default=[0], help="inference intra-op threads to compare")
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     cache = cache_root(None)
     cache.mkdir(parents=True, exist_ok=True)
     model_path = args.model or default_model("live", "int8", cache)[0]
     clip = args.clip or default_clip(cache, args.frames)
-    session = SwapSession(load_engine_config(None), load_swap_model(model_path, RuntimeConfig()))
+    cfg = load_engine_config(None)
+    sessions = {
+        t: SwapSession(cfg, load_swap_model(model_path, RuntimeConfig(intra_op_threads=t))) for t in args.threads
+    }
     work = Path(tempfile.gettempdir()) / "swapstream-live-policy"
     work.mkdir(exist_ok=True)
     rows = []
@@ -125,14 +131,16 @@ def main() -> int:
         size = tuple(int(v) for v in size_text.split("x"))
         for fps in args.fps:
             timed = retimed_clip(clip, size, fps, args.frames, work)
+            runs = [(t, f) for t in args.threads for f in args.in_flight]
             for r in range(args.rounds):
-                for in_flight in args.in_flight:
+                for threads, in_flight in runs if r % 2 == 0 else runs[::-1]:
                     name = policy_name(in_flight)
-                    row = {"size": size_text, "source_fps": fps, "round": r, "policy": name}
-                    row.update(run_once(session, timed, args.frames, in_flight))
+                    row = {"size": size_text, "source_fps": fps, "round": r, "policy": name, "threads": threads}
+                    row.update(run_once(sessions[threads], timed, args.frames, in_flight))
                     rows.append(row)
                     print(
-                        f"{size_text} {fps} fps r{r} {name:18s} delivered {row['delivered_fps']:5.1f} fps "
+                        f"{size_text} {fps} fps r{r} {name:18s} threads {threads} "
+                        f"delivered {row['delivered_fps']:5.1f} fps "
                         f"p50 {row['p50_ms']:6.1f} p99 {row['p99_ms']:6.1f} ms drops {row['drops_by_stage']} "
                         f"blend {row['blend_p50_ms']:.1f} infer {row['infer_p50_ms']:.1f} "
                         f"detect {row['detect_p50_ms']:.1f}",

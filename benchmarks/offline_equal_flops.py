@@ -1,0 +1,158 @@
+"""Offline, at equal model FLOPs: the engine's convert pipeline against a plain sequential loop of
+off-the-shelf parts (PyAV decode -> MediaPipe FaceMesh -> warp -> ONNX Runtime -> warp back ->
+cv2.seamlessClone -> PyAV x264), the same model file in both, rounds interleaved in one process.
+
+    python benchmarks/offline_equal_flops.py [--preset benchmarks/presets/equal_flops_df128.yaml]
+        [--precisions fp32 int8] [--clip ../shared/media/d18.mp4] [--frames 60] [--rounds 3] [--json OUT]
+
+The model is the preset's architecture (default: issue 29's recipe, DF 128 px, e32/ae256/d32/
+mask16) with random weights, exported once per precision as `swapstream bench` does (speed only:
+weights do not change the work). The engine side is what `swapstream convert` runs: SwapSession's
+offline pipeline (threaded stages, frames kept in order) into the file sink, configs/engine.yaml
+defaults. The loop is what one writes from the libraries' own examples: one frame at a time,
+FaceMesh in video mode, cv2.warpAffine to the model's crop, the model through ONNX Runtime
+(default threads), the face and its mask warped back over the whole frame, cv2.seamlessClone
+(NORMAL_CLONE) at the mask's centre, libx264 at the engine's crf and preset. Each round runs, per
+precision, the engine then the loop (order alternated between rounds); fps = frames written /
+wall seconds, model load and warm-up excluded. Report: per precision the median over rounds of
+each side's fps and of the per-round ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from swapstream.engine.engine_config import load_engine_config
+from swapstream.engine.face.align import alignment_matrix
+from swapstream.engine.face.landmarks import FaceMesh
+from swapstream.engine.pipeline.metrics import PipelineStats
+from swapstream.engine.runtime.providers import RuntimeConfig
+from swapstream.engine.runtime.swap_model import load_swap_model
+from swapstream.engine.stages.capture import VideoFileSource
+from swapstream.engine.stages.sink_file import VideoFileSink
+
+from swapstream.bench.inputs import cache_root, default_model
+from swapstream.bench.report import cpu_name
+from swapstream.swap_session.pipelines import SwapSession
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_CLIP = REPO.parent / "shared" / "media" / "d18.mp4"
+
+
+def engine_run(session: SwapSession, clip: Path, frames: int, out: Path) -> tuple[int, float]:
+    """(frames written, wall seconds) of the engine's offline pipeline over the clip's first frames."""
+    cfg = session.cfg
+    source = VideoFileSource(clip, max_frames=frames)
+    sink = VideoFileSink(out, cfg.output, audio_from=clip)
+    stats = PipelineStats(provider=session.model.provider)
+    started = time.perf_counter()
+    session.pipeline(source, sink, live=False, stats=stats).run()
+    return stats.snapshot().frames, time.perf_counter() - started
+
+
+def swap_one(frame: np.ndarray, landmarks: np.ndarray, model, face_type: str) -> np.ndarray:
+    """The loop's per-face work on a BGR uint8 frame: warp, infer, warp back, seamlessClone."""
+    h, w = frame.shape[:2]
+    size = model.resolution
+    m = alignment_matrix(landmarks, face_type, size)
+    crop = cv2.warpAffine(frame, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    face, mask = model.swap(crop[None])
+    out_size = model.output_resolution
+    back = cv2.invertAffineTransform(m * (out_size / size))
+    face_full = cv2.warpAffine(face[0], back, (w, h), flags=cv2.INTER_LINEAR)
+    mask_full = cv2.warpAffine((mask[0].squeeze() * 255).astype(np.uint8), back, (w, h), flags=cv2.INTER_LINEAR)
+    _, mask_full = cv2.threshold(mask_full, 127, 255, cv2.THRESH_BINARY)
+    mask_full[[0, -1], :] = 0  # seamlessClone needs the mask inside the frame's border
+    mask_full[:, [0, -1]] = 0
+    x, y, bw, bh = cv2.boundingRect(mask_full)
+    if bw < 4 or bh < 4:
+        return frame
+    return cv2.seamlessClone(face_full, frame, mask_full, (x + bw // 2, y + bh // 2), cv2.NORMAL_CLONE)
+
+
+def loop_run(model, face_type: str, clip: Path, frames: int, out: Path, crf: int, preset: str) -> tuple[int, float]:
+    """(frames written, wall seconds) of the sequential off-the-shelf loop."""
+    mesh = FaceMesh(static=False)
+    written = 0
+    started = time.perf_counter()
+    with av.open(str(clip)) as src, av.open(str(out), "w") as dst:
+        stream_in = src.streams.video[0]
+        rate = Fraction(stream_in.average_rate or 30).limit_denominator(1001)
+        enc = dst.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset})
+        enc.width, enc.height, enc.pix_fmt = stream_in.codec_context.width, stream_in.codec_context.height, "yuv420p"
+        for frame in src.decode(stream_in):
+            if written >= frames:
+                break
+            img = np.ascontiguousarray(frame.to_ndarray(format="bgr24"))
+            for face in mesh.process(img)[:1]:
+                img = swap_one(img, face.landmarks, model, face_type)
+            dst.mux(enc.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+            written += 1
+        dst.mux(enc.encode(None))
+    mesh.close()
+    return written, time.perf_counter() - started
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default=str(REPO / "benchmarks" / "presets" / "equal_flops_df128.yaml"))
+    p.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
+    p.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
+    p.add_argument("--frames", type=int, default=60)
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--json", type=Path, default=None)
+    args = p.parse_args()
+    cache = cache_root(None)
+    cache.mkdir(parents=True, exist_ok=True)
+    cfg = load_engine_config(None)
+    sides = {}
+    for precision in args.precisions:
+        model = load_swap_model(default_model(args.preset, precision, cache)[0], RuntimeConfig(providers=("cpu",)))
+        model.warmup()
+        sides[precision] = (SwapSession(cfg, model), model)
+    print(f"CPU: {cpu_name()}; clip {args.clip.name}, {args.frames} frames", file=sys.stderr)
+    runs: dict[str, dict[str, list[float]]] = {p: {"engine": [], "loop": []} for p in args.precisions}
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for precision in args.precisions:
+                session, model = sides[precision]
+                order = ("engine", "loop") if r % 2 == 0 else ("loop", "engine")
+                for side in order:
+                    out = Path(tmp) / f"{side}_{precision}_{r}.mp4"
+                    if side == "engine":
+                        n, secs = engine_run(session, args.clip, args.frames, out)
+                    else:
+                        face_type = model.contract.face_type
+                        n, secs = loop_run(
+                            model, face_type, args.clip, args.frames, out, cfg.output.crf, cfg.output.preset
+                        )
+                    runs[precision][side].append(n / secs)
+                    print(f"r{r} {precision} {side:6s} {n} frames {n / secs:6.2f} fps", file=sys.stderr, flush=True)
+    summary = {}
+    print("| precision | engine fps (median) | loop fps (median) | engine / loop (median of rounds) | rounds |")
+    print("|---|---|---|---|---|")
+    for precision, by in runs.items():
+        ratios = [e / s for e, s in zip(by["engine"], by["loop"])]
+        summary[precision] = {**by, "ratios": ratios, "ratio_median": statistics.median(ratios)}
+        rounds = ", ".join(f"{x:.2f}x" for x in ratios)
+        print(
+            f"| {precision} | {statistics.median(by['engine']):.2f} | {statistics.median(by['loop']):.2f} | "
+            f"{statistics.median(ratios):.2f}x | {rounds} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"cpu": cpu_name(), "clip": str(args.clip), "runs": summary}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
