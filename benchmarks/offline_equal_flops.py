@@ -3,7 +3,7 @@ off-the-shelf parts (PyAV decode -> MediaPipe FaceMesh -> warp -> ONNX Runtime -
 cv2.seamlessClone -> PyAV x264), the same model file in both, rounds interleaved in one process.
 
     python benchmarks/offline_equal_flops.py [--preset benchmarks/presets/equal_flops_df128.yaml]
-        [--precisions fp32 int8] [--clip ../shared/media/d18.mp4] [--frames 90] [--rounds 3] [--json OUT]
+        [--precisions fp32 int8] [--threads 0] [--clip ../shared/media/d18.mp4] [--frames 90] [--rounds 3] [--json OUT]
 
 The model is the preset's architecture (default: issue 29's recipe, DF 128 px, e32/ae256/d32/
 mask16) with random weights, exported once per precision as `swapstream bench` does (speed only:
@@ -17,6 +17,8 @@ warm-up of both sides, each round runs, per precision, the engine then the loop 
 between rounds); fps = frames written / wall seconds, model load and warm-up excluded, the
 pipeline's own start (stage threads, detectors) included as `swapstream convert` pays it.
 Report: per precision the median over rounds of each side's fps and of the per-round ratio.
+--threads runs the engine side once per intra-op thread count (0: the session default of
+engine.runtime.providers) in every round; the loop keeps the default.
 """
 
 from __future__ import annotations
@@ -110,10 +112,36 @@ def loop_run(
     return written, swapped, time.perf_counter() - started
 
 
+def run_rounds(args, cfg, sides: dict, tmp: Path) -> dict[str, dict[str, list[float]]]:
+    """{precision: {side name: fps per round}}; sides: {precision: {side name: (SwapSession | None, model)}}."""
+    runs = {precision: {name: [] for name in by} for precision, by in sides.items()}
+    for r in range(args.rounds):
+        for precision, by in sides.items():
+            names = list(by) if r % 2 == 0 else list(by)[::-1]
+            for name in names:
+                session, model = by[name]
+                out = tmp / f"{name.replace(' ', '_')}_{precision}_{r}.mp4"
+                if session is not None:
+                    n, faces, secs = engine_run(session, args.clip, args.frames, out)
+                else:
+                    enc = cfg.output
+                    n, faces, secs = loop_run(
+                        model, model.contract.face_type, args.clip, args.frames, out, enc.crf, enc.preset
+                    )
+                runs[precision][name].append(n / secs)
+                print(
+                    f"r{r} {precision} {name:10s} {n} frames {faces} faces {n / secs:6.2f} fps",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    return runs
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default=str(REPO / "benchmarks" / "presets" / "equal_flops_df128.yaml"))
     p.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
+    p.add_argument("--threads", nargs="+", type=int, default=[0], help="the engine's intra-op threads to compare")
     p.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
     p.add_argument("--frames", type=int, default=90)
     p.add_argument("--rounds", type=int, default=3)
@@ -124,47 +152,38 @@ def main() -> int:
     cfg = load_engine_config(None)
     sides = {}
     for precision in args.precisions:
-        model = load_swap_model(default_model(args.preset, precision, cache)[0], RuntimeConfig(providers=("cpu",)))
-        model.warmup()
-        sides[precision] = (SwapSession(cfg, model), model)
+        path = default_model(args.preset, precision, cache)[0]
+        by = {}
+        for threads in args.threads:
+            model = load_swap_model(path, RuntimeConfig(providers=("cpu",), intra_op_threads=threads))
+            by[f"engine t{threads}"] = (SwapSession(cfg, model), model)
+        by["loop"] = (None, load_swap_model(path, RuntimeConfig(providers=("cpu",))))
+        sides[precision] = by
     print(f"CPU: {cpu_name()}; clip {args.clip.name}, {args.frames} frames", file=sys.stderr)
-    runs: dict[str, dict[str, list[float]]] = {p: {"engine": [], "loop": []} for p in args.precisions}
     with tempfile.TemporaryDirectory() as tmp:
-        for precision, (session, model) in sides.items():  # untimed: JIT compiles, model and library loads
-            engine_run(session, args.clip, WARMUP_FRAMES, Path(tmp) / f"warm_engine_{precision}.mp4")
-            loop_run(
-                model, model.contract.face_type, args.clip, WARMUP_FRAMES, Path(tmp) / "warm_loop.mp4", 18, "veryfast"
-            )
-        for r in range(args.rounds):
-            for precision in args.precisions:
-                session, model = sides[precision]
-                order = ("engine", "loop") if r % 2 == 0 else ("loop", "engine")
-                for side in order:
-                    out = Path(tmp) / f"{side}_{precision}_{r}.mp4"
-                    if side == "engine":
-                        n, faces, secs = engine_run(session, args.clip, args.frames, out)
-                    else:
-                        face_type = model.contract.face_type
-                        n, faces, secs = loop_run(
-                            model, face_type, args.clip, args.frames, out, cfg.output.crf, cfg.output.preset
-                        )
-                    runs[precision][side].append(n / secs)
-                    print(
-                        f"r{r} {precision} {side:6s} {n} frames {faces} faces {n / secs:6.2f} fps",
-                        file=sys.stderr,
-                        flush=True,
-                    )
+        for precision, by in sides.items():  # untimed: JIT compiles, model and library loads
+            for session, _ in by.values():
+                if session is not None:
+                    engine_run(session, args.clip, WARMUP_FRAMES, Path(tmp) / f"warm_{precision}.mp4")
+            loop_model = by["loop"][1]
+            warm = Path(tmp) / "warm_loop.mp4"
+            loop_run(loop_model, loop_model.contract.face_type, args.clip, WARMUP_FRAMES, warm, 18, "veryfast")
+        runs = run_rounds(args, cfg, sides, Path(tmp))
     summary = {}
-    print("| precision | engine fps (median) | loop fps (median) | engine / loop (median of rounds) | rounds |")
-    print("|---|---|---|---|---|")
+    print("| precision | side | fps (median) | loop fps (median) | side / loop (median of rounds) | rounds |")
+    print("|---|---|---|---|---|---|")
     for precision, by in runs.items():
-        ratios = [e / s for e, s in zip(by["engine"], by["loop"])]
-        summary[precision] = {**by, "ratios": ratios, "ratio_median": statistics.median(ratios)}
-        rounds = ", ".join(f"{x:.2f}x" for x in ratios)
-        print(
-            f"| {precision} | {statistics.median(by['engine']):.2f} | {statistics.median(by['loop']):.2f} | "
-            f"{statistics.median(ratios):.2f}x | {rounds} |"
-        )
+        loop = by["loop"]
+        for name, fps in by.items():
+            if name == "loop":
+                continue
+            ratios = [e / s for e, s in zip(fps, loop)]
+            summary[f"{precision} {name}"] = {"fps": fps, "loop_fps": loop, "ratios": ratios}
+            rounds = ", ".join(f"{x:.2f}x" for x in ratios)
+            print(
+                f"| {precision} | {name} | {statistics.median(fps):.2f} | {statistics.median(loop):.2f} | "
+                f"{statistics.median(ratios):.2f}x | {rounds} |"
+            )
     if args.json:
         args.json.write_text(json.dumps({"cpu": cpu_name(), "clip": str(args.clip), "runs": summary}, indent=1))
     return 0

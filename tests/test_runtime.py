@@ -262,3 +262,31 @@ def test_inference_threads_do_not_spin_unless_asked(tmp_path):
     model = load_swap_model(write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata()), cfg)
     assert model.session.get_session_options().get_session_config_entry(key) == "1"
     assert not runtime_config_from_args(parser.parse_args([])).spin_wait
+
+
+def test_intra_op_threads_follow_the_cpus_int8_unit(tmp_path, monkeypatch):
+    """Unset threads (0) become 1 on a <= 2-core host with VNNI/AMX, ONNX Runtime's choice (0)
+    elsewhere; flags are read from a cpuinfo file; an explicit count always wins."""
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text(
+        "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
+        "flags\t\t: fpu sse2 avx2 fma avx512f avx512_vnni avx512_bf16\n\n"
+        "processor\t: 1\nflags\t\t: fpu sse2 avx2\n"
+    )
+    zen4 = providers_mod.cpu_flags(cpuinfo)
+    assert {"avx2", "avx512_vnni", "avx512_bf16"} <= zen4 and "fpu" in zen4
+    assert providers_mod.cpu_flags(tmp_path / "absent") == frozenset()
+    avx2_only = frozenset({"sse2", "avx2", "fma"})
+    assert providers_mod.auto_intra_op_threads(zen4, 2) == 1
+    assert providers_mod.auto_intra_op_threads(frozenset({"avx2", "avx_vnni"}), 1) == 1  # Alder Lake class
+    assert providers_mod.auto_intra_op_threads(avx2_only, 2) == 0
+    assert providers_mod.auto_intra_op_threads(zen4, 16) == 0
+
+    path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
+    monkeypatch.setattr(providers_mod, "usable_cores", lambda: 2)
+    for flags, threads in ((zen4, 1), (avx2_only, 0)):
+        monkeypatch.setattr(providers_mod, "cpu_flags", lambda flags=flags: flags)
+        assert providers_mod.session_options(RuntimeConfig()).intra_op_num_threads == threads
+        assert providers_mod.session_options(RuntimeConfig(intra_op_threads=2)).intra_op_num_threads == 2
+        session, _ = create_session(path, RuntimeConfig(providers=("cpu",)))
+        assert session.get_session_options().intra_op_num_threads == threads

@@ -99,7 +99,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=threads(allow_zero=True),
         default=0,
-        help=f"intra-op threads, 0..{MAX_THREADS} (0 = ONNX Runtime default)",
+        help=f"intra-op threads, 0..{MAX_THREADS} (0 = by the CPU: 1 on a host of <= 2 cores with VNNI/AMX, "
+        "else ONNX Runtime's default)",
     )
     g.add_argument(
         "--spin-wait",
