@@ -63,6 +63,8 @@ def engine_run(session: SwapSession, clip: Path, frames: int, out: Path) -> tupl
     started = time.perf_counter()
     session.pipeline(source, sink, live=False, stats=stats).run()
     elapsed = time.perf_counter() - started
+    stages = " ".join(f"{k} {v['p50']:.1f}" for k, v in stats.as_dict()["stage_ms"].items())
+    print(f"    engine stage p50 ms: {stages}", file=sys.stderr)
     return stats.snapshot().frames, stats.as_dict()["faces_swapped"], elapsed
 
 
