@@ -3,7 +3,8 @@ off-the-shelf parts (PyAV decode -> MediaPipe FaceMesh -> warp -> ONNX Runtime -
 cv2.seamlessClone -> PyAV x264), the same model file in both, rounds interleaved in one process.
 
     python benchmarks/offline_equal_flops.py [--preset benchmarks/presets/equal_flops_df128.yaml]
-        [--precisions fp32 int8] [--threads 0] [--clip ../shared/media/d18.mp4] [--frames 90] [--rounds 3] [--json OUT]
+        [--precisions fp32 int8] [--threads 0] [--clip ../shared/media/d18.mp4] [--size WxH]
+        [--frames 90] [--rounds 3] [--json OUT]
 
 The model is the preset's architecture (default: issue 29's recipe, DF 128 px, e32/ae256/d32/
 mask16) with random weights, exported once per precision as `swapstream bench` does (speed only:
@@ -44,7 +45,7 @@ from swapstream.engine.runtime.swap_model import load_swap_model
 from swapstream.engine.stages.capture import VideoFileSource
 from swapstream.engine.stages.sink_file import VideoFileSink
 
-from swapstream.bench.inputs import cache_root, default_model
+from swapstream.bench.inputs import cache_root, default_model, resized_clip
 from swapstream.bench.report import cpu_name
 from swapstream.swap_session.pipelines import SwapSession
 
@@ -145,12 +146,16 @@ def main() -> int:
     p.add_argument("--precisions", nargs="+", default=["fp32", "int8"])
     p.add_argument("--threads", nargs="+", type=int, default=[0], help="the engine's intra-op threads to compare")
     p.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
+    p.add_argument("--size", default=None, help="WxH: letterbox the clip to this frame size first (cached)")
     p.add_argument("--frames", type=int, default=90)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args()
     cache = cache_root(None)
     cache.mkdir(parents=True, exist_ok=True)
+    if args.size:
+        size = tuple(int(v) for v in args.size.lower().split("x"))
+        args.clip = resized_clip(args.clip, size, args.frames + WARMUP_FRAMES, cache)
     cfg = load_engine_config(None)
     sides = {}
     for precision in args.precisions:
