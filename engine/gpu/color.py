@@ -16,7 +16,6 @@ import math
 
 import numpy as np
 from numba import cuda
-
 from swapstream.engine.gpu.launch import grid_2d
 from swapstream.engine.image import color as cpu_color
 

@@ -12,7 +12,6 @@ import math
 
 import numpy as np
 from numba import cuda
-
 from swapstream.engine.gpu.launch import grid_2d
 from swapstream.engine.image.blend import ALPHA_SNAP
 

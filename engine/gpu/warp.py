@@ -140,7 +140,7 @@ def staged_warp_kernel(src, dst, m_big, k, table):
 
 @cuda.jit(device=True, inline=True)
 def area_span(d, scale, size):
-    """(first, last exclusive, float first, cell width) of cv2.resize INTER_AREA's source span of destination index d."""
+    """cv2.resize INTER_AREA's source span of destination index d: (first whole, last, start, end, cell)."""
     f1 = d * scale
     f2 = f1 + scale
     cell = min(scale, size - f1)
@@ -158,7 +158,7 @@ def area_weight(s, s1, s2, f1, f2, cell):
     if s1 <= s < s2:
         return np.float32(1.0 / cell)
     if s == s2:
-        return np.float32(min(min(f2 - s2, 1.0), cell) / cell) if f2 - s2 > 1e-3 else np.float32(0.0)
+        return np.float32(min(f2 - s2, 1.0, cell) / cell) if f2 - s2 > 1e-3 else np.float32(0.0)
     return np.float32(0.0)
 
 

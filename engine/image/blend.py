@@ -123,7 +123,14 @@ def face_roi(mask_crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, 
     Bilinear sampling reaches one crop pixel beyond the support, so the support's box is grown
     by one crop pixel before it is mapped into the frame. Empty (x0 == x1) when nothing shows.
     """
-    bx0, by0, bx1, by1 = support_box(mask_crop)
+    return roi_of_box(support_box(mask_crop), matrix, frame_shape)
+
+
+def roi_of_box(
+    box: tuple[int, int, int, int], matrix: np.ndarray, frame_shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """face_roi from the mask support's box (support_box: crop pixels, half-open)."""
+    bx0, by0, bx1, by1 = box
     if bx1 == bx0:
         return 0, 0, 0, 0
     corners = np.array([[bx0 - 1, by0 - 1], [bx1, by0 - 1], [bx0 - 1, by1], [bx1, by1]], np.float64)
