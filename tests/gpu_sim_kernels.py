@@ -16,18 +16,18 @@ import pytest
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
     pytest.skip("runs under Numba's CUDA simulator only (tests/test_gpu_sim.py)", allow_module_level=True)
 
-from numba import cuda  # noqa: E402
-from swapstream.engine.face.align import alignment_matrix, invert, transform_points, warp_face  # noqa: E402
-from swapstream.engine.face.landmarks import PhotoFaceFinder  # noqa: E402
-from swapstream.engine.face.mask import hull_mask, lips_mask  # noqa: E402
-from swapstream.engine.gpu import mask as gpu_mask  # noqa: E402
-from swapstream.engine.gpu import tables, warp  # noqa: E402
-from swapstream.engine.gpu.buffers import FramePool  # noqa: E402
-from swapstream.engine.gpu.color import DeviceColor  # noqa: E402
-from swapstream.engine.gpu.launch import grid_2d  # noqa: E402
-from swapstream.engine.gpu.paste import DevicePaste  # noqa: E402
-from swapstream.engine.gpu.steady import DeviceSteady  # noqa: E402
-from swapstream.engine.image import blend, color, detail, lab, steady  # noqa: E402
+from numba import cuda
+from swapstream.engine.face.align import alignment_matrix, invert, transform_points, warp_face
+from swapstream.engine.face.landmarks import PhotoFaceFinder
+from swapstream.engine.face.mask import hull_mask, lips_mask
+from swapstream.engine.gpu import mask as gpu_mask
+from swapstream.engine.gpu import tables, warp
+from swapstream.engine.gpu.buffers import FramePool
+from swapstream.engine.gpu.color import DeviceColor
+from swapstream.engine.gpu.launch import grid_2d
+from swapstream.engine.gpu.paste import DevicePaste
+from swapstream.engine.gpu.steady import DeviceSteady
+from swapstream.engine.image import blend, color, detail, lab, steady
 
 R = 24
 
@@ -61,7 +61,8 @@ def test_align_warp_is_warp_face_bit_for_bit(faces):
     for frame, _, m, crop, _ in faces:
         out = cuda.device_array((R, R, 3), np.uint8)
         table = cuda.to_device(tables.remap_table(2))
-        _launch(warp.warp_affine_kernel, (R, R), cuda.to_device(frame), out, cuda.to_device(invert(m).reshape(-1)), table, 2, True)
+        inverse = cuda.to_device(invert(m).reshape(-1))
+        _launch(warp.warp_affine_kernel, (R, R), cuda.to_device(frame), out, inverse, table, 2, True)
         assert _levels(out.copy_to_host(), crop) == 0
 
 
@@ -124,7 +125,7 @@ def test_colour_transfer_matches_transfer_color(faces, mode):
 
 def test_steady_matches_steady_face(faces):
     """Three frames of one track: the driver's crop moving a pixel a frame, the model's faces jittering."""
-    frame, lm, m, _, hull = faces[0]
+    frame, _, m, _, hull = faces[0]
     other = faces[1][3]
     cpu_state = dev_state = None
     dev = DeviceSteady(R)
@@ -164,7 +165,7 @@ def test_paste_with_detail_matches_paste_face(faces):
 
 
 def test_restore_band_matches_restore_guessed_band(faces):
-    (_, lm, m, driver, hull), swapped = faces[0], faces[1][3]
+    (_, _, _, driver, hull), swapped = faces[0], faces[1][3]
     soft = cv2.GaussianBlur(swapped, (5, 5), 1.5)  # a model's soft render: the band is missing
     weight = blend.feather_mask(hull, 1, 1)
     ref = detail.restore_guessed_band(soft, driver, weight, 2.0, 1.0)
@@ -180,7 +181,8 @@ def test_mask_sources_and_keep_out(faces):
     hull_f = hull.astype(np.float32) * np.float32(1 / 255)
     for name, ref in (("both", np.minimum(model_mask, hull_f)), ("model", model_mask), ("hull", hull_f)):
         out = cuda.device_array((R, R), np.float32)
-        _launch(gpu_mask.mask_source_kernel, (R, R), cuda.to_device(model_mask), cuda.to_device(hull), out, gpu_mask.MASK_SOURCES[name])
+        args = (cuda.to_device(model_mask), cuda.to_device(hull), out, gpu_mask.MASK_SOURCES[name])
+        _launch(gpu_mask.mask_source_kernel, (R, R), *args)
         assert np.array_equal(out.copy_to_host(), ref)
     mouth = lips_mask(transform_points(faces[0][1], faces[0][2]), R)
     out = cuda.device_array((R, R), np.float32)

@@ -81,7 +81,7 @@ class DeviceFrame:
         """Record an event on the stream after `stage`'s work (device ms per stage, read at the end)."""
         i = len(self.marks)
         while len(self._events) <= i:
-            self._events.append(cuda.event(timing=True))
+            self._events.append(cuda.event())  # timing events (the default)
         self._events[i].record(self.stream)
         self.marks.append((stage, self._events[i]))
 

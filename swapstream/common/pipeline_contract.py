@@ -21,7 +21,6 @@ from fractions import Fraction
 
 import numpy as np
 
-
 # packet.timings keys '<stage> (device)' hold a stage's GPU seconds on the device frame path.
 DEVICE_TIMING = "(device)"
 
