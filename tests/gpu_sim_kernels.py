@@ -188,3 +188,28 @@ def test_mask_sources_and_keep_out(faces):
     out = cuda.device_array((R, R), np.float32)
     _launch(gpu_mask.keep_out_kernel, (R, R), cuda.to_device(model_mask), cuda.to_device(mouth), out)
     assert np.abs(out.copy_to_host() - model_mask * (1.0 - mouth)).max() < 1e-6
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_io_binding_conversions_match_the_host_ones(faces, layout):
+    """The kernels around IO binding give SwapModel's host conversions (a float RGB model in [-1, 1])."""
+    from types import SimpleNamespace
+
+    from swapstream.engine.runtime import device_io, model
+    from swapstream.engine.runtime.contract import TensorSpec
+
+    spec = TensorSpec("x", layout=layout, dtype="float32", channels="RGB", range=(-1.0, 1.0))
+    mask_spec = TensorSpec("m", layout=layout, dtype="float32", channels="A", range=(0.0, 1.0))
+    contract = SimpleNamespace(input=spec, face_output=spec, mask_output=mask_spec)
+    crops = np.stack([f[3] for f in faces])
+    tensor = cuda.device_array(model._to_model_input(crops, spec).shape, np.float32)
+    blocks, threads = device_io._grid(len(crops), R)
+    device_io.to_model_kernel[blocks, threads](cuda.to_device(crops), tensor, *device_io.input_conversion(contract))
+    assert np.abs(tensor.copy_to_host() - model._to_model_input(crops, spec)).max() < 1e-6
+    y = tensor.copy_to_host() * np.float32(0.9)  # a model output in the model's range
+    m = (y[:, :1] if layout == "NCHW" else y[..., :1]) * np.float32(0.5) + np.float32(0.5)
+    faces_out, masks_out = cuda.device_array(crops.shape, np.uint8), cuda.device_array(crops.shape[:3], np.float32)
+    args = (cuda.to_device(y), cuda.to_device(m), cuda.device_array((0, 1, 1, 1), np.float32), faces_out, masks_out)
+    device_io.from_model_kernel[blocks, threads](*args, *device_io.output_conversion(contract))
+    assert _levels(faces_out.copy_to_host(), model._face_to_bgr_uint8(y, spec)) == 0
+    assert np.abs(masks_out.copy_to_host() - model._mask_to_unit(m, mask_spec)).max() < 1e-6
