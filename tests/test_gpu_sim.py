@@ -105,3 +105,15 @@ def test_median_of_histogram_is_numpy_median():
     for n in (1, 2, 7, 400, 401):
         values = rng.integers(0, 40, n)
         assert median_of_histogram(np.bincount(values, minlength=256)) == np.median(values)
+
+
+def test_bench_reports_device_ms_and_the_host_share():
+    """swapstream bench on the GPU frame path: device ms per stage beside the host's share."""
+    from swapstream.bench_report import device_lines
+
+    stage_ms = {"capture": 4.0, "detect": 6.0, "infer": 3.0, "align (device)": 0.25, "blend (device)": 0.5}
+    run = {"fps": 50.0, "stage_ms": {k: {"p50": v} for k, v in stage_ms.items()}}
+    device, host = device_lines(run)
+    assert device == "GPU frame path, device ms p50: align 0.25, blend 0.50 (total 0.75)"
+    assert host.startswith("host side (capture + detect): 10.0 ms p50 = 50% of a frame")
+    assert device_lines({"fps": 50.0, "stage_ms": {"infer": {"p50": 3.0}}}) == []
