@@ -52,7 +52,7 @@ def _fit_1080p(frame: np.ndarray) -> np.ndarray:
     return out
 
 
-def prepare_pack(clip: Path, out: Path, frames: int, model: Path | None) -> dict:
+def prepare_pack(clip: Path, out: Path, frames: int, model: Path | None, precisions=("fp32", "fp16")) -> dict:
     """Write out/pack.npz and out/model*.onnx (see the module doc); runs where MediaPipe is."""
     from swapstream.engine.face.tracking import FaceFinder
 
@@ -87,18 +87,18 @@ def prepare_pack(clip: Path, out: Path, frames: int, model: Path | None) -> dict
         found=np.array(found),
         fps=np.array(fps),
     )
-    models = _pack_models(out, model)
+    models = _pack_models(out, model, precisions)
     return {"frames": len(jpegs), "with_face": int(np.sum(found)), "models": models, "bytes": int(offsets[-1])}
 
 
-def _pack_models(out: Path, model: Path | None) -> list[str]:
+def _pack_models(out: Path, model: Path | None, precisions) -> list[str]:
     if model is not None:
         (out / "model.onnx").write_bytes(model.read_bytes())
         return ["model.onnx"]
     from swapstream.export.exporter import ExportOptions, RandomWeights, export_model
 
     names = []
-    for precision in ("fp32", "fp16"):
+    for precision in precisions:
         name = "model.onnx" if precision == "fp32" else "model_fp16.onnx"
         export_model(RandomWeights("live"), out / name, ExportOptions(precision=precision, verify=False))
         names.append(name)
@@ -218,8 +218,8 @@ def _without_outputs(run: dict) -> dict:
 def engine_check(pack: Path, live_seconds: float = 5.0) -> dict:
     """Every measurement of the module doc on the pack, at each size; results as plain JSON."""
     frames_1080, landmarks, found = load_pack(pack)
-    model = pack / ("model_fp16.onnx" if (pack / "model_fp16.onnx").is_file() else "model.onnx")
     fp32 = pack / "model.onnx"
+    model = pack / "model_fp16.onnx" if (pack / "model_fp16.onnx").is_file() else fp32  # the FP16 export on CUDA
     ort_cuda = _has_ort_cuda()
     gpu_providers = ("cuda", "cpu") if ort_cuda else ("cpu",)
     results: dict = {"frames": len(frames_1080), "onnxruntime_cuda": ort_cuda}
@@ -293,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--live-seconds", type=float, default=5.0)
     args = p.parse_args(argv)
     if args.command == "prepare":
-        print(json.dumps(prepare_pack(args.clip, args.out, args.frames, args.model), indent=1))
+        info = prepare_pack(args.clip, args.out, args.frames, args.model, tuple(args.precisions))
+        print(json.dumps(info, indent=1))
         return 0
     results = engine_check(args.pack, args.live_seconds)
     print("\n".join(summary_lines(results)))
