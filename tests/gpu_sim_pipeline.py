@@ -155,3 +155,34 @@ def test_device_path_gives_the_cpu_path_frames(tmp_path, clip):
     assert f"infer {DEVICE_TIMING}" in snapshot.stage_ms
     pool = stages[1].context.pool
     assert pool._free.qsize() == pool._made  # every device frame came back
+
+
+def test_warm_up_runs_every_device_stage_and_ends_its_track(tmp_path, monkeypatch):
+    """The blend stage's setup compiles the device path on synthetic faces (skipped in the
+    simulator, where nothing compiles: forced here to see that it runs through and cleans up)."""
+    from numba import config
+    from swapstream.engine.config import load_engine_config
+    from swapstream.engine.pipeline.build import swap_stages
+    from swapstream.engine.runtime.model import load_swap_model
+    from swapstream.engine.runtime.providers import RuntimeConfig
+    from swapstream.engine.stages import device_warmup
+
+    model = load_swap_model(_write_d2s_model(tmp_path / "d2s.onnx"), RuntimeConfig(("cpu",), frame_device="cuda"))
+    swap = {"color": "hist", "steady": 1.0, "detail": 1.0, "keep_mouth": True}
+    stages = swap_stages(model, load_engine_config().replace(swap=swap), offline=False)
+    launched = []
+    run = device_warmup.FramePacket
+
+    def counted(*args, **kw):
+        packet = run(*args, **kw)
+        launched.append(packet)
+        return packet
+
+    monkeypatch.setattr(device_warmup, "FramePacket", counted)
+    monkeypatch.setattr(config, "ENABLE_CUDASIM", 0)
+    monkeypatch.setattr(device_warmup, "WARMUP_UPSCALES", (1.3, 1.35))  # the staged warp is slow simulated
+    for stage in stages[1:]:
+        stage.setup()
+    assert len(launched) == 3 and all("blend (device)" in p.timings for p in launched[:2])
+    assert stages[4]._states == {}  # the synthetic track ended
+    assert launched[0].frame.shape[0] < launched[1].frame.shape[0]  # two sizes of frame (a new pool)

@@ -33,11 +33,12 @@ def device_swap_stages(model, cfg: EngineConfig, offline: bool, references, othe
             if m.provider in GPU_PROVIDERS:
                 runners[id(m)] = DeviceRunner(m, m.runtime.device_id if m.runtime is not None else 0)
     size = contract.output_resolution
-    return [
-        DetectStage(cfg.detect, offline=offline, references=references),
+    device = [
         DeviceAlignStage(contract.face_type, size, context),
         DeviceInferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others, runners=runners),
         DeviceColorStage(cfg.swap.color, context),
         DeviceSteadyStage(cfg.swap.steady, size),
-        DeviceBlendStage(cfg.swap.blend_config, size, refiner, contract.grid_resolution, pool=context.pool),
     ]
+    blend = DeviceBlendStage(cfg.swap.blend_config, size, refiner, contract.grid_resolution, pool=context.pool)
+    blend.device_stages = device
+    return [DetectStage(cfg.detect, offline=offline, references=references), *device, blend]

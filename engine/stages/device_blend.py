@@ -18,6 +18,7 @@ from swapstream.engine.gpu.mask import feather, keep_out_kernel, multiply_kernel
 from swapstream.engine.gpu.paste import DevicePaste
 from swapstream.engine.gpu.tables import gaussian_taps
 from swapstream.engine.stages.blend import BlendStage
+from swapstream.engine.stages.device_warmup import warm_up
 
 from swapstream.common.pipeline_contract import DEVICE_TIMING, FaceSlot, FramePacket
 
@@ -33,11 +34,15 @@ class DeviceBlendStage(BlendStage):
     def __init__(self, cfg, resolution: int, refiner=None, grid_resolution: int | None = None, pool=None):
         super().__init__(cfg, resolution, refiner, grid_resolution)
         self.pool = pool
+        self.device_stages: list = []  # align, infer, color, steady: set by engine.pipeline.build_device
         self._paste = None
         self._taps: dict[int, object] = {}
 
     def setup(self) -> None:
+        """The paste's buffers, then the device path's kernels compiled (device_warmup): the blend
+        stage is set up last, after every device stage before it (`device_stages`)."""
         self._paste = DevicePaste()
+        warm_up([*self.device_stages, self])
 
     def _gaussian(self, blur_px: int):
         if blur_px <= 0:
