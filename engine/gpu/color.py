@@ -95,19 +95,19 @@ def stats_kernel(src, target, mask, stats, hist, box, mode, cutoff, linear, cube
         return
     m = mask[y, x]
     if m > 0:
-        cuda.atomic.min(box, 0, x)
-        cuda.atomic.min(box, 1, y)
-        cuda.atomic.max(box, 2, x)
-        cuda.atomic.max(box, 3, y)
+        cuda.atomic.min(box, 0, np.int32(x))
+        cuda.atomic.min(box, 1, np.int32(y))
+        cuda.atomic.max(box, 2, np.int32(x))
+        cuda.atomic.max(box, 3, np.int32(y))
     if m <= cutoff:
         return
     for k in range(2):
         img = src if k == 0 else target
         b, g, r = img[y, x, 0], img[y, x, 1], img[y, x, 2]
         if mode == 2:
-            cuda.atomic.add(hist, (k, 0, b), 1)
-            cuda.atomic.add(hist, (k, 1, g), 1)
-            cuda.atomic.add(hist, (k, 2, r), 1)
+            cuda.atomic.add(hist, (k, 0, int(b)), np.int32(1))
+            cuda.atomic.add(hist, (k, 1, int(g)), np.int32(1))
+            cuda.atomic.add(hist, (k, 2, int(r)), np.int32(1))
         elif mode == 1:
             _add_bgr(stats, k * STATS_PER_CROP, float(b), float(g), float(r))
         elif y % 2 == 0 and x % 2 == 0:

@@ -39,10 +39,10 @@ def box_kernel(mask, box):
     """box (int32 x0, y0, x1, y1 inclusive) of mask > 0, by atomics; box starts (big, big, -1, -1)."""
     x, y = cuda.grid(2)
     if y < mask.shape[0] and x < mask.shape[1] and mask[y, x] > 0:
-        cuda.atomic.min(box, 0, x)
-        cuda.atomic.min(box, 1, y)
-        cuda.atomic.max(box, 2, x)
-        cuda.atomic.max(box, 3, y)
+        cuda.atomic.min(box, 0, np.int32(x))
+        cuda.atomic.min(box, 1, np.int32(y))
+        cuda.atomic.max(box, 2, np.int32(x))
+        cuda.atomic.max(box, 3, np.int32(y))
 
 
 @cuda.jit

@@ -72,7 +72,7 @@ def change_kernel(now, before, hull, change, hist):
         best = max(best, abs(np.int32(now[y, x, c]) - np.int32(before[y, x, c])))
     change[y, x] = f32(best)
     if hull[y, x] > 0:
-        cuda.atomic.add(hist, best, 1)
+        cuda.atomic.add(hist, best, np.int32(1))
 
 
 @cuda.jit
