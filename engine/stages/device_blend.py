@@ -29,7 +29,9 @@ def _launch(kernel, shape, stream, *args) -> None:
 
 
 class DeviceBlendStage(BlendStage):
-    """BlendStage (feather mode) on the device frame; `pool` gets the frame back after the download."""
+    """BlendStage's feather mode on the device frame; `pool` gets the frame back after the download.
+    Poisson cloning is OpenCV's, on the CPU: a run started with it takes the CPU path
+    (engine.gpu.availability), and a live switch to it on the device path keeps feathering."""
 
     def __init__(self, cfg, resolution: int, refiner=None, grid_resolution: int | None = None, pool=None):
         super().__init__(cfg, resolution, refiner, grid_resolution)
