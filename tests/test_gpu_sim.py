@@ -117,3 +117,23 @@ def test_bench_reports_device_ms_and_the_host_share():
     assert device == "GPU frame path, device ms p50: align 0.25, blend 0.50 (total 0.75)"
     assert host.startswith("host side (capture + detect): 10.0 ms p50 = 50% of a frame")
     assert device_lines({"fps": 50.0, "stage_ms": {"infer": {"p50": 3.0}}}) == []
+
+
+def test_runtime_options_of_the_device_path(monkeypatch, tmp_path):
+    """--cuda-graph reaches both GPU providers; TensorRT caches default to the user cache folder."""
+    import argparse
+
+    from swapstream.engine.runtime import providers
+
+    graph = providers.RuntimeConfig(cuda_graph=True)
+    assert providers.provider_options("cuda", graph)["enable_cuda_graph"] == "1"
+    assert providers.provider_options("tensorrt", graph)["trt_cuda_graph_enable"] == "True"
+    assert "enable_cuda_graph" not in providers.provider_options("cuda", providers.RuntimeConfig())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    parser = argparse.ArgumentParser()
+    providers.add_runtime_arguments(parser)
+    cfg = providers.runtime_config_from_args(parser.parse_args(["--device", "cuda", "--cuda-graph"]))
+    assert cfg.trt_cache_dir == tmp_path / "swapstream" / "tensorrt"
+    assert (cfg.frame_device, cfg.cuda_graph) == ("cuda", True)
+    with pytest.raises(ValueError, match="frame device"):
+        providers.RuntimeConfig(frame_device="gpu")
