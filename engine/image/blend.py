@@ -126,7 +126,14 @@ def face_roi(mask_crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, 
     Bilinear sampling reaches one crop pixel beyond the support, so the support's box is grown
     by one crop pixel before it is mapped into the frame. Empty (x0 == x1) when nothing shows.
     """
-    bx0, by0, bx1, by1 = support_box(mask_crop)
+    return roi_of_box(support_box(mask_crop), matrix, frame_shape)
+
+
+def roi_of_box(
+    box: tuple[int, int, int, int], matrix: np.ndarray, frame_shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """face_roi from the mask support's box (support_box: crop pixels, half-open)."""
+    bx0, by0, bx1, by1 = box
     if bx1 == bx0:
         return 0, 0, 0, 0
     corners = np.array([[bx0 - 1, by0 - 1], [bx1, by0 - 1], [bx0 - 1, by1], [bx1, by1]], np.float64)
@@ -182,6 +189,15 @@ def warp_detail_alpha(detail_mask: np.ndarray | None, matrix: np.ndarray, alpha:
     return cv2.min(warped, alpha)
 
 
+def staged_factor(upscale: float, crop_side: int) -> int:
+    """The integer k bicubic_warp enlarges a crop_side px crop by before its bilinear warp, or 1
+    for the direct bicubic warp (an upscale under STAGED_MIN_UPSCALE). The device paste
+    (engine.gpu.paste) takes the same k, so both paths give the same pixels."""
+    if upscale < STAGED_MIN_UPSCALE:
+        return 1
+    return min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop_side))
+
+
 def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 (h, w[, C]): crop (uint8 (R, R[, C])) resampled bicubically onto a (w, h) = size
     destination, matrix (2, 3) destination pixel -> crop pixel; 0 beyond the crop.
@@ -193,10 +209,9 @@ def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     0.67 vs 0.68 by eval's measure (k = ceil(upscale) lost 0.04), and 2.5-3x faster
     (benchmarks/RESULTS.md, "A faster paste").
     """
-    upscale = fine_detail.upscale_of(matrix)
-    k = min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop.shape[0]))
+    k = staged_factor(fine_detail.upscale_of(matrix), crop.shape[0])
     border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
-    if upscale < STAGED_MIN_UPSCALE or k < 2:
+    if k < 2:
         return cv2.warpAffine(crop, matrix, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, **border)
     big = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
     onto_big = np.asarray(matrix, np.float64) * k

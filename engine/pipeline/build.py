@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from swapstream.engine.engine_config import EngineConfig
+from swapstream.engine.gpu.availability import frame_path, report
 from swapstream.engine.runtime.occluder import load_occluder
 from swapstream.engine.stages.blend_stage import BlendStage
 from swapstream.engine.stages.color_stage import ColorStage
@@ -20,7 +21,8 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
 
     Face type and crop size come from the model's contract, never from flags, so crops always
     match what the model was trained on; crops are aligned at the model's output resolution.
-    offline=True batches faces across frames. references (engine.face.people.Reference): swap
+    offline=True batches faces across frames. On the GPU frame path (engine/gpu/availability.py)
+    the same stages run on the device (engine.pipeline.build_device). references (engine.face.people.Reference): swap
     only these people, each by `model` (target 0) or others[target] (same face type and sizes).
     """
     contract = model.contract
@@ -28,6 +30,12 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
     check_same_crops(model, others)
     batch = cfg.offline.batch_size if offline else 1
     refiner = mask_refiner(cfg, contract.face_type)
+    choice = frame_path(model, cfg.swap.blend)
+    report(choice)
+    if choice.use:
+        from swapstream.engine.pipeline.build_device import device_swap_stages
+
+        return device_swap_stages(model, cfg, offline, references, others, refiner, choice.io_binding)
     return [
         DetectStage(cfg.detect, offline=offline, references=references),
         AlignStage(contract.face_type, contract.output_resolution),  # the model input is resized in InferStage

@@ -13,10 +13,13 @@ creation, returns the provider really in use and warns when it is not the one as
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import onnxruntime as ort
+
+from swapstream.common.choices import FRAME_DEVICES
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +60,11 @@ class RuntimeConfig:
     trt_max_batch: the largest batch the TensorRT optimisation profile covers.
     cudnn_conv_algo_search: EXHAUSTIVE benchmarks convolutions once (best for fixed shapes).
     graph_optimization: 'disable' | 'basic' | 'extended' | 'all'.
+    frame_device: where the swap's per-pixel work runs: 'auto' | 'cpu' | 'cuda'
+        (common.choices.FRAME_DEVICES; engine/gpu/availability.py decides and says why).
+    cuda_graph: let the CUDA (or TensorRT) provider capture its run as a CUDA graph and replay
+        it; needs inputs and outputs bound to fixed device buffers (the device frame path's IO
+        binding) and one fixed shape (live, batch 1).
     """
 
     providers: tuple[str, ...] = ("auto",)
@@ -70,6 +78,8 @@ class RuntimeConfig:
     trt_max_batch: int = 8
     cudnn_conv_algo_search: str = "EXHAUSTIVE"
     graph_optimization: str = "all"
+    frame_device: str = "auto"
+    cuda_graph: bool = False
 
     def __post_init__(self) -> None:
         names = tuple(p.strip().lower() for p in self.providers)
@@ -92,6 +102,8 @@ class RuntimeConfig:
             raise ValueError(f"graph_optimization must be one of {', '.join(_GRAPH_OPTIMIZATION)}")
         if self.trt_cache_dir is not None:
             object.__setattr__(self, "trt_cache_dir", Path(self.trt_cache_dir))
+        if self.frame_device not in FRAME_DEVICES:
+            raise ValueError(f"frame device must be one of {', '.join(FRAME_DEVICES)}, got {self.frame_device!r}")
 
 
 @dataclass(frozen=True)
@@ -140,6 +152,8 @@ def provider_options(name: str, cfg: RuntimeConfig, trt_profile: TrtProfile | No
             }
         if trt_profile is not None:
             opts |= trt_profile.options()
+        if cfg.cuda_graph:
+            opts["trt_cuda_graph_enable"] = "True"
         return opts
     if name == "cuda":
         return {
@@ -148,7 +162,7 @@ def provider_options(name: str, cfg: RuntimeConfig, trt_profile: TrtProfile | No
             # Tensors of the next frame are copied on the stream the kernels run on: no sync gap.
             "do_copy_in_default_stream": "True",
             "arena_extend_strategy": "kSameAsRequested",
-        }
+        } | ({"enable_cuda_graph": "1"} if cfg.cuda_graph else {})
     if name == "cpu":
         return {}
     raise ValueError(f"unknown execution provider {name!r}")
@@ -190,6 +204,10 @@ def create_session(
     names = resolve_providers(cfg)
     if cfg.trt_cache_dir is not None and "tensorrt" in names:
         cfg.trt_cache_dir.mkdir(parents=True, exist_ok=True)
+        if not any(cfg.trt_cache_dir.glob("*.engine")):
+            log.warning(
+                "TensorRT builds its engines on this first run (minutes); kept in %s for the next", cfg.trt_cache_dir
+            )
     providers = [(EXECUTION_PROVIDERS[n], provider_options(n, cfg, trt_profile)) for n in names]
     source = model if isinstance(model, bytes) else str(model)
     session = ort.InferenceSession(source, sess_options=session_options(cfg), providers=providers)
@@ -205,3 +223,10 @@ def create_session(
     else:
         log.debug("session on %s", in_use)
     return session, in_use
+
+
+def user_trt_cache() -> Path:
+    """Where TensorRT engines and timing caches are kept by default: the user's cache folder
+    ($XDG_CACHE_HOME or ~/.cache)/swapstream/tensorrt."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "swapstream" / "tensorrt"

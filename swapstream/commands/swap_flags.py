@@ -11,7 +11,14 @@ import re
 from pathlib import Path
 
 from swapstream.common.arg_types import MAX_THREADS, float_in, int_in, threads
-from swapstream.common.choices import FACE_SELECTION_HELP, FACE_SELECTIONS, FACE_TYPES, describe
+from swapstream.common.choices import (
+    FACE_SELECTION_HELP,
+    FACE_SELECTIONS,
+    FACE_TYPES,
+    FRAME_DEVICE_HELP,
+    FRAME_DEVICES,
+    describe,
+)
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = True, max_frames: bool = True) -> None:
@@ -109,7 +116,24 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--device-id", type=int_in(0, 63), default=0, help="GPU index for CUDA/TensorRT")
     g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
-    g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
+    g.add_argument(
+        "--trt-cache",
+        type=Path,
+        default=None,
+        help="TensorRT engine/timing cache directory (default: the user's cache folder, swapstream/tensorrt)",
+    )
+    g.add_argument(
+        "--device",
+        choices=FRAME_DEVICES,
+        default="auto",
+        help="where the swap's per-pixel work (warp, colour, masks, paste) runs: "
+        + describe(FRAME_DEVICES, FRAME_DEVICE_HELP),
+    )
+    g.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="CUDA/TensorRT on the GPU frame path: capture inference as a CUDA graph (fixed shape: live)",
+    )
 
 
 def stage_table(stats) -> str:

@@ -55,6 +55,15 @@ OUTPUT_SIZE_HELP = {
     "360p": "at most 360 px tall",
 }
 
+# Where the per-pixel work of a swap runs (engine/gpu/availability.py): 'auto' = on the GPU when
+# the model's session runs there (CUDA/TensorRT) and CUDA Numba works, else the CPU.
+FRAME_DEVICES = ("auto", "cpu", "cuda")
+FRAME_DEVICE_HELP = {
+    "auto": "the GPU when the model runs on CUDA/TensorRT, else the CPU",
+    "cpu": "always the CPU path",
+    "cuda": "the GPU frame path (warp, colour, mask, paste on the device) even when inference runs on the CPU",
+}
+
 # What an ONNX file made by swapstream is (its swapstream.kind metadata; absent = swap).
 MODEL_KINDS = ("swap", "occlusion")
 

@@ -13,8 +13,9 @@ from swapstream.common.errors import UserError, user_error
 
 def runtime_config_from_args(args: argparse.Namespace):
     """The engine.runtime.providers.RuntimeConfig of --providers, --threads, --spin-wait,
-    --device-id, --trt-fp16 and --trt-cache."""
-    from swapstream.engine.runtime.providers import RuntimeConfig
+    --device-id, --trt-fp16, --trt-cache (default: the user's cache folder), --device and
+    --cuda-graph."""
+    from swapstream.engine.runtime.providers import RuntimeConfig, user_trt_cache
 
     try:
         return RuntimeConfig(
@@ -23,7 +24,9 @@ def runtime_config_from_args(args: argparse.Namespace):
             spin_wait=args.spin_wait,
             device_id=args.device_id,
             trt_fp16=args.trt_fp16,
-            trt_cache_dir=args.trt_cache,
+            trt_cache_dir=args.trt_cache if args.trt_cache is not None else user_trt_cache(),
+            frame_device=args.device,
+            cuda_graph=args.cuda_graph,
         )
     except ValueError as e:
         raise UserError(f"--providers/--threads: {e}") from None
