@@ -18,6 +18,20 @@ REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_config_folder(tmp_path_factory) -> Path:
+    """XDG_CONFIG_HOME of every test (and the commands they start): the per-user signing key that
+    content credentials make at first use goes there, never into the real ~/.config."""
+    folder = tmp_path_factory.mktemp("xdg-config")
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved
+
+
 def media(name: str) -> Path:
     """Path of a test clip in ../shared/media, or skip the test with the reason."""
     path = MEDIA / name

@@ -39,6 +39,7 @@ from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
 from swapstream.convert_parts.command import add_parts_arguments, wants_parts
+from swapstream.credentials.flags import add_credential_arguments, sealer_from_args, warn_unsignable
 
 log = logging.getLogger(__name__)
 
@@ -64,16 +65,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="convert the frames a truncated input holds (default: refuse it, exit 2)",
     )
     add_parts_arguments(parser)
+    add_credential_arguments(parser)
 
 
-def build_sink(args: argparse.Namespace, encoder_cfg):
+def build_sink(args: argparse.Namespace, encoder_cfg, sealer=None):
+    """The file sink of OUTPUT; sealer (swapstream.credentials) signs what it writes."""
     from swapstream.engine.stages.sink_file import ImageSequenceSink, VideoFileSink
 
     out: Path = args.output
     if not out.suffix:
-        return ImageSequenceSink(out, partial_on_interrupt=True)
+        return ImageSequenceSink(out, partial_on_interrupt=True, sign_image=sealer and sealer.sign_image)
     audio_from = None if args.no_audio or args.input.is_dir() else args.input
-    return VideoFileSink(out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True)
+    publish = sealer and sealer.publish
+    return VideoFileSink(out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True, publish=publish)
 
 
 def _engine_config(args: argparse.Namespace):
@@ -128,8 +132,11 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
     else:
         check_output_folder(args.output, inputs)
     cfg = _engine_config(args)
-    sink = build_sink(args, cfg.output)
     model = load_model(args)
+    sealer = sealer_from_args(args, cfg, args.input, model)
+    if sealer is not None:
+        warn_unsignable(args.output)
+    sink = build_sink(args, cfg.output, sealer)
     references, others = load_references(args, model)
     stats = PipelineStats(provider=model.provider)
     pipe = Pipeline(

@@ -22,6 +22,7 @@ from pathlib import Path
 from swapstream.commands.swap_flags import add_swap_arguments
 from swapstream.common.arg_types import MAX_TARGET_FPS, float_in
 from swapstream.common.errors import UserError
+from swapstream.credentials.flags import add_credential_arguments
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -63,6 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     web.add_argument("--jpeg-quality", type=int, default=80, help="preview JPEG quality (default 80)")
     add_swap_arguments(parser)
+    add_credential_arguments(parser)
 
 
 def check_host(host: str, allow_remote: bool) -> None:
