@@ -65,6 +65,8 @@ def assert_swapstream_credentials(report: dict, work: Path, source: str | None =
     assert report["model_sha256"] == file_sha256(work / "invert.onnx") and report["face_type"] == "whole"
     assert report["signer"]["trusted"] is False  # the per-user certificate is on no trust list
     assert report["label"] == SYNTHETIC_LABEL
+    model_id = file_sha256(work / "invert.onnx")[:8]
+    assert report["watermark"] == f"found: swapstream marker, model id {model_id}, the manifest's model", report
     if source:
         assert report["source"] == {"name": source, "sha256": file_sha256(work / source)}
 
@@ -108,6 +110,7 @@ def test_plain_convert_is_signed_and_tampering_or_stripping_is_reported(work, ca
                 dst.mux(packet)
     code, (report,) = verify([stripped], capsys)
     assert code == 3 and report["status"] == "none" and not report["credentials"], report
+    assert report["watermark"].startswith("found: swapstream marker"), "the mark outlives the manifest"
     code, out_text, _ = run_cli(["verify", out, stripped, altered], capsys)
     assert code == 1 and "VERIFIED" in out_text and "NO CREDENTIALS" in out_text and "ALTERED" in out_text
 
@@ -194,6 +197,37 @@ def test_credentials_off_warns_once_and_keeps_the_label(work, capsys, caplog, tm
     assert sum("--credentials off" in w for w in warnings) == 1, warnings
     code, (report,) = verify([out], capsys)
     assert code == 3 and report["label"] == SYNTHETIC_LABEL
+
+
+def test_watermark_survives_reencoding_downscaling_and_crops_and_is_absent_from_plain_frames(tmp_path):
+    """The second layer on its own, on four 1280x720 frames of d18: H.264 at CRF 23 and 28, a 50%
+    downscale (640x360), a crop."""
+    import cv2
+    import numpy as np
+    from swapstream.engine.image.watermark import Watermark, detect, payload_for
+
+    with av.open(str(media("d18.mp4"))) as c:
+        picked = [f.to_ndarray(format="bgr24") for i, f in enumerate(c.decode(video=0)) if i in (0, 40, 80, 120)]
+    frames = [cv2.resize(f, (1280, 720), interpolation=cv2.INTER_CUBIC) for f in picked]
+    payload = payload_for("ab12cd34" + "0" * 56)
+    marked = [f.copy() for f in frames]
+    for f in marked:
+        Watermark(payload).embed(f)
+    assert min(10 * np.log10(255**2 / np.mean((a.astype(float) - b) ** 2)) for a, b in zip(frames, marked)) > 40
+    for crf in (23, 28):
+        path = tmp_path / f"crf{crf}.mp4"
+        with av.open(str(path), "w") as out:
+            s = out.add_stream("libx264", rate=30)
+            s.width, s.height, s.pix_fmt, s.options = 1280, 720, "yuv420p", {"crf": str(crf)}
+            for f in marked:
+                out.mux(s.encode(av.VideoFrame.from_ndarray(f, format="bgr24")))
+            out.mux(s.encode(None))
+        with av.open(str(path)) as c:
+            decoded = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+        assert detect(decoded) == payload, crf
+    assert detect([cv2.resize(f, (640, 360), interpolation=cv2.INTER_AREA) for f in marked]) == payload
+    assert detect([np.ascontiguousarray(f[60:, 100:]) for f in marked]) == payload
+    assert detect(frames) is None
 
 
 def test_verify_refuses_what_is_not_media(capsys, tmp_path):

@@ -44,7 +44,8 @@ class EncoderConfig:
     """codec: libx264 (default), libx265, ffv1 (lossless, use .mkv), ...; crf (0..51)/preset for
     x264/x265; pix_fmt: '' picks yuv420p for x264/x265 and bgr0 for ffv1; label: the
     synthetic-media comment written into the container (never empty); synthetic_label: False
-    writes videos without it, an explicit choice that is logged; copy_audio: remux the input's audio."""
+    writes videos without it, an explicit choice that is logged; copy_audio: remux the input's audio;
+    watermark: mark every written frame invisibly (engine.image.watermark; the sinks get the mark)."""
 
     codec: str = "libx264"
     crf: int = 18
@@ -53,6 +54,7 @@ class EncoderConfig:
     label: str = SYNTHETIC_LABEL
     synthetic_label: bool = True
     copy_audio: bool = True
+    watermark: bool = True
 
     def __post_init__(self) -> None:
         if not self.label.strip():
@@ -116,6 +118,15 @@ class _AudioCopy:
         self._in.close()
 
 
+def _marked(image, watermark):
+    """IMAGE, or a marked copy of it (the packet's frame may also feed a preview or camera)."""
+    if watermark is None:
+        return image
+    image = image.copy()
+    watermark.embed(image)
+    return image
+
+
 class VideoFileSink(Sink):
     """Encodes frames in order with their input pts (or capture times for cameras)."""
 
@@ -128,10 +139,12 @@ class VideoFileSink(Sink):
         audio_from: str | Path | None = None,
         partial_on_interrupt: bool = False,
         publish: Publish | None = None,
+        watermark=None,
     ):
         self.path = Path(path)
         self.cfg = cfg
         self.publish = publish or os.replace
+        self.watermark = watermark  # engine.image.watermark.Watermark or None
         self.audio_from = str(audio_from) if audio_from else None
         self.partial_on_interrupt = partial_on_interrupt
         self.kept: Path | None = None  # where the output ended up (None: nothing kept)
@@ -215,7 +228,7 @@ class VideoFileSink(Sink):
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(packet.frame, format="bgr24")
+        frame = av.VideoFrame.from_ndarray(_marked(packet.frame, self.watermark), format="bgr24")
         frame.pts = pts
         frame.time_base = self._time_base
         for p in self._stream.encode(frame):
@@ -277,10 +290,12 @@ class ImageSequenceSink(Sink):
         path: str | Path,
         partial_on_interrupt: bool = False,
         sign_image: Callable[[bytes, Path], None] | None = None,
+        watermark=None,
     ):
         self.path = Path(path)
         self.partial_on_interrupt = partial_on_interrupt
         self.sign_image = sign_image
+        self.watermark = watermark
         self.kept: Path | None = None
         self._interrupted = False
         self._tmp: Path | None = None
@@ -295,12 +310,13 @@ class ImageSequenceSink(Sink):
         dest = self._tmp / f"{self._index:06d}.png"
         # Fastest PNG level: the point of this sink is exactness, not size.
         params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        image = _marked(packet.frame, self.watermark)
         if self.sign_image is not None:
-            ok, png = cv2.imencode(".png", packet.frame, params)
+            ok, png = cv2.imencode(".png", image, params)
             if not ok:
                 raise user_error(dest, "cannot encode image")
             self.sign_image(png.tobytes(), dest)
-        elif not cv2.imwrite(str(dest), packet.frame, params):
+        elif not cv2.imwrite(str(dest), image, params):
             raise user_error(dest, "cannot write image")
         self._index += 1
 

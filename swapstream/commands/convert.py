@@ -39,7 +39,7 @@ from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
 from swapstream.convert_parts.command import add_parts_arguments, wants_parts
-from swapstream.credentials.flags import add_credential_arguments, sealer_from_args, warn_unsignable
+from swapstream.credentials.flags import add_credential_arguments, output_marks, warn_unsignable
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +68,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_credential_arguments(parser)
 
 
-def build_sink(args: argparse.Namespace, encoder_cfg, sealer=None):
-    """The file sink of OUTPUT; sealer (swapstream.credentials) signs what it writes."""
+def build_sink(args: argparse.Namespace, encoder_cfg, sealer=None, watermark=None):
+    """The file sink of OUTPUT; sealer (swapstream.credentials) signs what it writes, watermark
+    (engine.image.watermark) marks each frame."""
     from swapstream.engine.stages.sink_file import ImageSequenceSink, VideoFileSink
 
     out: Path = args.output
     if not out.suffix:
-        return ImageSequenceSink(out, partial_on_interrupt=True, sign_image=sealer and sealer.sign_image)
+        sign_image = sealer and sealer.sign_image
+        return ImageSequenceSink(out, partial_on_interrupt=True, sign_image=sign_image, watermark=watermark)
     audio_from = None if args.no_audio or args.input.is_dir() else args.input
     publish = sealer and sealer.publish
-    return VideoFileSink(out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True, publish=publish)
+    return VideoFileSink(
+        out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True, publish=publish, watermark=watermark
+    )
 
 
 def _engine_config(args: argparse.Namespace):
@@ -133,10 +137,10 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
         check_output_folder(args.output, inputs)
     cfg = _engine_config(args)
     model = load_model(args)
-    sealer = sealer_from_args(args, cfg, args.input, model)
+    sealer, watermark = output_marks(args, cfg, args.input, model)
     if sealer is not None:
         warn_unsignable(args.output)
-    sink = build_sink(args, cfg.output, sealer)
+    sink = build_sink(args, cfg.output, sealer, watermark)
     references, others = load_references(args, model)
     stats = PipelineStats(provider=model.provider)
     pipe = Pipeline(

@@ -25,7 +25,7 @@ from swapstream.commands.swap_flags import (
 )
 from swapstream.common.arg_types import float_in, int_in, positive_float
 from swapstream.common.errors import user_error
-from swapstream.credentials.flags import add_credential_arguments, sealer_from_args, warn_unsignable
+from swapstream.credentials.flags import add_credential_arguments, output_marks, warn_unsignable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,8 +75,9 @@ def check_record_path(args: argparse.Namespace) -> None:
     check_output_path(args.record, tuple(p for p in (source, *swap_inputs(args)) if p is not None))
 
 
-def build_sink(args: argparse.Namespace, cfg, sealer=None):
-    """The live outputs; sealer (swapstream.credentials) signs the --record file when it is finalised."""
+def build_sink(args: argparse.Namespace, cfg, sealer=None, watermark=None):
+    """The live outputs; sealer (swapstream.credentials) signs the --record file when it is
+    finalised, watermark (engine.image.watermark) marks its frames."""
     from swapstream.engine.stages.sink_file import VideoFileSink
     from swapstream.engine.stages.sink_live import NullSink, PreviewSink, TeeSink, VirtualCameraSink
 
@@ -89,7 +90,7 @@ def build_sink(args: argparse.Namespace, cfg, sealer=None):
         check_record_path(args)
         # Live recordings favour encoding speed: the encoder shares the CPU with the swap.
         encoder = dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False)
-        sinks.append(VideoFileSink(args.record, encoder, publish=sealer and sealer.publish))
+        sinks.append(VideoFileSink(args.record, encoder, publish=sealer and sealer.publish, watermark=watermark))
     if not sinks:
         return NullSink()
     return sinks[0] if len(sinks) == 1 else TeeSink(sinks)
@@ -124,12 +125,12 @@ def run(args: argparse.Namespace) -> int:
     if args.record is not None:
         check_record_path(args)  # before the slow model load
     model = load_model(args)
-    sealer = None
+    sealer = watermark = None
     if args.record is not None:
-        sealer = sealer_from_args(args, cfg, None if is_camera(args.source) else Path(args.source), model)
+        sealer, watermark = output_marks(args, cfg, None if is_camera(args.source) else Path(args.source), model)
         if sealer is not None:
             warn_unsignable(args.record)
-    sink = build_sink(args, cfg, sealer)
+    sink = build_sink(args, cfg, sealer, watermark)
     references, others = load_references(args, model)
     stats = PipelineStats(provider=model.provider)
     board = ControlBoard(SwapSettings.from_config(cfg, model))  # the studio's control path; keys below

@@ -96,6 +96,10 @@ CREDENTIAL_MODE_HELP = {
     "on": "sign every output as synthetic media (default)",
     "off": "write no manifest (the metadata label stays)",
 }
+WATERMARK_MODE_HELP = {
+    "on": "mark every written frame invisibly (default)",
+    "off": "no mark",
+}
 
 # Written into every output video's metadata unless the user explicitly turns it off.
 SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"

@@ -116,6 +116,7 @@ class Job:
             face_type=s.face_type,
             references=s.references,
             other_models=tuple((t, path) for t, path, _ in s.other_models),
+            model_sha256=s.model_sha256,
         )
 
 

@@ -41,6 +41,7 @@ class SegmentTask:
     face_type: str | None
     references: tuple = ()
     other_models: tuple[tuple[int, str], ...] = ()
+    model_sha256: str = ""  # the watermark's model id
 
     @property
     def frames(self) -> int:
@@ -100,6 +101,7 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     """Convert one segment into task.part; returns its counts. tick(stats) is called about every
     0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and leaves no file under
     the part's name."""
+    from swapstream.engine.image.watermark import watermark_for
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.metrics import PipelineStats
     from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
@@ -115,7 +117,8 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     detect = next(s for s in stages if isinstance(s, DetectStage))
     part = Path(task.part)
     writing = part.with_name(f"{part.stem}.writing{part.suffix}")
-    sink = VideoFileSink(writing, cfg.output, audio_from=None, partial_on_interrupt=True)
+    mark = watermark_for(cfg.output.watermark, task.model_sha256)
+    sink = VideoFileSink(writing, cfg.output, audio_from=None, partial_on_interrupt=True, watermark=mark)
     source = SegmentSource(task.input, task.pts, task.warmup, task.seek_pts, detect.process, task.first_frame)
     stats = PipelineStats(provider=model.provider)
     pipe = Pipeline(

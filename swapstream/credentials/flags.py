@@ -7,7 +7,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from swapstream.common.choices import CREDENTIAL_MODE_HELP, CREDENTIAL_MODES, describe
+from swapstream.common.choices import CREDENTIAL_MODE_HELP, CREDENTIAL_MODES, WATERMARK_MODE_HELP, describe
 from swapstream.common.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,13 @@ def add_credential_arguments(parser: argparse.ArgumentParser) -> None:
         "usage emailProtection or documentSigning)",
     )
     g.add_argument("--sign-key", type=Path, default=None, metavar="KEY.pem", help="its private key (unencrypted PEM)")
+    g.add_argument(
+        "--watermark",
+        choices=CREDENTIAL_MODES,
+        default=None,
+        help=f"{describe(CREDENTIAL_MODES, WATERMARK_MODE_HELP)}: a swapstream marker and the model's id that "
+        "survive re-encoding, downscaling and crops, and a stripped manifest; default from configs/engine.yaml",
+    )
 
 
 def warn_unsignable(output: Path) -> None:
@@ -84,3 +91,14 @@ def local_sealer(source: Path | None, model_path: Path):
 
     facts = SwapFacts(None, file_sha256(model_path), inspect_model(model_path).face_type or "")
     return Sealer(local_identity(), facts).for_source(source)
+
+
+def output_marks(args: argparse.Namespace, cfg, source: Path | None, model, model_sha256: str | None = None):
+    """(Sealer or None, Watermark or None) of a command's outputs: see sealer_from_args; the
+    watermark follows cfg.output.watermark (--watermark)."""
+    from swapstream.credentials.seal import file_sha256
+    from swapstream.engine.image.watermark import watermark_for
+
+    sealer = sealer_from_args(args, cfg, source, model, model_sha256)
+    model_sha256 = sealer.facts.model_sha256 if sealer is not None else model_sha256 or file_sha256(model.path)
+    return sealer, watermark_for(cfg.output.watermark, model_sha256)

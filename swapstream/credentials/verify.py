@@ -39,7 +39,7 @@ class Verdict:
     face_type: str = ""
     source: dict = field(default_factory=dict)  # name, sha256
     failures: list[str] = field(default_factory=list)
-    watermark: str = "not embedded (off)"
+    watermark: str = ""  # found / not found, and the model id it carries
     label: str | None = None
 
     @property
@@ -60,6 +60,65 @@ def container_label(path: Path) -> tuple[bool, str | None]:
     except (av.error.FFmpegError, ValueError, OSError):
         return False, None
     return True, meta.get("comment") or meta.get("description")
+
+
+SAMPLED_FRAMES = 16
+_IMAGES = (".png", ".jpg", ".jpeg", ".webp")
+
+
+def sampled_frames(path: Path, count: int = SAMPLED_FRAMES) -> list:
+    """Up to COUNT BGR frames spread over the video (an image: itself); [] when unreadable."""
+    import av
+    import cv2
+
+    if path.suffix.lower() in _IMAGES:
+        image = cv2.imread(str(path))
+        return [] if image is None else [image]
+    frames = []
+    try:
+        with av.open(str(path)) as c:
+            stream = c.streams.video[0]
+            total = stream.frames or 0
+            if total and total <= 30 * count:  # short: decode it all, keep every k-th
+                step = max(1, total // count)
+                decoded = (f for i, f in enumerate(c.decode(stream)) if i % step == 0)
+            else:  # long: one frame after each of COUNT evenly spaced seeks
+                span = c.duration or 0
+                decoded = (f for k in range(count) for f in _after_seek(c, stream, span * k // count))
+            for frame in decoded:
+                frames.append(frame.to_ndarray(format="bgr24"))
+                if len(frames) == count:
+                    break
+    except (av.error.FFmpegError, ValueError, IndexError):
+        return frames
+    return frames
+
+
+def _after_seek(container, stream, offset: int):
+    container.seek(offset)
+    return [next(container.decode(stream), None)] if offset >= 0 else []
+
+
+def find_watermark(path: Path) -> tuple[int, bytes | None]:
+    """(frames looked at, the payload found or None)."""
+    from swapstream.engine.image.watermark import detect
+
+    frames = [f for f in sampled_frames(path) if f is not None]
+    return len(frames), detect(frames) if frames else None
+
+
+def watermark_text(looked: int, payload: bytes | None, model_sha256: str) -> str:
+    from swapstream.engine.image.watermark import model_id
+
+    if not looked:
+        return "not checked (no frame decoded)"
+    if payload is None:
+        return f"not found (in {looked} frames)"
+    mark = model_id(payload)
+    agrees = ""
+    if model_sha256:
+        agrees = ", the manifest's model" if model_sha256.startswith(mark) else ", NOT the manifest's model"
+    return f"found: swapstream marker, model id {mark}{agrees}"
 
 
 def _read_manifest(path: Path):
@@ -117,6 +176,8 @@ def verify_file(path: Path) -> Verdict:
         return Verdict(str(path), "bad-input", problem)
     media, label = container_label(path)
     verdict = Verdict(str(path), "none", label=label)
+    mark = find_watermark(path)
+    verdict.watermark = watermark_text(*mark, "")
     try:
         reader, why = _read_manifest(path)
     except c2pa.C2paError as e:  # a manifest is there but cannot be parsed: damaged after signing
@@ -130,6 +191,7 @@ def verify_file(path: Path) -> Verdict:
         return verdict
     with reader:
         _fill(verdict, reader)
+    verdict.watermark = watermark_text(*mark, verdict.model_sha256)
     return verdict
 
 

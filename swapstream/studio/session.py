@@ -113,7 +113,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     """Source, swap stages, sink, board, preview and pipeline from `swapstream studio`'s flags;
     the pipeline is set up (devices and model opened) but not started."""
     from swapstream.commands.swap_flags import engine_config_from_args, load_model, load_references
-    from swapstream.credentials.flags import sealer_from_args
+    from swapstream.credentials.flags import output_marks
     from swapstream.engine.pipeline.build import swap_stages
     from swapstream.engine.pipeline.governor import Governor
     from swapstream.engine.pipeline.governor_loop import GovernorLoop
@@ -128,7 +128,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     source = SwitchingSource(build_source(args, cfg), catalog.name_of(args.source))
     model = load_model(args)
     # Recordings are signed with the model the studio started with; the source may switch: no ingredient.
-    sealer = sealer_from_args(args, cfg, None, model)
+    sealer, watermark = output_marks(args, cfg, None, model)
     references, others = load_references(args, model)
     runtime_cfg = runtime_config_from_args(args)
     models_dir = args.models if args.models is not None else Path(args.model).resolve().parent
@@ -148,6 +148,7 @@ def build_session(args: argparse.Namespace) -> StudioSession:
         lambda text, level="info": board.note(text, level),
         open_vcam=lambda width, height, fps: build_vcam(args, SourceInfo("vcam", width, height, fps)),
         publish=sealer and sealer.publish,
+        watermark=watermark,
     )
     board = ControlBoard(settings, models, board_appliers(source, catalog, sink))
     hub = PreviewHub(quality=args.jpeg_quality)
