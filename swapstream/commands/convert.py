@@ -3,7 +3,9 @@
 Output: a video file (H.264 by default; --lossless writes FFV1, use .mkv), or, when OUTPUT has no
 file extension, a folder of lossless PNG frames. The file is written under a temporary name and
 renamed when complete, and carries a metadata label saying it contains synthetically swapped
-faces. Frames without a face are copied unchanged. Phone videos stored sideways are turned
+faces, a signed C2PA manifest and an invisible watermark (swapstream/credentials, `swapstream
+verify`). Frames without a face are copied unchanged but for the watermark (at most 2 grey levels;
+--watermark off: bit-exact). Phone videos stored sideways are turned
 upright by their rotation flag. A truncated input (fewer frames than its container declares) is
 refused with exit 2 unless --allow-partial.
 
