@@ -164,6 +164,18 @@ def test_live_recording_is_signed(work, capsys, tmp_path):
     assert_swapstream_credentials(report, work)
 
 
+@pytest.mark.slow
+def test_studio_recording_is_signed(work, capsys, tmp_path):
+    record = tmp_path / "studio.mp4"
+    argv = ["studio", "-m", work / "invert.onnx", "--source", work / "clip.mp4", "--port", "0", "--once"]
+    cmd = Command([str(a) for a in [*argv, "--providers", "cpu", "--record", record, "--duration", "2"]])
+    code, err = cmd.finish(timeout=120)
+    assert code == 0 and record.is_file(), err
+    code, (report,) = verify([record], capsys)
+    assert code == 0
+    assert_swapstream_credentials(report, work, source=None)  # the studio's source may switch: no ingredient
+
+
 def _write_pair(folder: Path) -> tuple[Path, Path]:
     key_pem, chain_pem = make_local_pair()
     folder.mkdir()
