@@ -201,6 +201,22 @@ def test_a_user_certificate_signs_and_a_mismatched_one_is_refused(work, capsys, 
     assert not refused.exists() and not (tmp_path / "refused.parts").exists()
 
 
+def test_the_engine_config_names_the_certificate(work, capsys, tmp_path):
+    from cryptography import x509
+    from swapstream.engine.config import DEFAULT_PATH
+
+    chain, key = _write_pair(tmp_path / "org")
+    config = tmp_path / "engine.yaml"
+    text = DEFAULT_PATH.read_text().replace('sign_cert: ""', f'sign_cert: "{chain}"')
+    config.write_text(text.replace('sign_key: ""', f'sign_key: "{key}"'))
+    out = tmp_path / "configured.mp4"
+    code, _, err = run_cli(convert(work, out, "--config", config, "--max-frames", "15"), capsys)
+    assert code == 0, err
+    code, (report,) = verify([out], capsys)
+    assert code == 0
+    assert int(report["signer"]["serial"]) == x509.load_pem_x509_certificates(chain.read_bytes())[0].serial_number
+
+
 def test_credentials_off_warns_once_and_keeps_the_label(work, capsys, caplog, tmp_path):
     out = tmp_path / "off.mp4"
     code, _, err = run_cli(convert(work, out, "--credentials", "off", "--max-frames", "15"), capsys)

@@ -9,7 +9,7 @@ passes over the frame with the pattern precomputed per size (~0.4-0.6 ms per 108
 
 The detector high-passes the luma, folds it modulo the tile (summing over frames too), and takes
 the tile offset where the FFT correlations of all patterns line up (a crop moves the tile, and
-is found); it also tries the frames enlarged 2x (a 50% downscale). Measured on 1080p frames
+is found); it also tries frames up to 1280 px enlarged 2x (a 50% downscale). Measured on 1080p frames
 (benchmarks/watermark.py): every bit read back after H.264 at CRF 23 and 28, a 50% downscale and
 a crop. Payload: 32 bits of swapstream marker + the first 32 bits of the model's SHA-256.
 """
@@ -29,6 +29,9 @@ _SEED = 31
 # each bit right about 60% of the time (the detector keeps its best offset), so 30 of 32 by
 # chance is below 1e-5.
 MARKER_ERRORS_ALLOWED = 2
+# Frames up to this size are also read enlarged 2x (a 50% downscale of a marked frame); larger ones
+# are not (a 4K output downscaled to 1080p is not looked for: the 2x pass would cost 4K frames).
+MAX_DOWNSCALED_SIDE = 1280
 
 
 def payload_for(model_sha256: str) -> bytes:
@@ -89,7 +92,8 @@ def detect(frames: Iterable[np.ndarray]) -> bytes | None:
     refs = np.kron(_patterns().astype(np.float32), np.ones((BLOCK, BLOCK), np.float32))
     spectra = np.conj(np.fft.fft2(refs))
     best = None
-    for scale in (1, 2):
+    small = max(frames[0].shape[:2]) <= MAX_DOWNSCALED_SIDE
+    for scale in (1, 2) if small else (1,):
         folded = sum(_folded(f, scale) for f in frames)
         corr = np.fft.ifft2(np.fft.fft2(folded)[None] * spectra).real
         score = corr[0] + np.abs(corr[1:]).sum(axis=0)

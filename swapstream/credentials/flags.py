@@ -12,13 +12,13 @@ from swapstream.common.errors import UserError
 
 log = logging.getLogger(__name__)
 
-HELP = (
-    "Every output is signed with a C2PA manifest saying its faces are synthetic (model hash, source "
-    "file name and hash); `swapstream verify FILE` checks it. Without --sign-cert/--sign-key a per-user "
-    "key and certificate are made once under ~/.config/swapstream/credentials: their signature binds the "
-    "content but validators call the signer 'untrusted' (it is on no C2PA trust list); an organisation's "
-    "certificate from a CA on that list makes it trusted. MP4/MOV/M4V, AVI and PNG/JPEG can carry it, MKV cannot"
-)
+HELP = """\
+Every output is signed with a C2PA manifest saying its faces are synthetic (model hash, source
+file name and hash) and every written frame carries an invisible watermark; `swapstream verify
+FILE` checks both. Without --sign-cert/--sign-key a per-user key and certificate are made once
+under ~/.config/swapstream/credentials: their signature binds the content, but verifiers call the
+signer "untrusted" (it is on no C2PA trust list). An organisation's certificate from a CA on that
+list is shown as trusted. MP4/MOV/M4V, AVI and PNG/JPEG hold a manifest; MKV cannot."""
 
 
 def add_credential_arguments(parser: argparse.ArgumentParser) -> None:
