@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import ClassVar
 
@@ -16,6 +18,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
 MEDIA = REPO.parent / "shared" / "media"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_config_folder() -> Path:
+    """XDG_CONFIG_HOME of every test (and the commands they start): the per-user signing key that
+    content credentials make at first use goes there, never into the real ~/.config. A folder of
+    its own, not under pytest's basetemp, which a concurrent pytest run may rotate away (matplotlib
+    keeps its config there too)."""
+    folder = Path(tempfile.mkdtemp(prefix="swapstream-test-config-"))
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def media(name: str) -> Path:

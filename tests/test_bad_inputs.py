@@ -173,7 +173,7 @@ def test_rotation_flag_is_applied_on_decode(work, tmp_path, capsys):
     assert np.abs(decoded[0].astype(int) - upright[0]).mean() < 4  # codec noise only
     out = tmp_path / "out.mkv"
     argv = ["convert", str(work / "inputs" / "rotated.mp4"), "-m", str(work / "inputs" / "model.onnx")]
-    code, err = run_cli([*argv, "-o", str(out), "--lossless", "--color", "none"], capsys)
+    code, err = run_cli([*argv, "-o", str(out), "--lossless", "--color", "none", "--watermark", "off"], capsys)
     assert code == 0, err
     frames = decode(out)
     assert len(frames) == 6 and frames[0].shape == upright[0].shape

@@ -98,7 +98,9 @@ def test_convert_with_a_reference_keeps_the_other_person_bit_exact(setup, tmp_pa
     out = tmp_path / "out.mkv"
     cmd = [sys.executable, "-m", "swapstream", "convert", str(src), "-o", str(out), "-m", str(invert)]
     run = subprocess.run(
-        [*cmd, "--lossless", "--no-audio", "--reference", str(photos[B])], check=False, capture_output=True
+        [*cmd, "--lossless", "--no-audio", "--watermark", "off", "--reference", str(photos[B])],
+        check=False,
+        capture_output=True,
     )
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     inputs, outputs = decode(src), decode(out)

@@ -99,6 +99,17 @@ ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medi
 # Engine policy: live drops stale frames, convert keeps every frame in order.
 ENGINE_MODES = ("live", "convert")
 
+# Content credentials (swapstream/credentials): a signed C2PA manifest on every output, or not.
+CREDENTIAL_MODES = ("on", "off")
+CREDENTIAL_MODE_HELP = {
+    "on": "sign every output as synthetic media (default)",
+    "off": "write no manifest (the metadata label stays)",
+}
+WATERMARK_MODE_HELP = {
+    "on": "mark every written frame invisibly (up to 2 grey levels everywhere)",
+    "off": "no mark: pixels outside the swapped faces stay bit-exact (default)",
+}
+
 # Written into every output video's metadata unless the user explicitly turns it off.
 SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"
 

@@ -45,8 +45,10 @@ def engine_config_from_args(args: argparse.Namespace):
             raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
         swap["occluder"] = str(args.occluder)
     detect = {"faces": args.faces} if args.faces else {}
+    marks = getattr(args, "watermark", None)  # the content-credential flags (swapstream/credentials/flags.py)
+    output = {"watermark": marks == "on"} if marks else {}
     try:
-        return cfg.replace(swap=swap, detect=detect)
+        return cfg.replace(swap=swap, detect=detect, output=output)
     except ValueError as e:  # a combination the flags cannot refuse one by one (mask occlusion, no occluder)
         raise UserError(str(e)) from None
 
