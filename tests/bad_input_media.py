@@ -1,7 +1,7 @@
 """Small files for tests/test_bad_inputs.py, all made here in a second or two.
 
-Clips are cut from ../shared/media/d18.mp4 and d19.mp4 (a face ~150 px tall at 256x192) with
-PyAV (no ffmpeg binary needed): a plain clip, a longer one for signals, a 'phone' clip stored
+Clips are made from the moving public-domain faces of tests/photo_clips.py (a face ~130 px tall
+at 256x192) with PyAV (no ffmpeg binary needed): a plain clip, a longer one for signals, a 'phone' clip stored
 sideways with a 90 degree display flag, and a faststart clip cut mid-stream (truncated).
 Models are the colour-inverting contract model of test_pipeline_models and two broken twins.
 """
@@ -23,7 +23,8 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
-from conftest import REPO, media
+from conftest import REPO
+from photo_clips import face_frames
 
 SIZE = (256, 192)  # w, h: not square, so a lost rotation shows in the frame size
 TINY_PRESET = (
@@ -32,16 +33,10 @@ TINY_PRESET = (
 )
 
 
-def clip_frames(name: str, count: int, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
-    """The first `count` frames of a test clip, cropped to 4:3 and resized to `size` (w, h)."""
-    frames = []
-    with av.open(str(media(name))) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            if i == count:
-                break
-            image = frame.to_ndarray(format="bgr24")[60:420]  # 480x360
-            frames.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-    return frames
+def clip_frames(person: str, count: int, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
+    """The first `count` frames of PERSON's clip (photo_clips.PEOPLE), cropped to 4:3 and resized
+    to `size` (w, h)."""
+    return [cv2.resize(f[60:420], size, interpolation=cv2.INTER_AREA) for f in face_frames(person, count)]  # 480x360
 
 
 def write_clip(path: Path, frames: list[np.ndarray], rotation: int = 0, faststart: bool = False) -> Path:

@@ -1,8 +1,9 @@
 """The trainer on real faces: it learns, resumes bit-exactly, survives Ctrl-C, and rejects bad input.
 
-Facesets: every 8th frame of d18.mp4 and d19.mp4 (two different men), extracted with
-`trainer.extract` at 64 px. Models are tiny (32 px) and fp32, with one torch thread: CI boxes
-are small and shared, and these tests are about behaviour, not speed.
+Facesets: 32 frames each of the astronaut and Grace Hopper moving (tests/photo_clips.py: two
+different women), extracted with `trainer.extract` at 64 px. Models are tiny (32 px) and fp32,
+with one torch thread: CI boxes are small and shared, and these tests are about behaviour, not
+speed.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def test_yaw_balance_and_validation_split():
 
 
 def test_a_target_that_never_blinks_gets_synthetic_blinks_on_its_training_faces(facesets, caplog):
-    """d19 never closes its eyes in its clip: with synthetic_blinks, train closes them in that share
+    """A photo never closes its eyes: with synthetic_blinks, train closes them in that share
     of its drawn faces (validation faces stay as filmed) and says so instead of warning."""
     blinking = dataclasses.replace(FAST, synthetic_blinks=0.25)
     caplog.set_level("INFO", logger="swapstream.trainer.run_state")
@@ -108,7 +109,7 @@ def test_icnr_starts_a_fresh_run_free_of_checkerboard_and_live_uses_it(facesets,
 @pytest.mark.slow
 def test_tiny_model_learns_real_faces(facesets, tmp_path, caplog):
     summary = train(_opts(facesets, tmp_path / "run", iters=150), TINY, FAST)
-    # B (d19) never closes its eyes nor opens its mouth wide in its clip: train says so up front.
+    # B (a photo) never closes its eyes nor opens its mouth wide: train says so up front.
     gaps = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and str(facesets[1]) in r.getMessage()]
     assert any("no closed eyes" in g for g in gaps) and any("no open mouth" in g for g in gaps)
     history = read_history(tmp_path / "run" / "history.csv")
