@@ -1,8 +1,9 @@
 """Small files for tests/test_bad_inputs.py, all made here in a second or two.
 
-Clips are made from the moving public-domain faces of tests/photo_clips.py (a face ~130 px tall
-at 256x192) with PyAV (no ffmpeg binary needed): a plain clip, a longer one for signals, a 'phone' clip stored
-sideways with a 90 degree display flag, and a faststart clip cut mid-stream (truncated).
+Clips are made from the moving public-domain faces of tests/photo_fixtures.py (a face ~110 px tall
+at 256x192) with PyAV (no ffmpeg binary needed): a plain clip, a longer one for signals, a
+'phone' clip stored sideways with a 90 degree display flag, and a faststart clip cut mid-stream
+(truncated).
 Models are the colour-inverting contract model of test_pipeline_models and two broken twins.
 """
 
@@ -21,10 +22,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 from conftest import REPO
-from photo_clips import face_frames
+from photo_fixtures import face_frames
 
 SIZE = (256, 192)  # w, h: not square, so a lost rotation shows in the frame size
 TINY_PRESET = (
@@ -34,9 +34,11 @@ TINY_PRESET = (
 
 
 def clip_frames(person: str, count: int, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
-    """The first `count` frames of PERSON's clip (photo_clips.PEOPLE), cropped to 4:3 and resized
-    to `size` (w, h)."""
-    return [cv2.resize(f[60:420], size, interpolation=cv2.INTER_AREA) for f in face_frames(person, count)]  # 480x360
+    """The first `count` frames of PERSON's clip (photo_fixtures.PEOPLE) rendered w px square and cut
+    to the middle h rows: BGR uint8 (h, w, 3) for size = (w, h), h <= w."""
+    w, h = size
+    top = (w - h) // 2
+    return [np.ascontiguousarray(f[top : top + h]) for f in face_frames(person, count, side=w)]
 
 
 def write_clip(path: Path, frames: list[np.ndarray], rotation: int = 0, faststart: bool = False) -> Path:

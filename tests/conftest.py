@@ -14,7 +14,7 @@ from typing import ClassVar
 
 import cv2
 import numpy as np
-import photo_clips
+import photo_fixtures
 import pytest
 import pyvirtualcam
 
@@ -49,12 +49,12 @@ def grace_hopper_bgr() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def face_clips(tmp_path_factory) -> dict[str, Path]:
-    """person -> clip (tests/photo_clips.py): 90 frames (3 s) of the astronaut or Grace Hopper
+    """person -> clip (tests/photo_fixtures.py): 90 frames (3 s) of the astronaut or Grace Hopper
     moving, 480x480 at 30 fps, H.264 + AAC, in one folder (a studio source can switch between
     them). The stand-ins for the close-ups of ../shared/media, rendered once per session."""
     folder = tmp_path_factory.mktemp("face_clips")
-    clips = {p: folder / f"{p}.mp4" for p in photo_clips.PEOPLE}
-    return {p: photo_clips.write_face_clip(path, photo_clips.face_frames(p, 90)) for p, path in clips.items()}
+    clips = {p: folder / f"{p}.mp4" for p in photo_fixtures.PEOPLE}
+    return {p: photo_fixtures.write_face_clip(path, photo_fixtures.face_frames(p, 90)) for p, path in clips.items()}
 
 
 @pytest.fixture(scope="session")

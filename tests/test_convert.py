@@ -1,9 +1,10 @@
 """`swapstream convert` end to end on a real clip with the colour-inverting contract model.
 
-The clip: the first 40 frames of the astronaut's clip (tests/photo_clips.py) with frame 15
+The clip: the first 40 frames of the astronaut's clip (tests/photo_fixtures.py) with frame 15
 replaced by a black frame (no face), and its audio cut to the same length. Converted losslessly
 (FFV1), the output must have every frame, in order, bit-exact outside the blend mask, changed
-inside the face, the black frame untouched, the audio present with the input's duration, and the synthetic-media label.
+inside the face, the black frame untouched, the audio present with the input's duration, and
+the synthetic-media label.
 """
 
 from __future__ import annotations

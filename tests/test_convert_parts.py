@@ -1,7 +1,7 @@
 """`swapstream convert` in segments (issue 15): every video-to-video convert resumes frame-exact
 and runs the same on Ray workers.
 
-The clip: 60 frames of the astronaut's clip (tests/photo_clips.py) with a keyframe every 15 and
+The clip: 60 frames of the astronaut's clip (tests/photo_fixtures.py) with a keyframe every 15 and
 its audio; `--segment-seconds 0.5` cuts
 it into 4 segments. Converted losslessly (FFV1) with the colour-inverting contract model, so
 equal outputs mean equal pixels. The reference is a plain single-process convert, uninterrupted:

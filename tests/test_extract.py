@@ -1,6 +1,6 @@
 """`swapstream extract` on real video and photos, resume, and every bad input.
 
-The video is the astronaut's clip (tests/photo_clips.py, 90 frames); what a photo cannot show (a
+The video is the astronaut's clip (tests/photo_fixtures.py, 90 frames); what a photo cannot show (a
 person who blinks and talks) is counted on d18.mp4 of ../shared/media."""
 
 from __future__ import annotations

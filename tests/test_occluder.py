@@ -1,6 +1,6 @@
 """The occlusion mask: synthetic occluders, `swapstream train-mask` (a few iterations), the model's
 contract checked at load, and the engine keeping the driver's pixels where an occluder is, on
-real frames (the astronaut's clip, tests/photo_clips.py). How well a real training run finds
+real frames (the astronaut's clip, tests/photo_fixtures.py). How well a real training run finds
 occluders: benchmarks/occlusion.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import numpy as np
 import onnx
 import pytest
 from model_fixtures import write_invert_model
-from photo_clips import face_frames
+from photo_fixtures import face_frames
 from swap_fixtures import run_swap
 from train_fixtures import build_faceset
 

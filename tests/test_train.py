@@ -1,6 +1,6 @@
 """The trainer on real faces: it learns, resumes bit-exactly, survives Ctrl-C, and rejects bad input.
 
-Facesets: 32 frames each of the astronaut and Grace Hopper moving (tests/photo_clips.py: two
+Facesets: 32 frames each of the astronaut and Grace Hopper moving (tests/photo_fixtures.py: two
 different women), extracted with `trainer.extract` at 64 px. Models are tiny (32 px) and fp32,
 with one torch thread: CI boxes are small and shared, and these tests are about behaviour, not
 speed.
@@ -242,7 +242,7 @@ def test_a_nan_step_rolls_back_and_the_run_goes_on_at_half_the_rate(facesets, tm
 
 
 @pytest.mark.slow
-def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monkeypatch):
+def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monkeypatch, caplog):
     """The collapse seen on the CPU (loss_b doubled and stayed flat): B's decoder re-randomised at
     iteration 60 stands in for it. The guard goes back to the snapshot of iteration 60 (taken every
     20 steps here) and B's loss is back near its best at the end."""
@@ -263,9 +263,11 @@ def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monke
     assert state["divergence"]["rollbacks"] == 1, state["divergence"]
     best_b = state["divergence"]["best"]["loss_b"]
     assert state["losses"]["loss_b"] < divergence.HEALTHY * 1.2 * best_b
-    history = read_history(tmp_path / "run" / "history.csv")
-    peak = max(r["loss_b"] for r in history if "loss_b" in r and 60 < r["iteration"] <= 80)
-    assert peak > divergence.JUMP * best_b  # the poison really broke B before the guard stepped in
+    # The poison really broke B (the guard's own verdict, on its smoothed loss) and the guard went
+    # back to the snapshot taken as the poison struck.
+    rolled = [r.getMessage() for r in caplog.records if "training diverged" in r.getMessage()]
+    assert len(rolled) == 1 and "loss_b rose" in rolled[0], rolled
+    assert "back to the weights of iteration 60" in rolled[0], rolled
 
 
 def test_guard_waits_out_a_short_spike_but_not_a_plateau():

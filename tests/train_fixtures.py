@@ -1,5 +1,5 @@
 """Small real facesets for the trainer's tests, built once per test module with `trainer.extract`
-from the public-domain faces of tests/photo_clips.py (no ../shared/media needed).
+from the public-domain faces of tests/photo_fixtures.py (no ../shared/media needed).
 
 Not a conftest (tests/conftest.py belongs to another area): test modules import these helpers.
 """
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from photo_clips import face_frames, write_face_clip
+from photo_fixtures import face_frames, write_face_clip
 
-EVERY = 8  # every 8th frame of the clip: the poses of 8 s of head motion in 32 faces
+EVERY = 4  # every 4th frame of the clip: the poses of 4 s of head motion in 32 faces
 
 
 def build_faceset(person: str, out: Path, size: int = 64, faces: int = 32) -> Path:
-    """Faceset of `faces` frames, every EVERY-th of PERSON's clip (photo_clips.PEOPLE), whole
+    """Faceset of `faces` frames, every EVERY-th of PERSON's clip (photo_fixtures.PEOPLE), whole
     faces at `size` px."""
     from swapstream.trainer.extract import ExtractConfig, extract
 
