@@ -49,7 +49,7 @@ def test_open_mouth_interior_is_the_drivers_own(swapped):
         assert (diff_kept[~untouched & away] > 0).mean() > 0.9
 
 
-def test_keep_mouth_is_a_live_control(swapped, tmp_path):
+def test_keep_mouth_is_a_live_control():
     from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.controls import ControlBoard, ControlError, SwapSettings, apply_settings
     from swapstream.engine.stages.blend_stage import BlendStage

@@ -23,8 +23,8 @@ from swapstream.commands.swap_flags import reference_spec
 
 pytest.importorskip("dlib", reason="--reference needs the `eval` extra (dlib)")
 
-A, B = "d18.mp4", "d19.mp4"
-PHOTO_FRAME = 180  # the reference photos come from frames the composites never show
+A, B = "astronaut", "hopper"  # tests/photo_fixtures.py
+PHOTO_FRAME = 100  # the reference photos come from frames the composites never show
 N = 36
 
 
@@ -33,7 +33,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("people")
     photos = {}
     for name in (A, B):
-        photos[name] = root / f"{Path(name).stem}.png"
+        photos[name] = root / f"{name}.png"
         cv2.imwrite(str(photos[name]), photo(name, PHOTO_FRAME))
     finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     refs = {name: load_reference(photos[name], 0, embedder, finder) for name in (A, B)}

@@ -5,7 +5,8 @@ as engine.face.align.alignment_matrix returns them. Only the face's region of in
 read or written, and a pixel whose warped alpha is 0 keeps its exact value: everything outside
 the warped support of the mask stays bit-exact.
 
-Cost per face (issue #5, see benchmarks/RESULTS.md): the feather paste is one OpenCV BGRA warp
+Cost per face (issue #5, see benchmarks/results_log/2026-11-to-2026-12-06.md,
+"Kernels"): the feather paste is one OpenCV BGRA warp
 of the crop with its mask as alpha plus one vectorised integer composite over the ROI; the
 mask's erosion is an octagon (separable square + small diamond), not a disc whose cost grows
 with the radius squared.
@@ -159,7 +160,7 @@ def warp_to_roi(
     the alignment. Alpha is 0 wherever the sample falls outside the mask's support or the crop.
     The face is resampled bicubically: a face is usually upscaled 2-5x here, and bilinear
     interpolation blurred it on top of the model's own softness (a perfect 128 px render pasted
-    onto a 300 px close-up keeps sharpness ratio 0.68 bicubic vs 0.47 bilinear, RESULTS.md).
+    onto a 300 px close-up keeps sharpness ratio 0.68 bicubic vs 0.47 bilinear, benchmarks/results_log/2026-11-to-2026-12-06.md).
     """
     x0, y0, x1, y1 = roi
     shifted = _roi_matrix(matrix, roi)
@@ -207,7 +208,7 @@ def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     integer k = ceil(2 upscale) with a separable bicubic resize, then warped bilinearly at about
     2:1, where bilinear loses little: within a few grey levels of the direct warp, sharpness
     0.67 vs 0.68 by eval's measure (k = ceil(upscale) lost 0.04), and 2.5-3x faster
-    (benchmarks/RESULTS.md, "A faster paste").
+    (benchmarks/results_log/2026-11-to-2026-12-06.md, "A faster paste").
     """
     k = staged_factor(fine_detail.upscale_of(matrix), crop.shape[0])
     border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}

@@ -51,7 +51,8 @@ class RuntimeConfig:
     spin_wait: let the intra-op threads busy-wait for work between runs. Off by default: the
         engine runs every stage on its own thread, and spinning inference threads took the cores
         from them (2-core Xeon, live 1280x720: glass-to-glass p99 48-60 ms off, 66-100 ms on;
-        benchmarks/RESULTS.md, "A faster paste"). Worth it only when inference runs alone.
+        benchmarks/results_log/2026-11-to-2026-12-06.md, "Inference threads that sleep").
+        Worth it only when inference runs alone.
     device_id: GPU index for the CUDA and TensorRT providers.
     trt_fp16: let TensorRT build FP16 kernels (the model file can stay fp32).
     trt_cache_dir: where TensorRT engines and timing caches are kept, so only the first run of a

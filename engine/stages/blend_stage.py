@@ -56,7 +56,7 @@ class BlendStage(Stage):
     def _detail_mask(slot) -> np.ndarray:
         """Where detail is added: the blend mask without the mouth. The driver's lip and teeth edges
         do not sit on the model's mouth when its shape differs (mouth r fell 0.03-0.10 with
-        them: benchmarks/RESULTS.md); eyes, brows, skin and hair keep theirs."""
+        them: benchmarks/results_log/2026-11-to-2026-12-06.md); eyes, brows, skin and hair keep theirs."""
         size = slot.mask.shape[0]
         return slot.mask * (1.0 - lips_mask(transform_points(slot.landmarks, slot.matrix), size))
 
