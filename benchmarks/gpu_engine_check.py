@@ -163,18 +163,17 @@ def run_path(model_path: Path, frames, landmarks, found, scale: float, device: s
     """One run of the engine's pipeline: fps, per-stage ms (host, and device on the GPU path),
     live glass-to-glass p50/p99, the provider that ran, and (offline) the output frames."""
     from swapstream.engine.engine_config import EngineConfig
-    from swapstream.engine.pipeline.build import swap_stages
-    from swapstream.engine.pipeline.runner import Pipeline, PipelinePolicy
     from swapstream.engine.runtime.providers import RuntimeConfig
     from swapstream.engine.runtime.swap_model import load_swap_model
 
+    from swapstream.swap_session.pipelines import SwapSession
+
     model = load_swap_model(model_path, RuntimeConfig(providers=providers, frame_device=device, cuda_graph=False))
-    cfg = EngineConfig()  # configs/engine.yaml's values (the GPU machine may lack PyYAML)
-    stages = [PackedFaces(landmarks, found, scale), *swap_stages(model, cfg, offline=not live)[1:]]
+    session = SwapSession(EngineConfig(), model)  # configs/engine.yaml's values (the GPU machine may lack PyYAML)
+    stages = [PackedFaces(landmarks, found, scale), *session.stages(offline=not live)[1:]]
     sink = KeepSink(keep=not live)
-    depth = cfg.live.queue_depth if live else cfg.offline.queue_depth
     source = PackSource(frames, 1.0 / LIVE_FPS if live else 0.0)
-    stats = Pipeline(source, stages, sink, PipelinePolicy(live, depth)).run()
+    stats = session.pipeline(source, sink, live=live, stages=stages).run()
     snap = stats.snapshot()  # fps from the first frame in to the last out: setup and warm-up not counted
     latency = np.array(stats.latency_samples()) * 1000
     on_device = any(DEVICE_TIMING in name for name in snap.stage_ms)

@@ -20,7 +20,7 @@ import photo_fixtures
 import pytest
 import pyvirtualcam
 
-from swapstream import demo_media
+from swapstream.demo import media as demo_media
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -4,7 +4,7 @@ so that a fresh clone (no ../shared/media) runs every test that needs only a rea
 Two people, two different women: "astronaut" (skimage.data.astronaut(), NASA portrait of Eileen
 Collins) and "hopper" (matplotlib's grace_hopper.jpg, US Navy portrait of Grace Hopper). A clip is
 the portrait's head and shoulders moved the way a head moves in front of a webcam, as the demo
-renders its driving clip (swapstream.demo_media.motion_frames: slow rotation, zoom, drift and
+renders its driving clip (swapstream.demo.media.motion_frames: slow rotation, zoom, drift and
 changes of light), at 30 fps; files carry a quiet 440 Hz tone as their audio track.
 
 A photo never blinks, never opens its mouth and is alone in the frame: tests of expressions over
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import av
 import numpy as np
-from swapstream.demo_media import astronaut_bgr, grace_hopper_bgr, motion_frames
+
+from swapstream.demo.media import astronaut_bgr, grace_hopper_bgr, motion_frames
 
 PEOPLE = ("astronaut", "hopper")
 FPS = 30

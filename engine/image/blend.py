@@ -160,7 +160,8 @@ def warp_to_roi(
     the alignment. Alpha is 0 wherever the sample falls outside the mask's support or the crop.
     The face is resampled bicubically: a face is usually upscaled 2-5x here, and bilinear
     interpolation blurred it on top of the model's own softness (a perfect 128 px render pasted
-    onto a 300 px close-up keeps sharpness ratio 0.68 bicubic vs 0.47 bilinear, benchmarks/results_log/2026-11-to-2026-12-06.md).
+    onto a 300 px close-up keeps sharpness ratio 0.68 bicubic vs 0.47 bilinear,
+    benchmarks/results_log/2026-11-to-2026-12-06.md).
     """
     x0, y0, x1, y1 = roi
     shifted = _roi_matrix(matrix, roi)
