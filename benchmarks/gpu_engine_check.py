@@ -54,12 +54,12 @@ def _fit_1080p(frame: np.ndarray) -> np.ndarray:
 
 def prepare_pack(clip: Path, out: Path, frames: int, model: Path | None, precisions=("fp32", "fp16")) -> dict:
     """Write out/pack.npz and out/model*.onnx (see the module doc); runs where MediaPipe is."""
-    from swapstream.engine.face.tracking import FaceFinder
+    from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 
     out.mkdir(parents=True, exist_ok=True)
     cap = cv2.VideoCapture(str(clip))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    finder = FaceFinder()
+    finder = FaceFinder(FinderConfig(max_faces=1))
     jpegs, landmarks, found = [], [], []
     try:
         while len(jpegs) < frames:

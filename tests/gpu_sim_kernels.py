@@ -195,7 +195,8 @@ def test_io_binding_conversions_match_the_host_ones(faces, layout):
     """The kernels around IO binding give SwapModel's host conversions (a float RGB model in [-1, 1])."""
     from types import SimpleNamespace
 
-    from swapstream.engine.runtime import device_io, model
+    from swapstream.engine.runtime import device_io
+    from swapstream.engine.runtime import swap_model as model
     from swapstream.engine.runtime.contract import TensorSpec
 
     spec = TensorSpec("x", layout=layout, dtype="float32", channels="RGB", range=(-1.0, 1.0))

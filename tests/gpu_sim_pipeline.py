@@ -18,7 +18,7 @@ import pytest
 if os.environ.get("NUMBA_ENABLE_CUDASIM") != "1":
     pytest.skip("runs under Numba's CUDA simulator only (tests/test_gpu_sim.py)", allow_module_level=True)
 
-from model_fixtures import swapstream_contract
+from model_fixtures import seal, swapstream_contract
 from onnx import TensorProto, helper
 from swap_fixtures import outside_blend
 
@@ -64,6 +64,7 @@ def _write_d2s_model(path) -> str:
     contract = swapstream_contract(IN, output_resolution=OUT, grid_resolution=IN)
     for k, v in contract.to_metadata().items():
         model.metadata_props.add(key=k, value=v)
+    seal(model)
     import onnx
 
     onnx.save(model, str(path))

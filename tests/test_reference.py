@@ -188,7 +188,7 @@ def test_a_stranger_is_never_swapped_and_the_own_reference_is(setup, facesets):
     even a faceset holding one stray face of the person in the video; their own photo swaps them."""
     _, _, refs, invert, _ = setup
     frames = [photo(A, i) for i in range(0, 36, 3)]
-    finder, embedder = FaceFinder(), FaceEmbedder()
+    finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     try:
         stray = load_reference(facesets["b_with_a_stray"], 0, embedder, finder)
     finally:
@@ -232,7 +232,7 @@ def test_a_face_nearer_to_this_videos_nobody_than_to_the_reference_is_not_accept
     from swapstream.engine.face.people import decide_first
 
     _, _, refs, _, _ = setup
-    finder, embedder = FaceFinder(), FaceEmbedder()
+    finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     try:
         frames = [photo(A, i) for i in (30, 33)]  # two frames a tenth of a second apart
         probe, lookalike = (embedder.embed(f, finder.find(f)[0].points) for f in frames)
