@@ -28,7 +28,9 @@ class SwapConfig:
     """color: engine.image.color mode; mask: what limits the blend; blend/erode/blur/detail: BlendConfig;
     steady: how far a face's frame-to-frame change is held to its driver's (engine.image.steady);
     keep_mouth: keep the driver's open-mouth interior; occluder: occlusion model file ('' = none),
-    needed by mask 'occlusion' (engine/stages/mask_refine.py)."""
+    needed by mask 'occlusion' (engine/stages/mask_refine.py); detail_from: the target's faceset
+    whose own detail `detail` adds (engine.image.target_detail; '' = the model's detail bank
+    beside it, MODEL.detail, if there is one)."""
 
     color: str = "rct"
     mask: str = "both"
@@ -39,6 +41,7 @@ class SwapConfig:
     steady: float = 1.0
     keep_mouth: bool = False
     occluder: str = ""
+    detail_from: str = ""
 
     def __post_init__(self) -> None:
         if not 0 <= self.steady <= 1:

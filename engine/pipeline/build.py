@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from swapstream.engine.config import EngineConfig
+from swapstream.engine.image.target_detail import DETAIL_BANK_SUFFIX, TargetDetail, load_detail_bank
 from swapstream.engine.runtime.occluder import load_occluder
 from swapstream.engine.stages.blend import BlendStage
 from swapstream.engine.stages.color import ColorStage
@@ -34,8 +37,34 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
         InferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others),
         ColorStage(cfg.swap.color),
         SteadyStage(cfg.swap.steady),
-        BlendStage(cfg.swap.blend_config, contract.output_resolution, refiner, contract.grid_resolution),
+        BlendStage(
+            cfg.swap.blend_config,
+            contract.output_resolution,
+            refiner,
+            contract.grid_resolution,
+            target_detail(cfg, model),
+        ),
     ]
+
+
+def detail_bank_path(cfg: EngineConfig, model) -> Path | None:
+    """The target faceset whose detail the blend adds: cfg.swap.detail_from, else the model's
+    detail bank beside it (MODEL.detail, written by `swapstream export`), else None."""
+    if cfg.swap.detail_from:
+        return Path(cfg.swap.detail_from)
+    beside = Path(model.path).with_suffix(DETAIL_BANK_SUFFIX)
+    return beside if beside.is_dir() else None
+
+
+def target_detail(cfg: EngineConfig, model):
+    """The blend's engine.image.target_detail.TargetDetail, or None (detail off, or no target
+    faces: then detail comes from the driver, engine.image.detail)."""
+    path = detail_bank_path(cfg, model) if cfg.swap.detail > 0 else None
+    if path is None:
+        return None
+    contract = model.contract
+    bank = load_detail_bank(path, contract.face_type, contract.output_resolution)
+    return TargetDetail(bank, contract.grid_resolution or contract.output_resolution)
 
 
 def check_same_crops(model, others: dict) -> None:

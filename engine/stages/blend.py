@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from swapstream.engine.face.align import transform_points
 from swapstream.engine.face.mask import lips_mask
+from swapstream.engine.face.pose import yaw_pitch_roll
 
 from swapstream.common.arg_types import MAX_DETAIL
 from swapstream.common.choices import BLEND_MODES
@@ -42,13 +44,18 @@ class BlendConfig:
 class BlendStage(Stage):
     name = "blend"
 
-    def __init__(self, cfg: BlendConfig, resolution: int, refiner=None, grid_resolution: int | None = None):
+    def __init__(
+        self, cfg: BlendConfig, resolution: int, refiner=None, grid_resolution: int | None = None, target=None
+    ):
         """resolution: side of the swapped crops; grid_resolution: side of the grid the model codes
-        faces on (default resolution): with detail on, the band between the two grids, which a
-        depth-to-space decoder can only guess, gets what the model left out of it
-        (engine.image.detail.restore_guessed_band); refiner: an
-        engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
+        faces on (default resolution); target: an engine.image.target_detail.TargetDetail, or None.
+        With detail on and a target, the detail finer than the grid comes from the target's own
+        faces and the face is pasted from the bank's larger crop; without one, the driver's own
+        band is used (engine.image.detail: in the crop, the band between the two grids that a
+        depth-to-space decoder can only guess; in the frame, what is finer than the crop).
+        refiner: an engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
         self.cfg = cfg
+        self.target = target
         self.resolution = resolution
         self.detail_cell = resolution / (grid_resolution or resolution)
         self.erode_px = round(cfg.erode * resolution)
@@ -63,12 +70,23 @@ class BlendStage(Stage):
         self._feather, self._paste, self._restore = blend.feather_mask, blend.paste_face, detail.restore_guessed_band
 
     @staticmethod
-    def _detail_mask(slot) -> np.ndarray:
+    def _detail_mask(slot, crop_points: np.ndarray) -> np.ndarray:
         """Where detail is added: the blend mask without the mouth. The driver's lip and teeth edges
         do not sit on the model's mouth when its shape differs (mouth r fell 0.03-0.10 with
-        them: benchmarks/RESULTS.md); eyes, brows, skin and hair keep theirs."""
-        size = slot.mask.shape[0]
-        return slot.mask * (1.0 - lips_mask(transform_points(slot.landmarks, slot.matrix), size))
+        them: benchmarks/RESULTS.md), nor do another face's teeth."""
+        return slot.mask * (1.0 - lips_mask(crop_points, slot.mask.shape[0]))
+
+    def _paste_with_target_detail(self, frame: np.ndarray, slot, crop_points: np.ndarray, keep: np.ndarray) -> None:
+        """Paste the swapped crop enlarged to the bank's size with the target's detail added."""
+        yaw, pitch, _ = yaw_pitch_roll(slot.landmarks)
+        big = self.target.sharpen(slot.swapped, crop_points, keep, (yaw, pitch), self.cfg.detail, slot.track)
+        k = big.shape[0] / slot.swapped.shape[0]
+        mask, matrix = slot.mask, slot.matrix
+        if k != 1:
+            mask = cv2.resize(mask, big.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+            matrix = np.asarray(matrix, np.float64) * k
+            matrix[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in the larger crop
+        self._paste(frame, big, mask, matrix, self.cfg.mode, 0.0, None)
 
     def process(self, packet: FramePacket) -> FramePacket:
         for slot in packet.faces:
@@ -76,7 +94,13 @@ class BlendStage(Stage):
         if self.refiner is not None:
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
-            keep = self._detail_mask(slot) if self.cfg.detail > 0 else None
+            keep = None
+            if self.cfg.detail > 0:
+                crop_points = transform_points(slot.landmarks, slot.matrix)
+                keep = self._detail_mask(slot, crop_points)
+                if self.target is not None:
+                    self._paste_with_target_detail(packet.frame, slot, crop_points, keep)
+                    continue
             if keep is not None and self.detail_cell > 1:
                 slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, self.cfg.detail)
             self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail, keep)

@@ -61,6 +61,16 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         "(default from configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
     )
     g.add_argument(
+        "--detail-from",
+        type=Path,
+        default=None,
+        metavar="FACESET",
+        help="the target's faceset (`swapstream extract`, the model's -b) whose own fine detail --detail "
+        "adds: lashes, lid creases, brows, nostrils and skin of the target's face nearest in pose and "
+        "expression, warped onto the driving face (default: MODEL.detail beside the model, written by "
+        "`swapstream export`; without either, the driver's own detail)",
+    )
+    g.add_argument(
         "--steady",
         type=float_in(0.0, 1.0),
         default=None,
@@ -113,7 +123,8 @@ def swap_inputs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Every file a swap reads besides its video: the model, the config, each --reference photo,
     faceset and model. No output may ever be written over one of them."""
     refs = [p for spec in (getattr(args, "reference", None) or []) for p in spec if p is not None]
-    return tuple(p for p in (args.model, args.config, *refs) if p is not None)
+    extra = (getattr(args, "detail_from", None),)
+    return tuple(p for p in (args.model, args.config, *refs, *extra) if p is not None)
 
 
 def load_references(args: argparse.Namespace, model):
@@ -167,6 +178,8 @@ def engine_config_from_args(args: argparse.Namespace):
         if not args.occluder.is_file():
             raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
         swap["occluder"] = str(args.occluder)
+    if args.detail_from is not None:
+        swap["detail_from"] = str(args.detail_from)
     detect = {"faces": args.faces} if args.faces else {}
     try:
         return cfg.replace(swap=swap, detect=detect)
