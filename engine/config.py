@@ -30,7 +30,7 @@ class SwapConfig:
     keep_mouth: keep the driver's open-mouth interior; occluder: occlusion model file ('' = none),
     needed by mask 'occlusion' (engine/stages/mask_refine.py); detail_from: the target's faceset
     whose own detail `detail` adds (engine.image.target_detail; '' = the model's detail bank
-    beside it, MODEL.detail, if there is one)."""
+    beside it, MODEL.detail, if there is one; 'driver' = the driving face's own, engine.image.detail)."""
 
     color: str = "rct"
     mask: str = "both"

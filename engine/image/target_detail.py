@@ -31,6 +31,7 @@ from swapstream.common.faceset import Faceset
 
 BANK_FACES = 64
 DETAIL_BANK_SUFFIX = ".detail"  # MODEL.onnx's bank: the faceset folder MODEL.detail beside it
+DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.image.detail), which leaks
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
 

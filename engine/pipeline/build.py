@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from swapstream.engine.config import EngineConfig
-from swapstream.engine.image.target_detail import DETAIL_BANK_SUFFIX, TargetDetail, load_detail_bank
+from swapstream.engine.image.target_detail import DETAIL_BANK_SUFFIX, DRIVER_DETAIL, TargetDetail, load_detail_bank
 from swapstream.engine.runtime.occluder import load_occluder
 from swapstream.engine.stages.blend import BlendStage
 from swapstream.engine.stages.color import ColorStage
@@ -15,6 +16,8 @@ from swapstream.engine.stages.mask_refine import MaskRefiner
 from swapstream.engine.stages.steady import SteadyStage
 
 from swapstream.common.errors import UserError
+
+log = logging.getLogger(__name__)
 
 
 def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (), others: dict | None = None):
@@ -43,22 +46,34 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
             refiner,
             contract.grid_resolution,
             target_detail(cfg, model),
+            driver_detail=cfg.swap.detail_from == DRIVER_DETAIL,
         ),
     ]
 
 
 def detail_bank_path(cfg: EngineConfig, model) -> Path | None:
     """The target faceset whose detail the blend adds: cfg.swap.detail_from, else the model's
-    detail bank beside it (MODEL.detail, written by `swapstream export`), else None."""
+    detail bank beside it (MODEL.detail, written by `swapstream export`), else None (then
+    --detail adds nothing: the driver's detail only when asked for by name, `driver`)."""
+    if cfg.swap.detail_from == DRIVER_DETAIL:
+        return None
     if cfg.swap.detail_from:
         return Path(cfg.swap.detail_from)
     beside = Path(model.path).with_suffix(DETAIL_BANK_SUFFIX)
-    return beside if beside.is_dir() else None
+    if beside.is_dir():
+        return beside
+    if cfg.swap.detail > 0:
+        log.warning(
+            "%s has no detail bank beside it (%s, written by `swapstream export`): --detail adds nothing; "
+            "pass --detail-from FACESET (the target's faces)",
+            model.path,
+            beside.name,
+        )
+    return None
 
 
 def target_detail(cfg: EngineConfig, model):
-    """The blend's engine.image.target_detail.TargetDetail, or None (detail off, or no target
-    faces: then detail comes from the driver, engine.image.detail)."""
+    """The blend's engine.image.target_detail.TargetDetail, or None (detail off, or no target faces)."""
     path = detail_bank_path(cfg, model) if cfg.swap.detail > 0 else None
     if path is None:
         return None

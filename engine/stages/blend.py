@@ -45,17 +45,26 @@ class BlendStage(Stage):
     name = "blend"
 
     def __init__(
-        self, cfg: BlendConfig, resolution: int, refiner=None, grid_resolution: int | None = None, target=None
+        self,
+        cfg: BlendConfig,
+        resolution: int,
+        refiner=None,
+        grid_resolution: int | None = None,
+        target=None,
+        driver_detail: bool = True,
     ):
         """resolution: side of the swapped crops; grid_resolution: side of the grid the model codes
         faces on (default resolution); target: an engine.image.target_detail.TargetDetail, or None.
         With detail on and a target, the detail finer than the grid comes from the target's own
-        faces and the face is pasted from the bank's larger crop; without one, the driver's own
-        band is used (engine.image.detail: in the crop, the band between the two grids that a
-        depth-to-space decoder can only guess; in the frame, what is finer than the crop).
-        refiner: an engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
+        faces and the face is pasted from the bank's larger crop. Without one, and driver_detail,
+        the driver's own band is used (engine.image.detail: in the crop, the band between the two
+        grids that a depth-to-space decoder can only guess; in the frame, what is finer than the
+        crop): it carries the driver's lashes, brows and nostrils (issue 28), so the engine asks
+        for it only by name. Neither: detail adds nothing. refiner: an
+        engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
         self.cfg = cfg
         self.target = target
+        self.driver_detail = driver_detail
         self.resolution = resolution
         self.detail_cell = resolution / (grid_resolution or resolution)
         self.erode_px = round(cfg.erode * resolution)
@@ -95,7 +104,7 @@ class BlendStage(Stage):
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
             keep = None
-            if self.cfg.detail > 0:
+            if self.cfg.detail > 0 and (self.target is not None or self.driver_detail):
                 crop_points = transform_points(slot.landmarks, slot.matrix)
                 keep = self._detail_mask(slot, crop_points)
                 if self.target is not None:
@@ -103,5 +112,6 @@ class BlendStage(Stage):
                     continue
             if keep is not None and self.detail_cell > 1:
                 slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, self.cfg.detail)
-            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, self.cfg.detail, keep)
+            amount = self.cfg.detail if keep is not None else 0.0
+            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.cfg.mode, amount, keep)
         return packet
