@@ -1,0 +1,79 @@
+"""The detail bank: written beside the model by export, found by convert/live, validated, and the
+source of --detail by default (the driver's own detail only when asked for by name)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import media
+from leakage_fixtures import read_frames, write_faceset
+from model_fixtures import write_invert_model
+from swap_fixtures import outside_blend, run_swap
+from swapstream.engine.config import load_engine_config
+from swapstream.engine.face.landmarks import FaceMesh
+from swapstream.engine.image.target_detail import load_detail_bank
+from swapstream.engine.pipeline.build import swap_stages
+from swapstream.engine.runtime.model import load_swap_model
+from swapstream.engine.runtime.providers import RuntimeConfig
+from swapstream.export.detail_bank import bank_path, write_detail_bank
+
+from swapstream.common.errors import UserError
+from swapstream.common.faceset import Faceset
+
+RES = 128
+pytestmark = pytest.mark.media
+
+
+@pytest.fixture(scope="module")
+def target_faces(tmp_path_factory):
+    """A faceset of man B (d19.mp4), one frame in three of the first 240."""
+    mesh = FaceMesh(static=True)
+    try:
+        return write_faceset(tmp_path_factory.mktemp("b") / "faces_b", read_frames(media("d19.mp4"), 0, 240)[::3], mesh)
+    finally:
+        mesh.close()
+
+
+def test_export_writes_a_bank_of_the_targets_faces_spread_over_their_poses(target_faces, tmp_path):
+    model = tmp_path / "m.onnx"
+    bank = write_detail_bank(target_faces, model, count=12)
+    assert bank == bank_path(model) == tmp_path / "m.detail"
+    source, written = Faceset.open(target_faces), Faceset.open(bank)
+    assert len(written) == 12 and (written.face_type, written.size) == (source.face_type, source.size)
+    yaw = np.array([f.yaw for f in source.faces])
+    kept = np.array([f.yaw for f in written.faces])
+    assert kept.max() - kept.min() > 0.8 * (yaw.max() - yaw.min()), "the bank should reach the faceset's extremes"
+    for i in range(len(written)):
+        assert written.image(i).shape == (source.size, source.size, 3)
+    write_detail_bank(target_faces, model, count=5)  # a re-export replaces the bank, leaving nothing else
+    assert len(Faceset.open(bank)) == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.detail"]
+
+
+def test_a_bank_of_another_face_type_or_smaller_faces_is_refused(target_faces):
+    with pytest.raises(UserError, match="holds whole faces; the model swaps head faces"):
+        load_detail_bank(target_faces, "head", RES)
+    with pytest.raises(UserError, match="smaller than the model's 512 px render"):
+        load_detail_bank(target_faces, "whole", 512)
+
+
+def test_convert_takes_detail_from_the_bank_beside_the_model_and_never_from_the_driver(target_faces, tmp_path):
+    model = write_invert_model(tmp_path / "invert.onnx", RES)
+    frames = read_frames(media("d18.mp4"), 0, 3)
+    cpu = RuntimeConfig(providers=("cpu",))
+    blend = swap_stages(load_swap_model(model, cpu), load_engine_config(), offline=True)[-1]
+    assert blend.target is None and not blend.driver_detail
+    plain = run_swap(model, frames)  # no bank: --detail adds nothing, the driver's detail is not used
+    none = run_swap(model, frames, detail=0.0)
+    assert all(np.array_equal(p.frame, n.frame) for p, n in zip(plain, none, strict=True))
+    write_detail_bank(target_faces, model, count=16)
+    blend = swap_stages(load_swap_model(model, cpu), load_engine_config(), offline=True)[-1]
+    assert blend.target is not None and blend.target.bank.path == tmp_path / "invert.detail"
+    banked = run_swap(model, frames)
+    for b, n, original in zip(banked, none, frames, strict=True):
+        # The inverting model renders all of the driver's detail (inverted), so the bank adds little on
+        # top of it (only the share the render lacks): the paste from the bank's crop still shows.
+        changed = np.abs(b.frame.astype(int) - n.frame).max(axis=2) > 2
+        assert 0.005 < changed.mean() < 0.5, "the bank should change the face, and only the face"
+        outside = outside_blend(b.faces[0], original.shape)
+        assert outside.mean() > 0.3 and np.array_equal(b.frame[outside], original[outside])
