@@ -26,8 +26,9 @@ from swapstream.common.choices import BLEND_MODES
 # level, and snapping keeps "untouched" pixels exactly untouched.
 ALPHA_SNAP = 1.0 / 512.0
 # bicubic_warp enlarges the crop first above this upscale (below it the direct warp is cheap:
-# the ROI is small), to at most this many pixels a side.
-STAGED_MIN_UPSCALE = 1.5
+# the ROI is small), to at most this many pixels a side. 1.2, not 1.5: the target's detail pastes
+# a 256 px crop onto a 300 px close-up (about 1.4x), where the direct warp took 3x the staged one.
+STAGED_MIN_UPSCALE = 1.2
 STAGED_MAX_SIDE = 2048
 
 

@@ -63,7 +63,7 @@ CONTROLS: dict[str, ControlSpec] = {
         ControlSpec("blend", "choice", "how the face is composited", BLEND_MODES),
         ControlSpec("erode", "number", "mask erosion (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
         ControlSpec("blur", "number", "feather width (fraction of the crop)", lo=0.0, hi=0.5, hi_open=True, step=0.01),
-        ControlSpec("detail", "number", "the camera's own fine detail added inside the face", hi=MAX_DETAIL, step=0.1),
+        ControlSpec("detail", "number", "the target's own fine detail added inside the face", hi=MAX_DETAIL, step=0.1),
         ControlSpec("steady", "number", "hold the face's change per frame to the camera face's own", hi=1.0, step=0.1),
         ControlSpec(
             "target_delay_ms",

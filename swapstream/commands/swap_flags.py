@@ -56,8 +56,9 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         type=float_in(0.0, MAX_DETAIL),
         default=None,
         metavar="AMOUNT",
-        help="add back the original face's own fine detail (skin texture, lash and hair edges) that is "
-        "finer than the model renders, inside the swapped face except the mouth: 1 = all of it, 0 = none "
+        help="add the target's own fine detail (lashes, lid creases, brows, nostrils, skin texture) that "
+        "is finer than the model renders, inside the swapped face except the mouth, from the target's "
+        "faces nearest in pose and expression (see --detail-from): 1 = all the render lacks, 0 = none "
         "(default from configs/engine.yaml). Sharpens faces pasted larger than the model's crop (close-ups)",
     )
     g.add_argument(
