@@ -15,9 +15,9 @@ face of the faceset never matches a frame exactly): the frame counts as nearer-t
 r_target > r_driver. A swap that pastes the driver's lashes and brows reads nearer-to-driver
 there however sharp it is; a blurred swap correlates with neither.
 
-Own sharpness: the swapped band's energy left after removing its projection onto the driver's
-band (what the driver's pixels explain), over the target's own band energy at the same scale,
-summed over frames. The driver's detail cannot raise it; a copy of the driver reads 0, the
+Own sharpness: the swapped band's energy left after removing, part by part, its projection onto
+the driver's band (what the driver's pixels explain), over the target's own band energy at the
+same scale, summed over frames. The driver's detail cannot raise it; a copy of the driver reads 0, the
 target's own faces about 1, a blurred face near 0.
 """
 
@@ -111,24 +111,22 @@ class LeakageMeter:
         targets = self.target_bands(pts, yaw, pitch)
         masks = part_masks(pts, self.size)
         r_driver, r_target = {}, {}
+        own = swapped_energy = target_energy = 0.0
         for part in FACE_PARTS:
             sel = masks[part]
             if not sel.any():
                 r_driver[part] = r_target[part] = float("nan")
                 continue
-            r_driver[part] = _pearson(s[sel], d[sel])
-            r_target[part] = max(_pearson(s[sel], t[sel]) for t in targets)
-        inner = np.logical_or.reduce([masks[p] for p in FACE_PARTS])
-        sv, dv = s[inner], d[inner]
-        beta = float(np.dot(sv, dv) / max(float(np.dot(dv, dv)), 1e-9))
-        own = sv - beta * dv if beta > 0 else sv
-        return FrameLeakage(
-            r_driver=r_driver,
-            r_target=r_target,
-            energy_swapped=float(np.mean(sv * sv)),
-            energy_own=float(np.mean(own * own)),
-            energy_target=float(np.mean([np.mean(np.square(t[inner])) for t in targets])),
-        )
+            sv, dv = s[sel], d[sel]
+            r_driver[part] = _pearson(sv, dv)
+            r_target[part] = max(_pearson(sv, t[sel]) for t in targets)
+            # Per part, since the driver's band may be laid on with a weight that differs by part.
+            beta = max(float(np.dot(sv, dv)) / max(float(np.dot(dv, dv)), 1e-9), 0.0)
+            own += float(np.sum(np.square(sv - beta * dv)))
+            swapped_energy += float(np.dot(sv, sv))
+            target_energy += float(np.mean([np.sum(np.square(t[sel])) for t in targets]))
+        n = max(sum(int(mask.sum()) for mask in masks.values()), 1)
+        return FrameLeakage(r_driver, r_target, swapped_energy / n, own / n, target_energy / n)
 
 
 @dataclass(frozen=True)
