@@ -111,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     resume = ["--resume"] if swapped.with_name(f"{swapped.stem}.parts").is_dir() else []  # a convert cut short
     detail = ["--detail-from", str(fs_b)]  # B's own fine detail (the shipped model has no MODEL.detail)
     _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped), *detail, *resume])
-    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live"]
+    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live", *detail]
     _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])
     side_by_side(driving, swapped, out / "side_by_side.mp4")
     index = write_index(out, json.loads((out / "bench.json").read_text()))
