@@ -77,3 +77,20 @@ def test_convert_takes_detail_from_the_bank_beside_the_model_and_never_from_the_
         assert 0.005 < changed.mean() < 0.5, "the bank should change the face, and only the face"
         outside = outside_blend(b.faces[0], original.shape)
         assert outside.mean() > 0.3 and np.array_equal(b.frame[outside], original[outside])
+
+
+def test_a_live_model_switch_takes_the_new_models_own_bank(target_faces, tmp_path):
+    """The studio swaps models mid-stream: the detail must be of the person the new model renders."""
+    from swapstream.engine.pipeline.controls import SwapSettings, apply_settings
+
+    cpu = RuntimeConfig(providers=("cpu",))
+    banked = load_swap_model(write_invert_model(tmp_path / "b.onnx", RES), cpu)
+    write_detail_bank(target_faces, tmp_path / "b.onnx", count=8)
+    other = load_swap_model(write_invert_model(tmp_path / "other.onnx", RES, darken=True), cpu)
+    cfg = load_engine_config()
+    blend = swap_stages(banked, cfg, offline=False)[-1]
+    assert blend.target is not None and blend.detail_model is banked
+    apply_settings(blend, SwapSettings.from_config(cfg, other))
+    assert blend.target is None and blend.detail_model is other
+    apply_settings(blend, SwapSettings.from_config(cfg, banked))
+    assert blend.target is not None and blend.target.bank.path == tmp_path / "b.detail"

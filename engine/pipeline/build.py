@@ -34,20 +34,22 @@ def swap_stages(model, cfg: EngineConfig, offline: bool, references: tuple = (),
     check_same_crops(model, others)
     batch = cfg.offline.batch_size if offline else 1
     refiner = mask_refiner(cfg, contract.face_type)
+    blend = BlendStage(
+        cfg.swap.blend_config,
+        contract.output_resolution,
+        refiner,
+        contract.grid_resolution,
+        target_detail(cfg, model),
+        driver_detail=cfg.swap.detail_from == DRIVER_DETAIL,
+    )
+    blend.detail_model = model  # the model whose target the detail is of (a live model switch replaces it)
     return [
         DetectStage(cfg.detect, offline=offline, references=references),
         AlignStage(contract.face_type, contract.output_resolution),  # the model input is resized in InferStage
         InferStage(model, batch_size=batch, mask_source=cfg.swap.mask, others=others),
         ColorStage(cfg.swap.color),
         SteadyStage(cfg.swap.steady),
-        BlendStage(
-            cfg.swap.blend_config,
-            contract.output_resolution,
-            refiner,
-            contract.grid_resolution,
-            target_detail(cfg, model),
-            driver_detail=cfg.swap.detail_from == DRIVER_DETAIL,
-        ),
+        blend,
     ]
 
 
@@ -72,14 +74,22 @@ def detail_bank_path(cfg: EngineConfig, model) -> Path | None:
     return None
 
 
-def target_detail(cfg: EngineConfig, model):
-    """The blend's engine.image.target_detail.TargetDetail, or None (detail off, or no target faces)."""
-    path = detail_bank_path(cfg, model) if cfg.swap.detail > 0 else None
-    if path is None:
-        return None
+def _detail_from(path: Path, model) -> TargetDetail:
     contract = model.contract
     bank = load_detail_bank(path, contract.face_type, contract.output_resolution)
     return TargetDetail(bank, contract.grid_resolution or contract.output_resolution)
+
+
+def detail_beside(model) -> TargetDetail | None:
+    """The TargetDetail of the detail bank beside `model` (MODEL.detail), or None."""
+    beside = Path(model.path).with_suffix(DETAIL_BANK_SUFFIX)
+    return _detail_from(beside, model) if beside.is_dir() else None
+
+
+def target_detail(cfg: EngineConfig, model) -> TargetDetail | None:
+    """The blend's engine.image.target_detail.TargetDetail, or None (detail off, or no target faces)."""
+    path = detail_bank_path(cfg, model) if cfg.swap.detail > 0 else None
+    return None if path is None else _detail_from(path, model)
 
 
 def check_same_crops(model, others: dict) -> None:

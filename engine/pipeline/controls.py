@@ -322,3 +322,8 @@ def apply_settings(part, settings: SwapSettings) -> None:
         part.resolution = resolution
         part.erode_px = round(part.cfg.erode * resolution)
         part.blur_px = round(part.cfg.blur * resolution)
+        if settings.model_obj is not None and settings.model_obj is not part.detail_model:
+            from swapstream.engine.pipeline.build import detail_beside
+
+            # Another model swaps in another person: only that model's own detail bank fits it.
+            part.target, part.detail_model = detail_beside(settings.model_obj), settings.model_obj

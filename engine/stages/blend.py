@@ -64,6 +64,7 @@ class BlendStage(Stage):
         engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
         self.cfg = cfg
         self.target = target
+        self.detail_model = None  # the model `target` belongs to (engine.pipeline.build sets it)
         self.driver_detail = driver_detail
         self.resolution = resolution
         self.detail_cell = resolution / (grid_resolution or resolution)
@@ -103,11 +104,12 @@ class BlendStage(Stage):
         if self.refiner is not None:
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
+            target = self.target if slot.target == 0 else None  # the bank is the main model's person
             keep = None
-            if self.cfg.detail > 0 and (self.target is not None or self.driver_detail):
+            if self.cfg.detail > 0 and (target is not None or self.driver_detail):
                 crop_points = transform_points(slot.landmarks, slot.matrix)
                 keep = self._detail_mask(slot, crop_points)
-                if self.target is not None:
+                if target is not None:
                     self._paste_with_target_detail(packet.frame, slot, crop_points, keep)
                     continue
             if keep is not None and self.detail_cell > 1:
