@@ -94,3 +94,35 @@ def test_a_live_model_switch_takes_the_new_models_own_bank(target_faces, tmp_pat
     assert blend.target is None and blend.detail_model is other
     apply_settings(blend, SwapSettings.from_config(cfg, banked))
     assert blend.target is not None and blend.target.bank.path == tmp_path / "b.detail"
+
+
+def test_a_face_swapped_by_another_reference_model_gets_none_of_the_banks_detail(target_faces):
+    """--reference FILE:MODEL swaps another person with another model: the main model's bank is not theirs."""
+    import cv2
+    from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+    from swapstream.engine.face.mask import hull_mask
+    from swapstream.engine.image.target_detail import TargetDetail
+    from swapstream.engine.stages.blend import BlendConfig, BlendStage
+
+    from swapstream.common.pipeline_contract import FaceSlot, FramePacket
+
+    frame = read_frames(media("d18.mp4"), 40, 1)[0]
+    mesh = FaceMesh(static=True)
+    try:
+        lm = mesh.process(frame)[0].landmarks
+    finally:
+        mesh.close()
+    m = alignment_matrix(lm, "whole", RES)
+    soft = cv2.GaussianBlur(warp_face(frame, m, RES), (0, 0), 3)
+    mask = hull_mask(transform_points(lm, m), RES, "whole").astype(np.float32) / 255
+
+    def blended(detail: float, target: int) -> np.ndarray:
+        bank = TargetDetail(load_detail_bank(target_faces, "whole", RES), 64)
+        stage = BlendStage(BlendConfig(detail=detail), RES, None, 64, bank, driver_detail=False)
+        stage.setup()
+        slot = FaceSlot(lm, target=target, matrix=m, crop=warp_face(frame, m, RES), swapped=soft.copy(), mask=mask)
+        return stage.process(FramePacket(0, 0.0, frame.copy(), faces=[slot])).frame
+
+    plain = blended(0.0, 0)
+    assert np.array_equal(blended(1.0, 1), plain)
+    assert (np.abs(blended(1.0, 0).astype(int) - plain).max(axis=2) > 4).mean() > 0.01
