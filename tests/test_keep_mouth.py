@@ -86,12 +86,13 @@ def test_occlusion_mask_needs_an_occluder(tmp_path):
 
 
 def test_detail_sharpens_the_face_but_not_the_mouth(swapped, tmp_path):
-    """--detail adds the driver's fine detail over the face, never over the lips and the opening."""
+    """--detail-from driver adds the driver's fine detail over the face, never over the lips and the opening."""
     from swapstream.engine.face.align import transform_points
     from swapstream.engine.face.mask import lips_mask
 
-    frames, plain, _ = swapped  # plain: the default --detail 1
+    frames, _, _ = swapped
     model = write_invert_model(tmp_path / "invert.onnx", RES)
+    plain = run_swap(model, frames, detail=1.0, detail_from="driver")
     without = run_swap(model, frames, detail=0.0)
     for frame, p, w in zip(frames, plain, without, strict=True):
         slot = p.faces[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from swapstream.engine.engine_config import EngineConfig
 from swapstream.engine.gpu.availability import GPU_PROVIDERS
+from swapstream.engine.image.target_detail import DRIVER_DETAIL
 from swapstream.engine.stages.device import (
     DeviceAlignStage,
     DeviceColorStage,
@@ -39,6 +40,7 @@ def device_swap_stages(model, cfg: EngineConfig, offline: bool, references, othe
         DeviceColorStage(cfg.swap, context),
         DeviceSteadyStage(cfg.swap, size),
     ]
-    blend = DeviceBlendStage(cfg.swap, size, refiner, contract.grid_resolution, pool=context.pool)
+    driver = cfg.swap.detail_from == DRIVER_DETAIL  # the driver's detail only when asked for by name
+    blend = DeviceBlendStage(cfg.swap, size, refiner, contract.grid_resolution, pool=context.pool, driver_detail=driver)
     blend.device_stages = device
     return [DetectStage(cfg.detect, offline=offline, references=references), *device, blend]

@@ -33,8 +33,10 @@ class DeviceBlendStage(BlendStage):
     Poisson cloning is OpenCV's, on the CPU: a run started with it takes the CPU path
     (engine.gpu.availability), and a live switch to it on the device path keeps feathering."""
 
-    def __init__(self, knobs, resolution: int, refiner=None, grid_resolution: int | None = None, pool=None):
-        super().__init__(knobs, resolution, refiner, grid_resolution)
+    def __init__(
+        self, knobs, resolution: int, refiner=None, grid_resolution: int | None = None, pool=None, driver_detail=False
+    ):
+        super().__init__(knobs, resolution, refiner, grid_resolution, driver_detail=driver_detail)
         self.pool = pool
         self.device_stages: list = []  # align, infer, color, steady: set by engine.pipeline.build_device
         self._paste = None
@@ -73,13 +75,14 @@ class DeviceBlendStage(BlendStage):
         self._refine(packet, faces)
         for i, (slot, b) in enumerate(zip(packet.faces, faces, strict=True)):
             keep = None
-            if self.knobs.detail > 0:
+            if self.knobs.detail > 0 and self.driver_detail:
                 lips = lips_mask(transform_points(slot.landmarks, slot.matrix), b.mask.shape[0])
                 keep = self._host_mask_product(dev, b.mask, lips, f"keep{i}")
                 if self.detail_cell > 1:
                     self._paste.restore_band(dev, b.swapped, b.crop, keep, self.detail_cell, self.knobs.detail)
             roi = self._paste.roi(b.mask, slot.matrix, packet.frame.shape, dev.stream)
-            self._paste.paste(dev, b.swapped, b.mask, slot.matrix, self.knobs.detail, keep, roi)
+            amount = self.knobs.detail if keep is not None else 0.0
+            self._paste.paste(dev, b.swapped, b.mask, slot.matrix, amount, keep, roi)
         dev.mark("blend")
         dev.frame.copy_to_host(dev.host, stream=dev.stream)
         dev.mark("download")

@@ -110,8 +110,9 @@ def run(args: argparse.Namespace) -> int:
             store_shipped(model, run_dir, PRESET, PRECISION, minutes, command)
             print(f"stored the demo model in {ASSETS}")
     resume = ["--resume"] if swapped.with_name(f"{swapped.stem}.parts").is_dir() else []  # a convert cut short
-    _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped), *resume])
-    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live"]
+    detail = ["--detail-from", str(fs_b)]  # B's own fine detail (the shipped model has no MODEL.detail)
+    _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped), *detail, *resume])
+    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live", *detail]
     _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])
     side_by_side(driving, swapped, out / "side_by_side.mp4", publish=local_sealer(driving, model).publish)
     index = write_index(out, json.loads((out / "bench.json").read_text()))

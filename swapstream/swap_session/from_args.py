@@ -44,6 +44,8 @@ def engine_config_from_args(args: argparse.Namespace):
         if not args.occluder.is_file():
             raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
         swap["occluder"] = str(args.occluder)
+    if getattr(args, "detail_from", None) is not None:
+        swap["detail_from"] = str(args.detail_from)
     detect = {"faces": args.faces} if args.faces else {}
     marks = getattr(args, "watermark", None)  # the content-credential flags (swapstream/credentials/flags.py)
     output = {"watermark": marks == "on"} if marks else {}
@@ -95,9 +97,10 @@ def load_references(args: argparse.Namespace, model):
 
 def swap_inputs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Every file a swap reads besides its video: the model, the config, each --reference photo,
-    faceset and model. No output may ever be written over one of them."""
+    faceset and model, the --detail-from faceset. No output may ever be written over one of them."""
     refs = [p for spec in (getattr(args, "reference", None) or []) for p in spec if p is not None]
-    return tuple(p for p in (args.model, args.config, *refs) if p is not None)
+    extra = (getattr(args, "detail_from", None),)
+    return tuple(p for p in (args.model, args.config, *refs, *extra) if p is not None)
 
 
 def is_camera(source: str) -> bool:
