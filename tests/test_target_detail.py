@@ -127,3 +127,22 @@ def test_a_face_swapped_by_another_reference_model_gets_none_of_the_banks_detail
     plain = blended(0.0, 0)
     assert np.array_equal(blended(1.0, 1), plain)
     assert (np.abs(blended(1.0, 0).astype(int) - plain).max(axis=2) > 4).mean() > 0.01
+
+
+def test_a_resume_records_the_detail_bank_by_its_content(target_faces, tmp_path):
+    """Issue 26, item 1: the target's faces change pixels, so convert's parts manifest records the
+    bank beside the model by content: a bank replaced between an interrupt and --resume differs."""
+    import argparse
+
+    from swapstream.convert_parts.command import pixel_files
+
+    model = write_invert_model(tmp_path / "b.onnx", RES)
+    args = argparse.Namespace(model=model, reference=None)
+    cfg = load_engine_config()
+    assert "--detail-from" not in pixel_files(args, cfg)  # no bank: nothing the detail depends on
+    write_detail_bank(target_faces, model, count=8)
+    first = pixel_files(args, cfg)["--detail-from"]["sha256"]
+    assert pixel_files(args, cfg.replace(swap={"detail": 0.0})).get("--detail-from") is None
+    face = next((bank_path(model) / "faces").iterdir())
+    face.write_bytes(face.read_bytes()[:-1] + b"\0")
+    assert pixel_files(args, cfg)["--detail-from"]["sha256"] != first
