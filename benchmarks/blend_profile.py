@@ -20,8 +20,8 @@ import math
 import cv2
 import numpy as np
 from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
-from swapstream.engine.face.landmarks import PhotoFaceFinder
 from swapstream.engine.face.mask import hull_mask, lips_mask
+from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, color, detail, steady
 
 from swapstream.bench.report import cpu_name, time_ms

@@ -15,8 +15,8 @@ figures sit side by side:
   crash+resume  a plain convert killed (SIGKILL) once half the parts exist, then --resume to the end
 `one pipeline` and `plain` run --repeat times, interleaved (the machine is shared: noise), and
 their median is compared. Then: the time to start and stop a local Ray instance, and the join
-alone (stream copy + audio + label) of a segmented run's parts. Prints a Markdown table for
-benchmarks/RESULTS.md.
+alone (stream copy + audio + label) of a segmented run's parts. Prints a Markdown table for a
+dated file in benchmarks/results_log/.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Swap quality against training minutes: export, convert and `swapstream eval` each kept checkpoint.
 
-Usage (issue #12's side-by-side runs at 10, 20 and 30 minutes, RESULTS.md):
+Usage (issue #12's side-by-side runs at 10, 20 and 30 minutes, benchmarks/results_log/):
     python benchmarks/train_side_by_side.py ... --checkpoint-minutes 10 --keep-checkpoints -o RUNS
     python benchmarks/eval_over_time.py RUNS/live_before RUNS/live_now --driving CLIP.mp4 \\
         --identity FACESET_B -o OUT [--every 2] [--detail 1] [--png OUT/quality.png]

@@ -13,7 +13,10 @@ Four checks, each reported on its own (one failing does not hide the others):
   3. inference of that export through ONNX Runtime's CUDA and TensorRT execution providers where
      onnxruntime-gpu has them: ms per face at batch 1 and 8, and which provider really ran (a
      provider that fails to start falls back to CPU, and is reported so);
-  4. with the `tensorrt` Python package: a standalone engine built from the export, and run.
+  4. with the `tensorrt` Python package: a standalone engine built from the export, and run;
+  5. with --engine-pack: the engine's GPU frame path against its CPU path on a prepared clip
+     (benchmarks/gpu_engine_check.py: fps at 720p and 1080p, per-stage host and device ms, live
+     p50/p99, pixel agreement); --engine-only runs just this one (it needs Numba CUDA, not torch).
 On a machine without CUDA (no GPU, or a CPU build of torch) it says so and exits 0. Exit 1 when a
 check failed on a machine with CUDA.
 """
@@ -252,7 +255,38 @@ def run_checks(args: argparse.Namespace, tmp: Path) -> dict:
     if exported.is_file():
         _run_check("inference providers", lambda: provider_inference(exported, tmp, args.repeat), results)
         _run_check("tensorrt engine", lambda: tensorrt_engine(exported, tmp, args.repeat), results)
+    if args.engine_pack is not None:
+        engine = _engine_module()
+        _run_check("engine frame path", lambda: engine.engine_check(args.engine_pack, args.live_seconds), results)
     return results
+
+
+def _engine_module():
+    try:
+        from benchmarks import gpu_engine_check
+    except ImportError:  # run as a script: benchmarks/ itself is on sys.path
+        import gpu_engine_check
+    return gpu_engine_check
+
+
+def engine_only(args: argparse.Namespace) -> int:
+    """The engine check alone (the one-command device check); exit 1 when it failed."""
+    if args.engine_pack is None:
+        print("--engine-only needs --engine-pack (make one with `benchmarks/gpu_engine_check.py prepare`)")
+        return 2
+    from swapstream.engine.gpu.availability import cuda_problem
+
+    problem = cuda_problem()
+    if problem:
+        print(f"no CUDA: {problem}. The engine check would compare the CPU path with itself; it runs anyway")
+    engine = _engine_module()
+    results: dict = {}
+    _run_check("engine frame path", lambda: engine.engine_check(args.engine_pack, args.live_seconds), results)
+    run = results["engine frame path"]
+    print("\n== summary\n" + "\n".join(engine.summary_lines(run) if "failed" not in run else [run["failed"]]))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1, default=str) + "\n")
+    return 1 if "failed" in run else 0
 
 
 def failures(results: dict) -> list[str]:
@@ -300,7 +334,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train-iters", type=int, default=40, help="iterations of the real CUDA run that is exported")
     p.add_argument("--repeat", type=int, default=50, help="timed inference calls per batch size")
     p.add_argument("--json", type=Path, help="write every result here")
+    p.add_argument("--engine-pack", type=Path, help="a pack made by `benchmarks/gpu_engine_check.py prepare`")
+    p.add_argument("--engine-only", action="store_true", help="only the engine check (needs --engine-pack)")
+    p.add_argument("--live-seconds", type=float, default=5.0, help="engine check: seconds of live per size")
     args = p.parse_args(argv)
+    if args.engine_only:
+        return engine_only(args)
     reason = no_cuda_reason()
     if reason is not None:
         print(

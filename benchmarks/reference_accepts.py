@@ -43,7 +43,7 @@ sys.path.insert(0, str(REPO))
 from swapstream.engine.face.embedding import FaceEmbedder  # noqa: E402
 from swapstream.engine.face.people import Reference, decide_first  # noqa: E402
 from swapstream.engine.face.reference_files import load_reference, one_person  # noqa: E402
-from swapstream.engine.face.tracking import FaceFinder  # noqa: E402
+from swapstream.engine.face.tracking import FaceFinder, FinderConfig  # noqa: E402
 
 from swapstream.bench.report import cpu_name  # noqa: E402
 from swapstream.common.errors import UserError  # noqa: E402
@@ -200,7 +200,7 @@ def main() -> None:
     ap.add_argument("--clips", nargs="+", default=list(CLIPS))
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
-    embedder, finder = FaceEmbedder(), FaceFinder()
+    embedder, finder = FaceEmbedder(), FaceFinder(FinderConfig(max_faces=1))
     data = {name: build(name, embedder, finder) for name in args.clips}
     finder.close()
     result = {"cpu": f"{cpu_name()} ({platform.machine()})", "probes_per_clip": PROBES}

@@ -7,7 +7,7 @@ Three real `swapstream train` runs of --iters iterations in fresh run dirs: one 
 thread, one process with all cores' threads, and `torchrun --standalone --nproc-per-node 2` (1
 thread each, torchrun's default). Each step of the DDP run learns from 2 batches (one per rank),
 so its samples/s counts both. Figures are the trainer's own summary (stepping only, the first
-validation left out). Prints a Markdown table for benchmarks/RESULTS.md.
+validation left out). Prints a Markdown table for benchmarks/results_log/.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Train several presets on the same facesets for the same minutes, side by side (issue #12).
 
-Usage (the GPU run of benchmarks/RESULTS.md, "Depth-to-space live"):
+Usage (the GPU run of benchmarks/results_log/2026-11-to-2026-12-06.md, "Depth-to-space"):
     python benchmarks/train_side_by_side.py -a FS_A -b FS_B -o OUT \\
         --presets OLD_LIVE.yaml configs/presets/live.yaml --labels live64 live128 --minutes 6 \\
         [--batch-size 16 --lr 5e-4 --data-workers 4] [--slim SLIM_DIR]

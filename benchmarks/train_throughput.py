@@ -5,7 +5,7 @@ Usage (facesets from `swapstream extract`, at least as large as the biggest pres
         [--precisions fp32 bf16] [--batch-size N] [--threads N] [--json out.json]
 Each measurement is a real `trainer.train.train` run of --steps iterations in a temp dir (the first
 validation and the final checkpoint are outside the timed loop). Prints a Markdown table to paste
-into benchmarks/RESULTS.md.
+into a dated file in benchmarks/results_log/.
 """
 
 from __future__ import annotations

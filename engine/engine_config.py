@@ -37,12 +37,24 @@ class LiveConfig:
 
 
 @dataclass(frozen=True)
+class CredentialsConfig:
+    """Content credentials of every output (swapstream/credentials): enabled signs them (C2PA);
+    sign_cert/sign_key: an organisation's certificate chain and key (PEM; '' = the per-user key
+    made at first use). --credentials, --sign-cert and --sign-key override these."""
+
+    enabled: bool = True
+    sign_cert: str = ""
+    sign_key: str = ""
+
+
+@dataclass(frozen=True)
 class EngineConfig:
     detect: DetectConfig = field(default_factory=DetectConfig)
     swap: SwapConfig = field(default_factory=SwapConfig)
     offline: OfflineConfig = field(default_factory=OfflineConfig)
     live: LiveConfig = field(default_factory=LiveConfig)
     output: EncoderConfig = field(default_factory=EncoderConfig)
+    credentials: CredentialsConfig = field(default_factory=CredentialsConfig)
 
     def __post_init__(self) -> None:
         for name, depth in (("offline", self.offline.queue_depth), ("live", self.live.queue_depth)):

@@ -97,7 +97,10 @@ def knob(default, kind: str, help: str, **spec):
 @dataclass(frozen=True)
 class SwapConfig:
     """The swap's knobs (see the module docstring); occluder: occlusion model file ('' = none),
-    needed by mask 'occlusion' (engine/stages/mask_refine.py); not a knob: it is loaded once."""
+    needed by mask 'occlusion' (engine/stages/mask_refine.py); detail_from: the target's faceset
+    whose own detail `detail` adds (engine.image.target_detail; '' = the model's detail bank beside
+    it, MODEL.detail, if there is one; 'driver' = the driving face's own, engine.image.detail).
+    Neither is a knob: each is loaded once."""
 
     color: str = knob(
         "rct", "choice", "colour transfer to the swapped face", choices=COLOR_MODES, label="colour",
@@ -131,10 +134,11 @@ class SwapConfig:
         keys="uU", key_step=0.01,
     )  # fmt: skip
     detail: float = knob(
-        1.0, "number", "the camera's own fine detail added inside the face", hi=2.0, step=0.1, label="detail",
+        1.0, "number", "the target's own fine detail added inside the face", hi=2.0, step=0.1, label="detail",
         keys="dD", key_step=0.25,
-        flag_help="add back the original face's own fine detail (skin texture, lash and hair edges) that is "
-        "finer than the model renders, inside the swapped face except the mouth: 1 = all of it, 0 = none, "
+        flag_help="add the target's own fine detail (lashes, lid creases, brows, nostrils, skin texture) that "
+        "is finer than the model renders, inside the swapped face except the mouth, from the target's "
+        "faces nearest in pose and expression (see --detail-from): 1 = all the render lacks, 0 = none, "
         "2 = twice (harsh). Sharpens faces pasted larger than the model's crop (close-ups)",
     )  # fmt: skip
     steady: float = knob(
@@ -145,6 +149,7 @@ class SwapConfig:
         "fully, 0 = off",
     )  # fmt: skip
     occluder: str = ""
+    detail_from: str = ""
 
     def __post_init__(self) -> None:
         for spec in knob_specs():

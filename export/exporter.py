@@ -82,6 +82,7 @@ class ExportReport:
     seconds: float
     int8_settings: str = ""
     int8_tried: list[str] = field(default_factory=list)
+    detail_bank: Path | None = None  # MODEL.detail: the target's faces --detail draws on (None: not written)
 
     def lines(self) -> list[str]:
         """What the commands print: each check, each INT8 recipe tried, then one summary line."""
@@ -93,9 +94,15 @@ class ExportReport:
             else "not verified"
         )
         int8 = f"; int8 settings: {self.int8_settings}" if self.int8_settings else ""
+        bank = (
+            [f"detail bank: {self.detail_bank} (the target's own faces that --detail adds detail from)"]
+            if self.detail_bank
+            else ["detail bank: none (the run records no target faceset): pass --detail-from FACESET to convert/live"]
+        )
         return [
             *(f"verified {check.summary()}" for check in self.verifications),
             *(f"int8 tried {line}" for line in self.int8_tried),
+            *bank,
             f"{self.path}: {c.arch.upper()} {c.direction} {c.precision}, {c.face_type} faces at {c.resolution} px"
             f"{out}, preset {c.preset or '-'}, {c.iterations} iterations, {self.size_bytes / 1e6:.1f} MB, "
             f"{checked}, {self.seconds:.1f} s{int8}",
@@ -262,6 +269,7 @@ class _Converted:
     check: Verification | None = None
     int8_settings: str = ""
     int8_tried: list[str] = field(default_factory=list)
+    detail_bank: Path | None = None  # MODEL.detail: the target's faces --detail draws on (None: not written)
 
 
 def _convert(run: LoadedRun, options: ExportOptions, swap, fp32_bytes: bytes, reference, output: Path) -> _Converted:
@@ -336,4 +344,9 @@ def export_model(source: str | Path | RandomWeights, output: str | Path, options
     run = _random_weights_run(source) if isinstance(source, RandomWeights) else load_run(source)
     data, report = _export_bytes(run, options, output)
     atomic_write_bytes(output, data)
+    target = run.facesets.get(options.direction[-1])
+    if target and Path(target).is_dir():  # the identity the model renders: its own detail for --detail
+        from swapstream.export.detail_bank import write_detail_bank
+
+        report.detail_bank = write_detail_bank(Path(target), output)
     return report

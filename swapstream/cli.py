@@ -70,6 +70,10 @@ COMMANDS = {
     ),
     "bench": ("swapstream.commands.bench", "measure per-stage latency and throughput of the engine"),
     "eval": ("swapstream.commands.evaluate", "measure identity, expression and stability of a converted video"),
+    "verify": (
+        "swapstream.commands.verify",
+        "check a file's content credentials (C2PA): signed by swapstream, unaltered, what it says",
+    ),
     "info": ("swapstream.commands.info", "describe a faceset, a training run or a model"),
     "demo": ("swapstream.commands.demo", "the whole chain on public-domain faces that ship with the dependencies"),
 }

@@ -1,8 +1,9 @@
 """Small files for tests/test_bad_inputs.py, all made here in a second or two.
 
-Clips are cut from ../shared/media/d18.mp4 and d19.mp4 (a face ~150 px tall at 256x192) with
-PyAV (no ffmpeg binary needed): a plain clip, a longer one for signals, a 'phone' clip stored
-sideways with a 90 degree display flag, and a faststart clip cut mid-stream (truncated).
+Clips are made from the moving public-domain faces of tests/photo_fixtures.py (a face ~110 px tall
+at 256x192) with PyAV (no ffmpeg binary needed): a plain clip, a longer one for signals, a
+'phone' clip stored sideways with a 90 degree display flag, and a faststart clip cut mid-stream
+(truncated).
 Models are the colour-inverting contract model of test_pipeline_models and two broken twins.
 """
 
@@ -21,9 +22,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
-from conftest import REPO, media
+from conftest import REPO
+from photo_fixtures import face_frames
 
 SIZE = (256, 192)  # w, h: not square, so a lost rotation shows in the frame size
 TINY_PRESET = (
@@ -32,16 +33,12 @@ TINY_PRESET = (
 )
 
 
-def clip_frames(name: str, count: int, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
-    """The first `count` frames of a test clip, cropped to 4:3 and resized to `size` (w, h)."""
-    frames = []
-    with av.open(str(media(name))) as c:
-        for i, frame in enumerate(c.decode(video=0)):
-            if i == count:
-                break
-            image = frame.to_ndarray(format="bgr24")[60:420]  # 480x360
-            frames.append(cv2.resize(image, size, interpolation=cv2.INTER_AREA))
-    return frames
+def clip_frames(person: str, count: int, size: tuple[int, int] = SIZE) -> list[np.ndarray]:
+    """The first `count` frames of PERSON's clip (photo_fixtures.PEOPLE) rendered w px square and cut
+    to the middle h rows: BGR uint8 (h, w, 3) for size = (w, h), h <= w."""
+    w, h = size
+    top = (w - h) // 2
+    return [np.ascontiguousarray(f[top : top + h]) for f in face_frames(person, count, side=w)]
 
 
 def write_clip(path: Path, frames: list[np.ndarray], rotation: int = 0, faststart: bool = False) -> Path:

@@ -1,21 +1,49 @@
-"""Shared fixtures: real faces only (public-domain photos shipped in dependencies, test clips)."""
+"""Shared fixtures: real faces only (public-domain photos shipped in dependencies, clips rendered
+from them, and the clips of ../shared/media for what a photo cannot show).
+
+SWAPSTREAM_TEST_MEDIA=FOLDER reads the shared clips from FOLDER instead of ../shared/media; pointing
+it at a folder that does not exist (SWAPSTREAM_TEST_MEDIA=/nonexistent) runs the suite as a fresh
+clone does, so that `pytest -rs` lists what would skip there and why.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from typing import ClassVar
 
 import cv2
 import numpy as np
+import photo_fixtures
 import pytest
 import pyvirtualcam
+
+from swapstream.demo import media as demo_media
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
-MEDIA = REPO.parent / "shared" / "media"
+MEDIA = Path(os.environ.get("SWAPSTREAM_TEST_MEDIA") or REPO.parent / "shared" / "media")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_config_folder() -> Path:
+    """XDG_CONFIG_HOME of every test (and the commands they start): the per-user signing key that
+    content credentials make at first use goes there, never into the real ~/.config. A folder of
+    its own, not under pytest's basetemp, which a concurrent pytest run may rotate away (matplotlib
+    keeps its config there too)."""
+    folder = Path(tempfile.mkdtemp(prefix="swapstream-test-config-"))
+    saved = os.environ.get("XDG_CONFIG_HOME")
+    os.environ["XDG_CONFIG_HOME"] = str(folder)
+    yield folder
+    if saved is None:
+        os.environ.pop("XDG_CONFIG_HOME", None)
+    else:
+        os.environ["XDG_CONFIG_HOME"] = saved
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def media(name: str) -> Path:
@@ -29,17 +57,29 @@ def media(name: str) -> Path:
 @pytest.fixture(scope="session")
 def astronaut_bgr() -> np.ndarray:
     """skimage's astronaut (NASA portrait of Eileen Collins, public domain), BGR uint8 (512, 512, 3)."""
-    import skimage.data
-
-    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+    return demo_media.astronaut_bgr()
 
 
 @pytest.fixture(scope="session")
 def grace_hopper_bgr() -> np.ndarray:
     """matplotlib's grace_hopper.jpg (US Navy portrait, public domain), BGR uint8 (600, 512, 3)."""
-    from matplotlib import cbook
+    return demo_media.grace_hopper_bgr()
 
-    return cv2.imread(str(cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)))
+
+@pytest.fixture(scope="session")
+def face_clips(tmp_path_factory) -> dict[str, Path]:
+    """person -> clip (tests/photo_fixtures.py): 90 frames (3 s) of the astronaut or Grace Hopper
+    moving, 480x480 at 30 fps, H.264 + AAC, in one folder (a studio source can switch between
+    them). The stand-ins for the close-ups of ../shared/media, rendered once per session."""
+    folder = tmp_path_factory.mktemp("face_clips")
+    clips = {p: folder / f"{p}.mp4" for p in photo_fixtures.PEOPLE}
+    return {p: photo_fixtures.write_face_clip(path, photo_fixtures.face_frames(p, 90)) for p, path in clips.items()}
+
+
+@pytest.fixture(scope="session")
+def face_clip(face_clips) -> Path:
+    """The astronaut's clip of face_clips: a face in every frame."""
+    return face_clips["astronaut"]
 
 
 def optional_media_frames(*picks: tuple[str, int]) -> list[np.ndarray]:

@@ -1,6 +1,8 @@
-"""Two people in one video, composited from two test clips side by side (for --reference).
+"""Two people in one video, composited from two clips side by side (for --reference).
 
-Person A is the left clip, B the right one. Variants: `swap_at` (from that frame on they change
+A clip is a person of tests/photo_fixtures.py ("astronaut", "hopper": rendered, no media needed) or
+a clip of ../shared/media ("d18.mp4", ...: benchmarks/reference_people.py uses those). Person A
+is the left clip, B the right one. Variants: `swap_at` (from that frame on they change
 places, a hard cut: the face tracks stay where they were while the people under them change) and
 `away` (A's half shows an empty grey wall for those frames, then A comes back).
 """
@@ -12,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from conftest import media
+from photo_fixtures import PEOPLE, face_frames
 
 WALL = 128  # grey of the empty half while A is away
 
@@ -25,6 +28,8 @@ class TwoPeople:
 
 
 def _clip(name: str, start: int, n: int, side: int) -> list[np.ndarray]:
+    if name in PEOPLE:
+        return face_frames(name, n, side=side, first=start)
     cap = cv2.VideoCapture(str(media(name)))
     cap.set(cv2.CAP_PROP_POS_FRAMES, start)
     out = []

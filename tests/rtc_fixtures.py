@@ -1,5 +1,5 @@
 """The studio's WebRTC tests and benchmark: a fake camera for headless Chromium made from the
-demo's public-domain astronaut clip (swapstream/demo_media.py), with each frame's number written
+demo's public-domain astronaut clip (swapstream/demo/media.py), with each frame's number written
 in big black/white blocks in the left margin (outside the face), so that a frame that comes back
 swapped can be paired with the frame that was sent.
 """

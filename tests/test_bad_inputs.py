@@ -29,8 +29,6 @@ from bad_input_media import (
 
 from swapstream.cli import main
 
-pytestmark = pytest.mark.media
-
 
 @pytest.fixture(scope="module")
 def work(tmp_path_factory):
@@ -38,7 +36,7 @@ def work(tmp_path_factory):
     root = tmp_path_factory.mktemp("bad_inputs")
     inp = root / "inputs"
     inp.mkdir()
-    frames = clip_frames("d18.mp4", 30)
+    frames = clip_frames("astronaut", 30)
     write_clip(inp / "clip.mp4", frames[:12])
     write_clip(inp / "existing.mp4", frames[12:24])  # a good output from an earlier run
     write_clip(inp / "rotated.mp4", [np.rot90(f, -1) for f in frames[:6]], rotation=90)
@@ -167,13 +165,13 @@ def test_rotation_flag_is_applied_on_decode(work, tmp_path, capsys):
     output (rotation 0) has the displayed size and the upright picture."""
     from swapstream.trainer.media_inputs import iter_video
 
-    upright = clip_frames("d18.mp4", 6)
+    upright = clip_frames("astronaut", 6)
     decoded = [f for _, _, f in iter_video(work / "inputs" / "rotated.mp4")]
     assert decoded[0].shape == upright[0].shape
     assert np.abs(decoded[0].astype(int) - upright[0]).mean() < 4  # codec noise only
     out = tmp_path / "out.mkv"
     argv = ["convert", str(work / "inputs" / "rotated.mp4"), "-m", str(work / "inputs" / "model.onnx")]
-    code, err = run_cli([*argv, "-o", str(out), "--lossless", "--color", "none"], capsys)
+    code, err = run_cli([*argv, "-o", str(out), "--lossless", "--color", "none", "--watermark", "off"], capsys)
     assert code == 0, err
     frames = decode(out)
     assert len(frames) == 6 and frames[0].shape == upright[0].shape
@@ -198,7 +196,7 @@ def test_outputs_honour_the_umask(work, tmp_path, capsys, umask, file_mode, dir_
 def test_interrupted_convert_keeps_the_finished_part_beside_the_output(work, tmp_path, sig):
     """3 + 4: an existing output is never replaced; the finished part is a valid NAME.partial.mp4."""
     long_clip = tmp_path / "long.mp4"
-    write_clip(long_clip, clip_frames("d19.mp4", 150))
+    write_clip(long_clip, clip_frames("hopper", 150))
     out = tmp_path / "existing.mp4"
     shutil.copyfile(work / "inputs" / "existing.mp4", out)
     before = {**digest(work), "out": digest(tmp_path)}
@@ -217,7 +215,7 @@ def test_interrupted_convert_keeps_the_finished_part_beside_the_output(work, tmp
 
 def test_live_recording_is_finalised_when_the_terminal_closes(work, tmp_path):
     """4: SIGHUP (and SIGTERM) stop `live` like Ctrl-C: the recording is closed under its name."""
-    source = write_clip(tmp_path / "source.mp4", clip_frames("d19.mp4", 150))
+    source = write_clip(tmp_path / "source.mp4", clip_frames("hopper", 150))
     record = tmp_path / "record.mp4"
     cmd = Command(["live", "-m", str(work / "inputs" / "model.onnx"), "--source", str(source), "--record", str(record)])
     cmd.wait_for(r"\d+\.\d fps \| latency")  # the first status line: frames are flowing
@@ -231,11 +229,11 @@ def test_live_recording_is_finalised_when_the_terminal_closes(work, tmp_path):
 
 @pytest.fixture(scope="module")
 def facesets(work):
-    """Two tiny real facesets (A: d18, B: d19), 8 faces each at 64 px."""
+    """Two tiny real facesets (A: the astronaut, B: Grace Hopper), 8 faces each at 64 px."""
     from swapstream.trainer.extract import ExtractConfig, extract
 
     out = {}
-    for name, clip in (("a", "d18.mp4"), ("b", "d19.mp4")):
+    for name, clip in (("a", "astronaut"), ("b", "hopper")):
         video = write_clip(work / f"src_{name}.mp4", clip_frames(clip, 8))
         out[name] = work / f"fs_{name}"
         extract([video], out[name], ExtractConfig(face_type="whole", size=64), progress=False)

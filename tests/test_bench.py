@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import pytest
-from conftest import media
 from model_fixtures import write_invert_model
 
 from swapstream.bench.inputs import UNTRAINED_NOTE, default_model
@@ -51,8 +50,8 @@ def check_png(path: Path) -> None:
     assert image.std() > 10, "the plot is blank"
 
 
-def test_live_bench_on_real_clip(tmp_path, capsys):
-    clip = media("d18.mp4")
+def test_live_bench_on_real_clip(face_clip, tmp_path, capsys):
+    clip = face_clip
     model = write_invert_model(tmp_path / "invert.onnx", 64)
     out_json, out_png = tmp_path / "bench.json", tmp_path / "bench.png"
     argv = ["-m", str(model), "--source", str(clip), "--frames", "40", "--warmup", "3"]
@@ -102,8 +101,8 @@ def test_default_model_and_source_convert_mode(tmp_path, capsys):
     assert again == cached and note == UNTRAINED_NOTE and cached.stat().st_mtime_ns == mtime
 
 
-def test_size_rescales_the_source(tmp_path, capsys):
-    clip = media("d18.mp4")
+def test_size_rescales_the_source(face_clip, tmp_path, capsys):
+    clip = face_clip
     model = write_invert_model(tmp_path / "invert.onnx", 64)
     out_json = tmp_path / "b.json"
     argv = ["-m", str(model), "--source", str(clip), "--size", "640x360", "--frames", "8", "--warmup", "0"]

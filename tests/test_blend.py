@@ -211,7 +211,7 @@ def test_detail_brings_back_the_fine_detail_a_small_crop_cannot_hold(faces, crop
         assert np.array_equal(sharp[outside], frame[outside])
 
 
-@pytest.mark.parametrize("upscale", [0.8, 2.5, 4.5])
+@pytest.mark.parametrize("upscale", [0.8, 1.4, 2.5, 4.5])
 def test_bicubic_warp_equals_the_direct_bicubic_warp(faces, upscale):
     """Enlarging first (above STAGED_MIN_UPSCALE) and warping bilinearly gives the direct bicubic
     warp's pixels within a few grey levels, just as sharp, and 0 beyond the crop."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 
 import pytest
-from conftest import media
 from pipeline_fixtures import CountingSource, RecordingSink
 from swapstream.engine.pipeline.controls import (
     CONTROLS,
@@ -173,7 +172,7 @@ def test_a_failing_change_is_reported_not_raised():
     assert errors == ["fragile: could not apply the change (cannot do that)"]
 
 
-def test_running_swap_pipeline_changes_colour_mode_mid_stream(tmp_path):
+def test_running_swap_pipeline_changes_colour_mode_mid_stream(face_clip, tmp_path):
     """The real stages on a real clip: rct, then lct from one frame on, in order, nothing restarted;
     a bad value on the way is refused and the stream goes on."""
     from model_fixtures import write_invert_model
@@ -183,7 +182,7 @@ def test_running_swap_pipeline_changes_colour_mode_mid_stream(tmp_path):
     from swapstream.engine.runtime.swap_model import load_swap_model
     from swapstream.engine.stages.capture import VideoFileSource
 
-    clip = media("d18.mp4")
+    clip = face_clip
     model = load_swap_model(write_invert_model(tmp_path / "invert.onnx", 64), RuntimeConfig(providers=("cpu",)))
     cfg = EngineConfig()
     stages = swap_stages(model, cfg, offline=False)

@@ -1,9 +1,10 @@
 """`swapstream convert` end to end on a real clip with the colour-inverting contract model.
 
-The clip: the first 40 frames of d18.mp4 with frame 15 replaced by a black frame (no face),
-and d18's audio cut to the same length. Converted losslessly (FFV1), the output must have
-every frame, in order, bit-exact outside the blend mask, changed inside the face, the black
-frame untouched, the audio present with the input's duration, and the synthetic-media label.
+The clip: the first 40 frames of the astronaut's clip (tests/photo_fixtures.py) with frame 15
+replaced by a black frame (no face), and its audio cut to the same length. Converted losslessly
+(FFV1), the output must have every frame, in order, bit-exact outside the blend mask, changed
+inside the face, the black frame untouched, the audio present with the input's duration, and
+the synthetic-media label.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import media
 from model_fixtures import write_invert_model
 from swapstream.engine.face.align import invert, warp_face
 from video_fixtures import audio_seconds, cut_with_audio, decode
@@ -27,9 +27,9 @@ RES = 96
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    """40 frames of d18 (frame 15 black) + its audio for the same 1.33 s, H.264 in MP4."""
-    src = media("d18.mp4")
+def clip(tmp_path_factory, face_clip) -> Path:
+    """40 frames of the astronaut's clip (frame 15 black) + its audio for the same 1.33 s, H.264 in MP4."""
+    src = face_clip
     out = tmp_path_factory.mktemp("clip") / "clip.mp4"
 
     def black_frame(i: int, img: np.ndarray) -> np.ndarray:
@@ -92,7 +92,8 @@ def test_every_frame_in_order_and_untouched_outside_the_mask(clip, converted):
             alpha = cv2.warpAffine(mask, inv, (w, h), flags=cv2.INTER_LINEAR)[..., None]
             support |= (alpha[..., 0] > 0).astype(np.uint8)
             inside |= cv2.warpAffine(hull, inv, (w, h), flags=cv2.INTER_NEAREST) > 0
-            swapped = cv2.warpAffine(255 - warp_face(a, m, RES), inv, (w, h), flags=cv2.INTER_LINEAR)
+            # The engine pastes the crop bicubically (engine/image/blend.py, bicubic_warp).
+            swapped = cv2.warpAffine(255 - warp_face(a, m, RES), inv, (w, h), flags=cv2.INTER_CUBIC)
             expected = expected * (1 - alpha) + swapped.astype(np.float32) * alpha
         outside = cv2.dilate(support, np.ones((5, 5), np.uint8)) == 0
         assert np.array_equal(a[outside], b[outside]), f"frame {i}: pixels outside the blend mask changed"

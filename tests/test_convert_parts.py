@@ -1,7 +1,8 @@
 """`swapstream convert` in segments (issue 15): every video-to-video convert resumes frame-exact
 and runs the same on Ray workers.
 
-The clip: 60 frames of d18 with a keyframe every 15 and its audio; `--segment-seconds 0.5` cuts
+The clip: 60 frames of the astronaut's clip (tests/photo_fixtures.py) with a keyframe every 15 and
+its audio; `--segment-seconds 0.5` cuts
 it into 4 segments. Converted losslessly (FFV1) with the colour-inverting contract model, so
 equal outputs mean equal pixels. The reference is a plain single-process convert, uninterrupted:
 what a crashed-and-resumed run, an interrupted-and-resumed run and a Ray run must reproduce.
@@ -19,22 +20,19 @@ import av
 import numpy as np
 import pytest
 from bad_input_media import Command, clip_frames, truncated_clip
-from conftest import media
 from model_fixtures import write_invert_model
 from video_fixtures import audio_seconds, cut_with_audio, decode
 
 from swapstream.cli import main
 
-pytestmark = pytest.mark.media
-
 FRAMES, GOP, RES = 60, 15, 96
 SEGMENTS = ["--segment-seconds", "0.5", "--lossless", "--color", "none"]
 
 
-def write_clip(path: Path, frames: int = FRAMES, first: int = 0) -> Path:
-    """FRAMES frames of d18 from FIRST, H.264 with a keyframe every GOP frames, plus d18's audio."""
+def write_clip(source: Path, path: Path, frames: int = FRAMES, first: int = 0) -> Path:
+    """FRAMES frames of SOURCE from FIRST, H.264 with a keyframe every GOP frames, plus its audio."""
     options = {"crf": "16", "g": str(GOP), "keyint_min": str(GOP)}
-    return cut_with_audio(media("d18.mp4"), path, frames, first, options)
+    return cut_with_audio(source, path, frames, first, options)
 
 
 def video_packets(path: Path) -> list[tuple[int, bytes]]:
@@ -54,9 +52,9 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str]:
 
 
 @pytest.fixture(scope="module")
-def work(tmp_path_factory) -> Path:
+def work(tmp_path_factory, face_clip) -> Path:
     root = tmp_path_factory.mktemp("parts")
-    write_clip(root / "clip.mp4")
+    write_clip(face_clip, root / "clip.mp4")
     write_invert_model(root / "invert.onnx", RES)
     write_invert_model(root / "other.onnx", RES, preset="other")
     return root
@@ -159,7 +157,7 @@ def test_interrupted_convert_keeps_a_playable_part_and_resumes_to_the_same_outpu
 
 def test_a_video_that_cannot_be_cut_converts_in_one_pipeline_unless_resume_is_asked(work, tmp_path, capsys, caplog):
     """A truncated input with --allow-partial: its last frames may not decode, so no plan can hold."""
-    clip = truncated_clip(tmp_path / "truncated.mp4", clip_frames("d18.mp4", 30))
+    clip = truncated_clip(tmp_path / "truncated.mp4", clip_frames("astronaut", 30))
     base = ["convert", clip, "-m", work / "invert.onnx", "--allow-partial"]
     code, err = run_cli([*base, "-o", tmp_path / "resumable.mp4", "--resume"], capsys)
     assert code == 2 and "in one pipeline, not resumable" in err, err
@@ -252,11 +250,11 @@ def test_ray_workers_give_the_frames_of_one_process_and_retry_a_killed_worker(wo
     print(f"ray convert: {time.monotonic() - t0:.1f} s")
 
 
-def test_a_folder_of_videos_fans_out_over_the_workers(work, ray_instance, tmp_path, capsys):
+def test_a_folder_of_videos_fans_out_over_the_workers(work, ray_instance, face_clip, tmp_path, capsys):
     folder = tmp_path / "inputs"
     folder.mkdir()
-    write_clip(folder / "a.mp4", frames=20)
-    write_clip(folder / "b.mp4", frames=20, first=30)
+    write_clip(face_clip, folder / "a.mp4", frames=20)
+    write_clip(face_clip, folder / "b.mp4", frames=20, first=30)
     out = tmp_path / "swapped"
     code, err = run_cli(["convert", folder, "-m", work / "invert.onnx", "-o", out, "--workers", "2", *SEGMENTS], capsys)
     assert code == 0, err

@@ -12,6 +12,7 @@ from swapstream.engine.face.mask import FACE_OVAL
 from swapstream.engine.face.tracking import PhotoFaceFinder
 
 from swapstream.cli import main
+from swapstream.credentials.verify import verify_file
 
 EXPECTED = (
     "driving.mp4",
@@ -41,6 +42,9 @@ def test_demo_quick_writes_everything_and_swaps_only_the_face(tmp_path):
     assert json.loads((out / "bench.json").read_text())
     with av.open(str(out / "swapped.mp4")) as c:
         assert "synthetically swapped" in c.metadata.get("comment", "")
+    for name in ("swapped.mp4", "side_by_side.mp4"):  # signed content credentials (issue 31)
+        verdict = verify_file(out / name)
+        assert verdict.status == "verified" and verdict.by_swapstream and verdict.synthetic, verdict
 
     driving, swapped = frames(out / "driving.mp4"), frames(out / "swapped.mp4")
     assert len(swapped) == len(driving) == 90

@@ -1,7 +1,7 @@
 """`swapstream eval` on real faces: a video against itself, and a crude real face replacement.
 
-Clips come from ../shared/media (man A = d18.mp4, man B = d19.mp4), trimmed and written
-losslessly (FFV1) so that pixels outside the face survive exactly, as they would in a perfect
+Clips are the moving public-domain faces of tests/photo_fixtures.py (A = the astronaut, B = Grace
+Hopper), written losslessly (FFV1) so that pixels outside the face survive exactly, as they would in a perfect
 conversion. B's face is pasted into A's frames through the alignment contract (warp B's aligned
 crop through the inverse of A's matrix, inside A's face hull), and B's identity faceset is built
 from other frames of B in the faceset format.
@@ -16,6 +16,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from photo_fixtures import face_frames
 from swapstream.engine.face.align import alignment_matrix, invert, transform_points, warp_face
 from swapstream.engine.face.embedding import EmbedderMissing
 from swapstream.engine.face.landmarks import FaceMesh
@@ -28,35 +29,15 @@ from swapstream.cli import build_parser
 from swapstream.commands import evaluate as eval_command
 from swapstream.common.errors import UserError
 
-MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 CLIP_FRAMES = 36
 EVERY = 4
 CROP = 256
-
-pytestmark = [
-    pytest.mark.media,
-    pytest.mark.skipif(
-        not (MEDIA / "d18.mp4").is_file() or not (MEDIA / "d19.mp4").is_file(),
-        reason=f"test media d18.mp4/d19.mp4 not found in {MEDIA} (a fresh clone has no ../shared/media)",
-    ),
-]
 
 
 def run_eval(argv: list[str]) -> int:
     """`swapstream eval ARGS` through the real parser, without importing the other commands."""
     args = build_parser({"eval": eval_command}).parse_args(["eval", *argv])
     return args._run(args)
-
-
-def read_frames(path: Path, start: int, count: int) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        out = []
-        for i, frame in enumerate(c.decode(video=0)):
-            if i >= start + count:
-                break
-            if i >= start:
-                out.append(np.ascontiguousarray(frame.to_ndarray(format="bgr24")))
-    return out
 
 
 def write_lossless(path: Path, frames: list[np.ndarray]) -> Path:
@@ -108,8 +89,7 @@ def paste_face(frame_a: np.ndarray, lm_a: np.ndarray, frame_b: np.ndarray, lm_b:
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("eval")
-    a = read_frames(MEDIA / "d18.mp4", 0, CLIP_FRAMES)
-    b = read_frames(MEDIA / "d19.mp4", 0, CLIP_FRAMES)
+    a, b = face_frames("astronaut", CLIP_FRAMES), face_frames("hopper", CLIP_FRAMES)
     mesh = FaceMesh(static=True)
     try:
         swapped = [
@@ -117,7 +97,7 @@ def clips(tmp_path_factory) -> dict[str, Path]:
         ]
         # B's identity from frames the swap never used.
         crops, crop_lms = [], []
-        for fb in read_frames(MEDIA / "d19.mp4", 120, 120)[::15]:
+        for fb in face_frames("hopper", 64, first=64)[::8]:
             lm = landmarks_of(mesh, fb)
             m = alignment_matrix(lm, "whole", CROP)
             crops.append(warp_face(fb, m, CROP))

@@ -29,6 +29,7 @@ from tiny_model_fixtures import (
 )
 
 from swapstream.cli import main as swapstream_main
+from swapstream.common.faceset import Faceset
 
 RES = 32
 
@@ -116,6 +117,7 @@ def runs(tmp_path_factory, people) -> dict[str, Path]:
         "df": _train_run(root / "df", "df", people, facesets),
         "liae": _train_run(root / "liae", "liae", people, {}),
         "faceset_a": Path(facesets["a"]),
+        "faceset_b": Path(facesets["b"]),
     }
 
 
@@ -176,6 +178,10 @@ def test_cli_export_prints_figures_and_info_reads_it_back(runs, tmp_path, capsys
     assert swapstream_main(["export", str(runs["df"]), "-o", str(out), "--verify-faces", "4"]) == 0
     printed = capsys.readouterr().out
     assert "verified fp32: 4 faces, max |diff|" in printed and "DF a2b fp32" in printed
+    # The run records its target faceset (B, for a2b): a detail bank of B's faces lies beside the model.
+    assert f"detail bank: {tmp_path / 'cli.detail'}" in printed
+    bank, b = Faceset.open(tmp_path / "cli.detail"), Faceset.open(runs["faceset_b"])
+    assert len(bank) == len(b) and all(np.array_equal(x.landmarks, y.landmarks) for x, y in zip(bank.faces, b.faces))
     assert swapstream_main(["info", str(out), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["kind"] == "model" and info["direction"] == "a2b" and info["resolution"] == RES

@@ -1,4 +1,7 @@
-"""`swapstream extract` on real video and photos, resume, and every bad input."""
+"""`swapstream extract` on real video and photos, resume, and every bad input.
+
+The video is the astronaut's clip (tests/photo_fixtures.py, 90 frames); what a photo cannot show (a
+person who blinks and talks) is counted on d18.mp4 of ../shared/media."""
 
 from __future__ import annotations
 
@@ -25,16 +28,19 @@ def eye_jitter(fs: Faceset) -> float:
     return float(np.linalg.norm(np.diff(pts, 2, axis=0), axis=2).mean())
 
 
+CLIP_FRAMES = 90  # conftest.face_clips
+
+
 @pytest.fixture(scope="module")
-def d18_faceset(tmp_path_factory):
-    out = tmp_path_factory.mktemp("fs") / "d18"
-    assert main(["extract", str(media("d18.mp4")), "-o", str(out)]) == 0
+def clip_faceset(tmp_path_factory, face_clip):
+    out = tmp_path_factory.mktemp("fs") / "astronaut"
+    assert main(["extract", str(face_clip), "-o", str(out)]) == 0
     return out
 
 
-def test_extract_video_keeps_frames_writes_valid_faceset(d18_faceset):
-    fs = Faceset.open(d18_faceset)
-    assert len(fs) >= 0.95 * 216
+def test_extract_video_keeps_frames_writes_valid_faceset(clip_faceset):
+    fs = Faceset.open(clip_faceset)
+    assert len(fs) >= 0.95 * CLIP_FRAMES
     assert fs.face_type == "whole" and fs.size == 256
     frames = [f.frame for f in fs.faces]
     assert frames == sorted(frames) and len(set(frames)) == len(frames)
@@ -47,12 +53,21 @@ def test_extract_video_keeps_frames_writes_valid_faceset(d18_faceset):
         assert (rec.landmarks >= 0).all() and (rec.landmarks < 256).all()
         x, y = rec.landmarks[4].round().astype(int)
         assert mask[y, x] == 255
-    assert (d18_faceset / "contact_sheet.png").exists()
-    info = describe(d18_faceset)
+    assert (clip_faceset / "contact_sheet.png").exists()
+    info = describe(clip_faceset)
     assert info["count"] == len(fs) and sum(b["count"] for b in info["yaw_histogram"]) == len(fs)
-    # d18 blinks (eval sees it around frames 94-98 and 185-187) and opens the mouth wide to speak
+    # A photo that moves never blinks nor opens its mouth: the faceset says what it lacks.
     e = info["expressions"]
     assert sum(e["eyes"].values()) == sum(e["mouth"].values()) == len(fs)
+    assert e["eyes"]["closed"] == 0 and e["mouth"]["wide open"] == 0
+    assert any("blink" in w for w in e["warnings"]) and any("mouth" in w for w in e["warnings"])
+
+
+def test_expressions_of_a_person_who_blinks_and_talks(tmp_path):
+    """d18 blinks (eval sees it around frames 94-98 and 185-187) and opens the mouth wide to speak."""
+    out = tmp_path / "d18"
+    assert main(["extract", str(media("d18.mp4")), "-o", str(out)]) == 0
+    e = describe(out)["expressions"]
     assert e["eyes"]["closed"] >= 1 and e["mouth"]["wide open"] >= 10 and not e["warnings"]
 
 
@@ -71,35 +86,37 @@ def test_expression_coverage_warns_about_what_a_target_never_does():
     assert any("mouth" in w for w in still["warnings"])
 
 
-def test_second_run_adds_nothing(d18_faceset, capsys):
-    before = (d18_faceset / "faceset.json").read_text()
-    assert main(["extract", str(media("d18.mp4")), "-o", str(d18_faceset)]) == 0
+def test_second_run_adds_nothing(clip_faceset, face_clip, capsys):
+    before = (clip_faceset / "faceset.json").read_text()
+    assert main(["extract", str(face_clip), "-o", str(clip_faceset)]) == 0
     assert "already done" in capsys.readouterr().out
-    assert json.loads((d18_faceset / "faceset.json").read_text())["faces"] == json.loads(before)["faces"]
+    assert json.loads((clip_faceset / "faceset.json").read_text())["faces"] == json.loads(before)["faces"]
 
 
-def test_smoothing_lowers_jitter(d18_faceset, tmp_path):
-    raw, _ = extract([media("d18.mp4")], tmp_path / "raw", ExtractConfig(smooth=False), progress=False)
-    assert eye_jitter(Faceset.open(d18_faceset)) < 0.5 * eye_jitter(raw)
+def test_smoothing_lowers_jitter(clip_faceset, face_clip, tmp_path):
+    raw, _ = extract([face_clip], tmp_path / "raw", ExtractConfig(smooth=False), progress=False)
+    assert eye_jitter(Faceset.open(clip_faceset)) < 0.5 * eye_jitter(raw)
 
 
-def test_interrupted_run_resumes_to_the_same_faceset(d18_faceset, tmp_path):
+def test_interrupted_run_resumes_to_the_same_faceset(clip_faceset, face_clip, tmp_path):
     out = tmp_path / "resumed"
+    stop = ExtractConfig().segment + 10  # the first segment is saved, the second is cut short
+    assert stop < CLIP_FRAMES
 
     def stop_at(n):
-        if n == 150:
+        if n == stop:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        extract([media("d18.mp4")], out, ExtractConfig(), progress=False, on_frame=stop_at)
+        extract([face_clip], out, ExtractConfig(), progress=False, on_frame=stop_at)
     partial = Faceset.open(out)
-    assert 0 < len(partial) < 150
-    extract([media("d18.mp4")], out, ExtractConfig(), progress=False)
-    clean, resumed = Faceset.open(d18_faceset), Faceset.open(out)
+    assert 0 < len(partial) < stop
+    extract([face_clip], out, ExtractConfig(), progress=False)
+    clean, resumed = Faceset.open(clip_faceset), Faceset.open(out)
     assert [f.file for f in clean.faces] == [f.file for f in resumed.faces]
     for a, b in zip(clean.faces[::20], resumed.faces[::20]):
         np.testing.assert_array_equal(a.landmarks, b.landmarks)
-        assert (d18_faceset / a.file).read_bytes() == (out / b.file).read_bytes()
+        assert (clip_faceset / a.file).read_bytes() == (out / b.file).read_bytes()
 
 
 def test_photos_and_folder(astronaut_bgr, grace_hopper_bgr, tmp_path, capsys):
@@ -129,7 +146,7 @@ def _bad(argv, capsys):
     return errors[0]
 
 
-def test_bad_inputs(tmp_path, capsys):
+def test_bad_inputs(face_clip, tmp_path, capsys):
     out = str(tmp_path / "fs")
     assert "no such file" in _bad(["extract", str(tmp_path / "missing.mp4"), "-o", out], capsys)
     empty = tmp_path / "empty.mp4"
@@ -139,10 +156,10 @@ def test_bad_inputs(tmp_path, capsys):
     text.write_text("this is not an image")
     assert "text.jpg: not an image" in _bad(["extract", str(text), "-o", out], capsys)
     truncated = tmp_path / "truncated.mp4"
-    truncated.write_bytes(media("d18.mp4").read_bytes()[:60000])
+    truncated.write_bytes(face_clip.read_bytes()[:60000])
     assert "truncated.mp4: cannot open as a video" in _bad(["extract", str(truncated), "-o", out], capsys)
     audio_only = tmp_path / "audio.m4a"
-    with av.open(str(media("d18.mp4"))) as src, av.open(str(audio_only), "w") as dst:
+    with av.open(str(face_clip)) as src, av.open(str(audio_only), "w") as dst:
         a_in = src.streams.audio[0]
         a_out = dst.add_stream_from_template(a_in)
         for packet in src.demux(a_in):
@@ -158,11 +175,11 @@ def test_bad_inputs(tmp_path, capsys):
     assert "cannot write here" in _bad(["extract", str(noface), "-o", str(blocker / "fs")], capsys)
 
 
-def test_appending_with_another_contract_is_refused(d18_faceset, tmp_path, capsys, astronaut_bgr):
+def test_appending_with_another_contract_is_refused(clip_faceset, tmp_path, capsys, astronaut_bgr):
     copy = tmp_path / "copy"
-    shutil.copytree(d18_faceset, copy)
+    shutil.copytree(clip_faceset, copy)
     photo = tmp_path / "a.png"
     cv2.imwrite(str(photo), astronaut_bgr)
     err = _bad(["extract", str(photo), "-o", str(copy), "--size", "128"], capsys)
     assert "cannot append whole at 128 px" in err
-    assert Faceset.open(copy).faces[0].file == Faceset.open(d18_faceset).faces[0].file
+    assert Faceset.open(copy).faces[0].file == Faceset.open(clip_faceset).faces[0].file

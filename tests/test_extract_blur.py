@@ -50,8 +50,10 @@ def soft_low_bitrate_copy(src: Path, dst: Path, face_px: float = 120, face_in_sr
 
 
 @pytest.fixture(scope="module")
-def soft_clip(tmp_path_factory) -> Path:
-    return soft_low_bitrate_copy(media("d18.mp4"), tmp_path_factory.mktemp("soft") / "d18_soft.mp4")
+def soft_clip(tmp_path_factory, face_clip) -> Path:
+    """The astronaut's clip (a face ~200 px tall) as a phone call would carry it."""
+    soft = tmp_path_factory.mktemp("soft") / "astronaut_soft.mp4"
+    return soft_low_bitrate_copy(face_clip, soft, face_in_src=200)
 
 
 def test_soft_low_bitrate_copy_keeps_its_faces(soft_clip, tmp_path):
@@ -68,9 +70,9 @@ def test_an_absolute_floor_that_rejects_most_is_loud(soft_clip, tmp_path, capsys
     assert not out.exists()
 
 
-def test_a_much_blurrier_frame_than_the_source_is_dropped(tmp_path):
+def test_a_much_blurrier_frame_than_the_source_is_dropped(face_clip, tmp_path):
     """A clip whose every 4th frame is strongly blurred: those go, the rest stay."""
-    src = media("d18.mp4")
+    src = face_clip
     path = tmp_path / "mixed.mp4"
     with av.open(str(src)) as c, av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=30)

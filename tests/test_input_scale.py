@@ -136,7 +136,7 @@ def test_engine_feeds_the_full_crop_and_restores_the_band_finer_than_the_grid(s2
     blend = swap_stages(load_swap_model(s2d_model, CPU), load_engine_config(), offline=True)[-1]
     assert blend.detail_cell == 2  # the band between the 32 px grid and the 64 px render
     frame = np.ascontiguousarray(cv2.resize(astronaut_bgr[0:300, 100:400], (400, 400)))
-    (packet,) = run_swap(s2d_model, [frame], detail=1.0)
+    (packet,) = run_swap(s2d_model, [frame], detail=1.0, detail_from="driver")
     (slot,) = packet.faces
     assert slot.crop.shape == slot.swapped.shape == (64, 64, 3)
     outside = outside_blend(slot, frame.shape)

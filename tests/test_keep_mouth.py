@@ -49,7 +49,7 @@ def test_open_mouth_interior_is_the_drivers_own(swapped):
         assert (diff_kept[~untouched & away] > 0).mean() > 0.9
 
 
-def test_keep_mouth_is_a_live_control(swapped, tmp_path):
+def test_keep_mouth_is_a_live_control():
     from swapstream.engine.engine_config import load_engine_config
     from swapstream.engine.pipeline.controls import ControlBoard, ControlError, SwapSettings, apply_settings
     from swapstream.engine.stages.blend_stage import BlendStage
@@ -86,12 +86,13 @@ def test_occlusion_mask_needs_an_occluder(tmp_path):
 
 
 def test_detail_sharpens_the_face_but_not_the_mouth(swapped, tmp_path):
-    """--detail adds the driver's fine detail over the face, never over the lips and the opening."""
+    """--detail-from driver adds the driver's fine detail over the face, never over the lips and the opening."""
     from swapstream.engine.face.align import transform_points
     from swapstream.engine.face.mask import lips_mask
 
-    frames, plain, _ = swapped  # plain: the default --detail 1
+    frames, _, _ = swapped
     model = write_invert_model(tmp_path / "invert.onnx", RES)
+    plain = run_swap(model, frames, detail=1.0, detail_from="driver")
     without = run_swap(model, frames, detail=0.0)
     for frame, p, w in zip(frames, plain, without, strict=True):
         slot = p.faces[0]

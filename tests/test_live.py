@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import pyvirtualcam
-from conftest import BACKEND, media
+from conftest import BACKEND
 from model_fixtures import write_invert_model
 from pyvirtualcam.util import encode_fourcc
 
@@ -21,8 +21,8 @@ def model(tmp_path_factory) -> Path:
     return write_invert_model(tmp_path_factory.mktemp("model") / "invert.onnx", 96)
 
 
-def test_live_file_to_virtual_camera_and_recording(camera_backend, model, tmp_path, capsys):
-    clip = media("d18.mp4")
+def test_live_file_to_virtual_camera_and_recording(camera_backend, model, face_clip, tmp_path, capsys):
+    clip = face_clip
     record = tmp_path / "rec.mp4"
     argv = ["live", "-m", str(model), "--source", str(clip), "--max-frames", "45", "--providers", "cpu"]
     code = main([*argv, "--vcam", "--vcam-backend", BACKEND, "--record", str(record)])
@@ -46,8 +46,8 @@ def test_live_file_to_virtual_camera_and_recording(camera_backend, model, tmp_pa
         assert "synthetic" in c.metadata.get("comment", "").lower()
 
 
-def test_no_virtual_camera_device_says_how_to_get_one(model, capsys):
-    clip = media("d18.mp4")
+def test_no_virtual_camera_device_says_how_to_get_one(model, face_clip, capsys):
+    clip = face_clip
     code = main(["live", "-m", str(model), "--source", str(clip), "--vcam"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2

@@ -1,6 +1,7 @@
 """The occlusion mask: synthetic occluders, `swapstream train-mask` (a few iterations), the model's
 contract checked at load, and the engine keeping the driver's pixels where an occluder is, on
-real frames (d18.mp4). How well a real training run finds occluders: benchmarks/occlusion.py."""
+real frames (the astronaut's clip, tests/photo_fixtures.py). How well a real training run finds
+occluders: benchmarks/occlusion.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 import onnx
 import pytest
 from model_fixtures import write_invert_model
-from swap_fixtures import read_frames, run_swap
+from photo_fixtures import face_frames
+from swap_fixtures import run_swap
 from train_fixtures import build_faceset
 
 from swapstream.cli import main
@@ -23,7 +25,7 @@ RES = 96
 
 @pytest.fixture(scope="module")
 def faceset(tmp_path_factory) -> Path:
-    return build_faceset("d18.mp4", tmp_path_factory.mktemp("fs") / "d18", size=64, every=8)
+    return build_faceset("astronaut", tmp_path_factory.mktemp("fs") / "astronaut", size=64)
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +149,7 @@ def test_engine_keeps_the_driver_where_the_occluder_is(monkeypatch, tmp_path, fa
     from swapstream.engine.face.align import alignment_matrix, invert
 
     model = write_invert_model(tmp_path / "inv.onnx", RES, face_type="full")
-    frames = read_frames_d18()
+    frames = face_frames("astronaut", 81)[::40]
     plain = run_swap(model, frames)
     _with_occluder(monkeypatch, DiscOccluder(face_type))
     occluded = run_swap(model, frames, mask="occlusion", occluder="disc.onnx")
@@ -164,10 +166,6 @@ def test_engine_keeps_the_driver_where_the_occluder_is(monkeypatch, tmp_path, fa
         away = cv2.dilate(disc, np.ones((41, 41), np.uint8)) == 0
         assert np.array_equal(o.frame[away], p.frame[away]), "outside the occluder the swap must not change"
         assert np.all(slot.mask <= p.faces[0].mask + 1e-6)
-
-
-def read_frames_d18() -> list[np.ndarray]:
-    return read_frames("d18.mp4", (0, 40, 80))
 
 
 def test_occluder_cli_flags(occluder, tmp_path):

@@ -23,8 +23,8 @@ from swapstream.commands.swap_flags import reference_spec
 
 pytest.importorskip("dlib", reason="--reference needs the `eval` extra (dlib)")
 
-A, B = "d18.mp4", "d19.mp4"
-PHOTO_FRAME = 180  # the reference photos come from frames the composites never show
+A, B = "astronaut", "hopper"  # tests/photo_fixtures.py
+PHOTO_FRAME = 100  # the reference photos come from frames the composites never show
 N = 36
 
 
@@ -33,7 +33,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("people")
     photos = {}
     for name in (A, B):
-        photos[name] = root / f"{Path(name).stem}.png"
+        photos[name] = root / f"{name}.png"
         cv2.imwrite(str(photos[name]), photo(name, PHOTO_FRAME))
     finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     refs = {name: load_reference(photos[name], 0, embedder, finder) for name in (A, B)}
@@ -98,7 +98,9 @@ def test_convert_with_a_reference_keeps_the_other_person_bit_exact(setup, tmp_pa
     out = tmp_path / "out.mkv"
     cmd = [sys.executable, "-m", "swapstream", "convert", str(src), "-o", str(out), "-m", str(invert)]
     run = subprocess.run(
-        [*cmd, "--lossless", "--no-audio", "--reference", str(photos[B])], check=False, capture_output=True
+        [*cmd, "--lossless", "--no-audio", "--watermark", "off", "--reference", str(photos[B])],
+        check=False,
+        capture_output=True,
     )
     assert run.returncode == 0, run.stderr.decode()[-2000:]
     inputs, outputs = decode(src), decode(out)
@@ -186,7 +188,7 @@ def test_a_stranger_is_never_swapped_and_the_own_reference_is(setup, facesets):
     even a faceset holding one stray face of the person in the video; their own photo swaps them."""
     _, _, refs, invert, _ = setup
     frames = [photo(A, i) for i in range(0, 36, 3)]
-    finder, embedder = FaceFinder(), FaceEmbedder()
+    finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     try:
         stray = load_reference(facesets["b_with_a_stray"], 0, embedder, finder)
     finally:
@@ -230,7 +232,7 @@ def test_a_face_nearer_to_this_videos_nobody_than_to_the_reference_is_not_accept
     from swapstream.engine.face.people import decide_first
 
     _, _, refs, _, _ = setup
-    finder, embedder = FaceFinder(), FaceEmbedder()
+    finder, embedder = FaceFinder(FinderConfig(max_faces=1)), FaceEmbedder()
     try:
         frames = [photo(A, i) for i in (30, 33)]  # two frames a tenth of a second apart
         probe, lookalike = (embedder.embed(f, finder.find(f)[0].points) for f in frames)

@@ -22,7 +22,7 @@ import urllib.request
 import av
 import pytest
 from cdp import Browser, find_browser
-from conftest import REPO, media
+from conftest import REPO
 from model_fixtures import write_invert_model
 
 pytest.importorskip("websockets")
@@ -98,9 +98,9 @@ def _wait_diff(page: Browser, test, timeout_s: float = 10.0) -> float:
 
 
 @pytest.fixture
-def studio(tmp_path):
+def studio(tmp_path, face_clips):
     model = write_invert_model(tmp_path / "invert.onnx", 96)
-    proc, url, record = _start_studio(tmp_path, model, media("d18.mp4"))
+    proc, url, record = _start_studio(tmp_path, model, face_clips["astronaut"])
     yield proc, url, record
     if proc.poll() is None:
         proc.kill()
@@ -137,8 +137,8 @@ def test_studio_in_a_real_browser(studio):
         assert _setting(page, "swap") is False
         _wait_diff(page, lambda d: d < 0.5)  # the preview is the source frame
 
-        _send(page, "control-source", "d3.mp4")  # another clip of the media folder, no restart
-        page.wait_for("document.getElementById('source').textContent.includes('d3.mp4')")
+        _send(page, "control-source", "hopper.mp4")  # another clip of the source's folder, no restart
+        page.wait_for("document.getElementById('source').textContent.includes('hopper.mp4')")
         frames = int(page.evaluate("document.getElementById('frames').textContent"))
         page.wait_for(f"Number(document.getElementById('frames').textContent) > {frames + 5}")
         _send(page, "control-vcam", True)  # no v4l2loopback here: refused, with how to get one

@@ -1,8 +1,9 @@
 """The trainer on real faces: it learns, resumes bit-exactly, survives Ctrl-C, and rejects bad input.
 
-Facesets: every 8th frame of d18.mp4 and d19.mp4 (two different men), extracted with
-`trainer.extract` at 64 px. Models are tiny (32 px) and fp32, with one torch thread: CI boxes
-are small and shared, and these tests are about behaviour, not speed.
+Facesets: 32 frames each of the astronaut and Grace Hopper moving (tests/photo_fixtures.py: two
+different women), extracted with `trainer.extract` at 64 px. Models are tiny (32 px) and fp32,
+with one torch thread: CI boxes are small and shared, and these tests are about behaviour, not
+speed.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def test_yaw_balance_and_validation_split():
 
 
 def test_a_target_that_never_blinks_gets_synthetic_blinks_on_its_training_faces(facesets, caplog):
-    """d19 never closes its eyes in its clip: with synthetic_blinks, train closes them in that share
+    """A photo never closes its eyes: with synthetic_blinks, train closes them in that share
     of its drawn faces (validation faces stay as filmed) and says so instead of warning."""
     blinking = dataclasses.replace(FAST, synthetic_blinks=0.25)
     caplog.set_level("INFO", logger="swapstream.trainer.run_state")
@@ -106,7 +107,7 @@ def test_icnr_starts_a_fresh_run_free_of_checkerboard_and_live_uses_it(facesets,
 @pytest.mark.slow
 def test_tiny_model_learns_real_faces(facesets, tmp_path, caplog):
     summary = train(run_options(facesets, tmp_path / "run", iters=150), TINY, FAST)
-    # B (d19) never closes its eyes nor opens its mouth wide in its clip: train says so up front.
+    # B (a photo) never closes its eyes nor opens its mouth wide: train says so up front.
     gaps = [r.getMessage() for r in caplog.records if r.levelname == "WARNING" and str(facesets[1]) in r.getMessage()]
     assert any("no closed eyes" in g for g in gaps) and any("no open mouth" in g for g in gaps)
     history = read_history(tmp_path / "run" / "history.csv")
@@ -239,7 +240,7 @@ def test_a_nan_step_rolls_back_and_the_run_goes_on_at_half_the_rate(facesets, tm
 
 
 @pytest.mark.slow
-def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monkeypatch):
+def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monkeypatch, caplog):
     """The collapse seen on the CPU (loss_b doubled and stayed flat): B's decoder re-randomised at
     iteration 60 stands in for it. The guard goes back to the snapshot of iteration 60 (taken every
     20 steps here) and B's loss is back near its best at the end."""
@@ -260,9 +261,11 @@ def test_a_loss_that_jumps_and_stays_up_is_rolled_back(facesets, tmp_path, monke
     assert state["divergence"]["rollbacks"] == 1, state["divergence"]
     best_b = state["divergence"]["best"]["loss_b"]
     assert state["losses"]["loss_b"] < divergence.HEALTHY * 1.2 * best_b
-    history = read_history(tmp_path / "run" / "history.csv")
-    peak = max(r["loss_b"] for r in history if "loss_b" in r and 60 < r["iteration"] <= 80)
-    assert peak > divergence.JUMP * best_b  # the poison really broke B before the guard stepped in
+    # The poison really broke B (the guard's own verdict, on its smoothed loss) and the guard went
+    # back to the snapshot taken as the poison struck.
+    rolled = [r.getMessage() for r in caplog.records if "training diverged" in r.getMessage()]
+    assert len(rolled) == 1 and "loss_b rose" in rolled[0], rolled
+    assert "back to the weights of iteration 60" in rolled[0], rolled
 
 
 def test_guard_waits_out_a_short_spike_but_not_a_plateau():

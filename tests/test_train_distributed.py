@@ -15,14 +15,12 @@ from swapstream.cli import main as cli_main
 from tests.bad_input_media import TINY_PRESET
 from tests.train_fixtures import build_faceset
 
-pytestmark = pytest.mark.media
-
 
 @pytest.fixture(scope="module")
 def facesets(tmp_path_factory):
     root = tmp_path_factory.mktemp("ddp_facesets")
     (root / "tiny.yaml").write_text(TINY_PRESET)
-    return build_faceset("d18.mp4", root / "A", every=16), build_faceset("d19.mp4", root / "B", every=16)
+    return build_faceset("astronaut", root / "A", faces=16), build_faceset("hopper", root / "B", faces=16)
 
 
 def train_argv(facesets, run, iters: int, *extra: str) -> list[str]:

@@ -19,15 +19,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 from swapstream.engine.face.openness import eye_openness, mouth_openness
+from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE
 from swapstream.trainer.sampling import sampling_weights
 from swapstream.trainer.synthetic_blink import blink_batch
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
 
-# MediaPipe FaceMesh contours (478-point topology) of the regions weighted up in the loss.
-LEFT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-RIGHT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+# MediaPipe FaceMesh contours (478-point topology) of the regions weighted up in the loss (the
+# eyes' from engine.face.regions).
 LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 REGION_EYES, REGION_MOUTH = 1, 2  # values of the region maps (0: elsewhere)
 

@@ -2,7 +2,8 @@
 
 A collapse looks like this (the 128 px `live` preset on the 2-core CPU, bf16, lr 1e-3, batch 4,
 4 of 7 runs: one side's loss doubled at iteration 250-740 and stayed up, e.g. loss_b 1.4 -> 3.15,
-flat for the remaining 20 minutes while A kept learning; benchmarks/RESULTS.md, "One collapse" and
+flat for the remaining 20 minutes while A kept learning;
+benchmarks/results_log/2026-11-to-2026-12-06.md, "One collapse" and
 "30 CPU-minutes"), or a loss turns NaN/inf. Without help the rest of
 the budget is wasted and the checkpoint holds the broken weights.
 

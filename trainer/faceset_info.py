@@ -30,7 +30,7 @@ def expression_coverage(eyes: np.ndarray, mouths: np.ndarray) -> dict:
     """How many faces show closed / half-closed / open eyes and closed ... wide-open mouths, and a
     warning for each expression the faceset lacks: a model never sees its target (-b) do what its
     faceset does not hold (a target who never blinks kept its eyes open through every blink of
-    the driver in benchmarks/RESULTS.md).
+    the driver in benchmarks/results_log/2026-11-to-2026-12-06.md).
     eyes, mouths: float (N,) eye_openness and mouth_openness of each face."""
     reference = float(np.percentile(eyes, 90)) if len(eyes) else 0.0
     eye_counts = _classes(eyes / reference if reference > 0 else eyes, EYE_CLASSES)
@@ -40,7 +40,8 @@ def expression_coverage(eyes: np.ndarray, mouths: np.ndarray) -> dict:
         warnings.append(NO_CLOSED_EYES)
     if len(mouths) and mouth_counts["open"] + mouth_counts["wide open"] == 0:
         # Softer than the eyes: the shared encoder carries some opening over from the driver's side
-        # (d18 -> d19 opened to 0.28 with none above 0.15 in d19's faceset, benchmarks/RESULTS.md).
+        # (d18 -> d19 opened to 0.28 with none above 0.15 in d19's faceset,
+        # benchmarks/results_log/2026-11-to-2026-12-06.md).
         warnings.append("no open mouth: as the target (-b) of a model, its swaps open the mouth less than the driver")
     return {"eye_reference": reference, "eyes": eye_counts, "mouth": mouth_counts, "warnings": warnings}
 

@@ -4,7 +4,7 @@ In: float (N, 3, R, R) BGR in [0, 1] (R = 96 by default). Out: logits (N, 1, R, 
 something (a hand, an object, a hair strand) is in front of the face. The encoder works from R/2
 down to R/16 (whole-face context); a thin full-resolution tail (one 8-channel layer on the input,
 one after the decoder) keeps glasses rims and hair strands, which are 1-2 px wide at R/2 and were
-lost there (benchmarks/RESULTS.md). About 1 ms per face on one CPU core.
+lost there (benchmarks/results_log/2026-11-to-2026-12-06.md). About 1 ms per face on one CPU core.
 """
 
 from __future__ import annotations

@@ -140,7 +140,8 @@ def to_tensors(x: np.ndarray, y: np.ndarray, m: np.ndarray):
     wt = OUTSIDE_WEIGHT + (FACE_WEIGHT - OUTSIDE_WEIGHT) * F.max_pool2d(torch.from_numpy(m)[:, None], 3, 1, 1)
     # Occluder borders (3x3 max - min of the target: both sides of an edge, all of a thin strand
     # and the gaps between strands) are where the benchmark's misses are (finger edges, hair
-    # locks); interiors are learnt anyway. Its own effect is within run-to-run noise (RESULTS.md).
+    # locks); interiors are learnt anyway. Its own effect is within run-to-run noise
+    # (benchmarks/results_log/2026-11-to-2026-12-06.md).
     edge = F.max_pool2d(yt, 3, 1, 1) + F.max_pool2d(-yt, 3, 1, 1)
     return xt, yt, wt * (1 + EDGE_WEIGHT * edge)
 

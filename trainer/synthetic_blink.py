@@ -1,13 +1,14 @@
 """Synthetic blinks: a face's upper lids drawn down over its eyes, for targets filmed without blinking.
 
 A per-pair decoder never draws its target (-b) doing what the target's faceset does not hold: d19,
-filmed without a blink, kept its eyes open through every blink of its driver (benchmarks/RESULTS.md,
+filmed without a blink, kept its eyes open through every blink of its driver
+(benchmarks/results_log/2026-11-to-2026-12-06.md,
 "Why pair 2's eyes do not follow"). With `synthetic_blinks` > 0, for a faceset with (almost) no
 closed eyes the trainer closes the eyes of that share of the faces it draws, input and target
 alike, before augmentation: each upper lid and the band of skin above it are stretched down to (a
 share of the way to) the lower lid, as a blink moves them, so the decoder sees the person's own
 lid skin and lash line over the eye. Measured: at 30 CPU-minutes it did not make d19 blink
-(benchmarks/RESULTS.md, "Blinks a target never shows"), so no preset turns it on.
+(benchmarks/results_log/2026-11-to-2026-12-06.md, "Blinks a target never shows"), so no preset turns it on.
 
 Images are any-channel uint8 crops; landmarks are FaceMesh (478, 2+) points in the crop's pixels.
 """

@@ -5,7 +5,8 @@ as engine.face.align.alignment_matrix returns them. Only the face's region of in
 read or written, and a pixel whose warped alpha is 0 keeps its exact value: everything outside
 the warped support of the mask stays bit-exact.
 
-Cost per face (issue #5, see benchmarks/RESULTS.md): the feather paste is one OpenCV BGRA warp
+Cost per face (issue #5, see benchmarks/results_log/2026-11-to-2026-12-06.md,
+"Kernels"): the feather paste is one OpenCV BGRA warp
 of the crop with its mask as alpha plus one vectorised integer composite over the ROI; the
 mask's erosion is an octagon (separable square + small diamond), not a disc whose cost grows
 with the radius squared.
@@ -26,11 +27,13 @@ from swapstream.common.choices import BLEND_MODES
 # level, and snapping keeps "untouched" pixels exactly untouched.
 ALPHA_SNAP = 1.0 / 512.0
 # bicubic_warp enlarges the crop first above this upscale (below it the direct warp is cheap:
-# the ROI is small), to at most this many pixels a side: past ~2.5 MB of BGRA the enlarged crop
-# falls out of the cache and the warp's rotated reads from it slow 4-10x (1.8 ms at 768 px vs
-# 8 ms at 1024 px and 16 ms at 1408 px on a 1080p face), while its pixels differ from the
-# 1408 px intermediate's by 0.02 grey levels on average (benchmarks/blend_profile.py).
-STAGED_MIN_UPSCALE = 1.5
+# the ROI is small), to at most this many pixels a side. 1.2, not 1.5: the target's detail pastes
+# a 256 px crop onto a 300 px close-up (about 1.4x), where the direct warp took 3x the staged one.
+# The side: past ~2.5 MB of BGRA the enlarged crop falls out of the cache and the warp's rotated
+# reads from it slow 4-10x (1.8 ms at 768 px vs 8 ms at 1024 px and 16 ms at 1408 px on a 1080p
+# face), while its pixels differ from the 1408 px intermediate's by 0.02 grey levels on average
+# (benchmarks/blend_profile.py).
+STAGED_MIN_UPSCALE = 1.2
 STAGED_MAX_SIDE = 800
 
 
@@ -126,7 +129,14 @@ def face_roi(mask_crop: np.ndarray, matrix: np.ndarray, frame_shape: tuple[int, 
     Bilinear sampling reaches one crop pixel beyond the support, so the support's box is grown
     by one crop pixel before it is mapped into the frame. Empty (x0 == x1) when nothing shows.
     """
-    bx0, by0, bx1, by1 = support_box(mask_crop)
+    return roi_of_box(support_box(mask_crop), matrix, frame_shape)
+
+
+def roi_of_box(
+    box: tuple[int, int, int, int], matrix: np.ndarray, frame_shape: tuple[int, ...]
+) -> tuple[int, int, int, int]:
+    """face_roi from the mask support's box (support_box: crop pixels, half-open)."""
+    bx0, by0, bx1, by1 = box
     if bx1 == bx0:
         return 0, 0, 0, 0
     corners = np.array([[bx0 - 1, by0 - 1], [bx1, by0 - 1], [bx0 - 1, by1], [bx1, by1]], np.float64)
@@ -152,7 +162,8 @@ def warp_to_roi(
     the alignment. Alpha is 0 wherever the sample falls outside the mask's support or the crop.
     The face is resampled bicubically: a face is usually upscaled 2-5x here, and bilinear
     interpolation blurred it on top of the model's own softness (a perfect 128 px render pasted
-    onto a 300 px close-up keeps sharpness ratio 0.68 bicubic vs 0.47 bilinear, RESULTS.md).
+    onto a 300 px close-up keeps sharpness ratio 0.68 bicubic vs 0.47 bilinear,
+    benchmarks/results_log/2026-11-to-2026-12-06.md).
     """
     x0, y0, x1, y1 = roi
     shifted = _roi_matrix(matrix, roi)
@@ -182,6 +193,15 @@ def warp_detail_alpha(detail_mask: np.ndarray | None, matrix: np.ndarray, alpha:
     return cv2.min(warped, alpha)
 
 
+def staged_factor(upscale: float, crop_side: int) -> int:
+    """The integer k bicubic_warp enlarges a crop_side px crop by before its bilinear warp, or 1
+    for the direct bicubic warp (an upscale under STAGED_MIN_UPSCALE). The device paste
+    (engine.gpu.paste) takes the same k, so both paths give the same pixels."""
+    if upscale < STAGED_MIN_UPSCALE:
+        return 1
+    return min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop_side))
+
+
 def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """uint8 (h, w[, C]): crop (uint8 (R, R[, C])) resampled bicubically onto a (w, h) = size
     destination, matrix (2, 3) destination pixel -> crop pixel; 0 beyond the crop.
@@ -191,12 +211,11 @@ def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     integer k = ceil(2 upscale) with a separable bicubic resize, then warped bilinearly at about
     2:1, where bilinear loses little: within a few grey levels of the direct warp, sharpness
     0.67 vs 0.68 by eval's measure (k = ceil(upscale) lost 0.04), and 2.5-3x faster
-    (benchmarks/RESULTS.md, "A faster paste").
+    (benchmarks/results_log/2026-11-to-2026-12-06.md, "A faster paste").
     """
-    upscale = fine_detail.upscale_of(matrix)
-    k = min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop.shape[0]))
+    k = staged_factor(fine_detail.upscale_of(matrix), crop.shape[0])
     border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
-    if upscale < STAGED_MIN_UPSCALE or k < 2:
+    if k < 2:
         return cv2.warpAffine(crop, matrix, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, **border)
     big = cv2.resize(crop, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
     onto_big = np.asarray(matrix, np.float64) * k

@@ -4,7 +4,8 @@ finest detail the model can render, added back inside the pasted face.
 A model renders R px across the face; pasted onto a face S px tall in the frame it is upscaled by
 about S / R, and everything finer than the crop's pixel grid is simply absent: on a 300 px
 close-up a 128 px render carries about half of the face's high-frequency energy even when the
-render is perfect (benchmarks/RESULTS.md, "sharpness ceiling"). That missing band is taken from
+render is perfect (benchmarks/results_log/2026-11-to-2026-12-06.md,
+"Sharpness ceiling"). That missing band is taken from
 the original frame: the ROI minus the ROI shrunk by the upscale (INTER_AREA, what a crop of that
 resolution holds) and enlarged back (bicubic, as the blend pastes the face), weighted by an alpha
 (the blend stage's: the blend mask without the mouth) and `amount`.

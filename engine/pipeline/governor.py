@@ -6,7 +6,7 @@ recent metrics and the current SwapSettings and returns the control messages to 
 the same ControlBoard the page uses), each with the reason the page shows. The thread that feeds
 it twice a second is engine/pipeline/governor_loop.py.
 
-The order (ORDER below; what each costs is measured in benchmarks/RESULTS.md):
+The order (ORDER below; what each costs is measured in benchmarks/results_log/2026-11-to-2026-12-06.md):
   1. blend poisson -> feather   seamlessClone costs tens of ms per face; feathering under 1 ms
   2. mask occlusion -> both     a second network per face
   3. keep_mouth on -> off       the mouth-interior mask

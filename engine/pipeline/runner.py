@@ -34,7 +34,7 @@ from swapstream.engine.pipeline.frame_size import scale_packet
 from swapstream.engine.pipeline.metrics import PipelineStats
 from swapstream.engine.pipeline.pacing import Pacer
 
-from swapstream.common.pipeline_contract import Control, FramePacket, Sink, Source, SourceInfo, Stage
+from swapstream.common.pipeline_contract import DEVICE_TIMING, Control, FramePacket, Sink, Source, SourceInfo, Stage
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +287,7 @@ class Pipeline:
         self.sink.write(item)
         item.timings[self.sink.name] = time.perf_counter() - t0
         self.stats.record_stage(self.sink.name, item.timings[self.sink.name])
+        record_device_timings(self.stats, item)
         self.stats.record_output(item.t_capture, len(item.faces))
         if self._on_output is not None:
             self._on_output(item)
@@ -344,6 +345,13 @@ class Pipeline:
         return first
 
 
+def record_device_timings(stats: PipelineStats, packet: FramePacket) -> None:
+    """The device frame path's GPU seconds per stage ('<stage> (device)' timings) into stats."""
+    for name, seconds in packet.timings.items():
+        if name.endswith(DEVICE_TIMING):
+            stats.record_stage(name, seconds)
+
+
 def run_sequential(source: Source, stages: Sequence[Stage], sink: Sink, stats: PipelineStats | None = None):
     """The same parts in one plain loop on the calling thread (the baseline the benchmark compares)."""
     stats = stats or PipelineStats()
@@ -364,6 +372,7 @@ def run_sequential(source: Source, stages: Sequence[Stage], sink: Sink, stats: P
             t0 = time.perf_counter()
             sink.write(packet)
             stats.record_stage(sink.name, time.perf_counter() - t0)
+            record_device_timings(stats, packet)
             stats.record_output(packet.t_capture, len(packet.faces))
         ok = True
     finally:

@@ -9,8 +9,16 @@ from pathlib import Path
 import numpy as np
 from swapstream.engine.face.embedding import EmbedderMissing, FaceEmbedder
 from swapstream.engine.face.landmarks import Face
+from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.quality.expression import ExpressionResult, ExpressionSample, compare_expressions, expression_of
 from swapstream.engine.quality.identity import IdentityResult, judge_identity
+from swapstream.engine.quality.leakage import (
+    IDENTITY_PARTS,
+    FrameLeakage,
+    LeakageMeter,
+    LeakageResult,
+    summarize_leakage,
+)
 from swapstream.engine.quality.pixels import (
     BackgroundResult,
     StabilityResult,
@@ -68,6 +76,10 @@ class Curves:
     background_changed: list[float] = field(default_factory=list)
     sharpness_driving: list[float] = field(default_factory=list)  # high-frequency energy inside the face
     sharpness_swapped: list[float] = field(default_factory=list)
+    # engine.quality.leakage, mean over IDENTITY_PARTS: r of the swapped band with the driver's / target's
+    detail_r_driver: list[float] = field(default_factory=list)
+    detail_r_target: list[float] = field(default_factory=list)
+    own_sharpness: list[float] = field(default_factory=list)  # own band energy / the target faces'
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,7 @@ class EvalReport:
     background: BackgroundResult
     curves: Curves
     sharpness: SharpnessResult
+    leakage: LeakageResult
 
 
 def _largest(faces: list[Face]) -> Face | None:
@@ -94,9 +107,11 @@ def _largest(faces: list[Face]) -> Face | None:
 class _FrameMeasures:
     """Accumulates the per-frame measurements of one evaluation."""
 
-    def __init__(self, config: EvalConfig, judge: FaceEmbedder | None):
+    def __init__(self, config: EvalConfig, judge: FaceEmbedder | None, leakage: LeakageMeter):
         self.config = config
         self.judge = judge
+        self.leakage = leakage
+        self.leak_frames: list[FrameLeakage] = []
         self.curves = Curves()
         self.expr_driving: list[ExpressionSample] = []
         self.expr_swapped: list[ExpressionSample] = []
@@ -146,6 +161,7 @@ class _FrameMeasures:
         self.bg_diffs.append(diff)
         c.background_changed.append(share)
         self._sharpness(drv, swp, face_d)
+        self._leakage(drv, swp, face_d)
 
         if face_d is not None and face_s is not None:
             ed, es = expression_of(face_d.landmarks), expression_of(face_s.landmarks)
@@ -168,6 +184,20 @@ class _FrameMeasures:
                 self.swapped_rows.append(len(c.frame) - 1)
         c.distance_to_target.append(nan)
         c.distance_to_driving.append(nan)
+
+    def _leakage(self, drv: np.ndarray, swp: np.ndarray, face_d: Face | None) -> None:
+        """Whose fine structure the swapped face shows, and its own sharpness (engine.quality.leakage)."""
+        row = (float("nan"),) * 3
+        if face_d is not None:
+            yaw, pitch, _ = yaw_pitch_roll(face_d.landmarks)
+            f = self.leakage.measure(drv, swp, face_d.landmarks, yaw, pitch)
+            self.leak_frames.append(f)
+            own = f.energy_own / f.energy_target if f.energy_target > 1e-9 else float("nan")
+            row = (float(np.mean([f.r_driver[p] for p in IDENTITY_PARTS])),
+                   float(np.mean([f.r_target[p] for p in IDENTITY_PARTS])), own)  # fmt: skip
+        c = self.curves
+        for series, value in zip((c.detail_r_driver, c.detail_r_target, c.own_sharpness), row, strict=True):
+            series.append(value)
 
     def _sharpness(self, drv: np.ndarray, swp: np.ndarray, face_d: Face | None) -> None:
         """High-frequency energy of both frames inside the driving face (shrunk clear of the seam)."""
@@ -200,7 +230,8 @@ def evaluate(config: EvalConfig) -> EvalReport:
             log.warning("identity skipped: %s", skipped)
         if judge is not None:
             target = judge.embed_faceset(faceset, config.max_identity_faces, config.progress)
-        measures = _FrameMeasures(config, judge)
+        leakage = LeakageMeter(faceset)
+        measures = _FrameMeasures(config, judge, leakage)
         # The engine's one face finder (small faces too), one per video, tracking, never smoothed.
         from swapstream.engine.face.tracking import FaceFinder, FinderConfig
 
@@ -253,4 +284,5 @@ def evaluate(config: EvalConfig) -> EvalReport:
         ),
         curves=measures.curves,
         sharpness=summarize_sharpness(measures.sharp_driving, measures.sharp_swapped),
+        leakage=summarize_leakage(measures.leak_frames, leakage.size, leakage.sigma, leakage.neighbours),
     )

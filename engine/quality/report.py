@@ -86,8 +86,9 @@ def format_table(report: EvalReport) -> str:
         (
             "sharpness ratio (swapped / driving)",
             f"{_num(report.sharpness.ratio, '.2f')} (high-frequency energy inside the face, "
-            f"{report.sharpness.frames_compared} frames)",
+            f"{report.sharpness.frames_compared} frames; counts the driver's detail pasted in)",
         ),
+        *_leakage_rows(report),
         (
             "background changed",
             f"{bg.changed_share:.2%} mean, {bg.max_changed_share:.2%} max (> {bg.threshold} levels; "
@@ -96,6 +97,27 @@ def format_table(report: EvalReport) -> str:
     ]
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
+
+
+def _leakage_rows(report: EvalReport) -> list[tuple[str, str]]:
+    lk = report.leakage
+    if not lk.frames_compared:
+        return [("fine structure", "skipped: no driving face")]
+    rows = [
+        (
+            "own sharpness (vs target's faces)",
+            f"{_num(lk.own_sharpness, '.2f')} (band energy the driver's band does not explain; whole band "
+            f"{_num(lk.energy_vs_target, '.2f')}; {lk.crop_size} px crop, {lk.frames_compared} frames)",
+        )
+    ]
+    for part, p in lk.parts.items():
+        rows.append(
+            (
+                f"fine structure {part}: nearer target",
+                f"{p.share_nearer_target:.0%} of frames (r with target {p.r_target:.2f}, with driver {p.r_driver:.2f})",
+            )
+        )
+    return rows
 
 
 def write_json(report: EvalReport, path: Path) -> None:
@@ -111,8 +133,8 @@ def write_plot(report: EvalReport, path: Path) -> None:
     from matplotlib.figure import Figure
 
     c = report.curves
-    fig = Figure(figsize=(10, 16), layout="constrained")
-    axes = fig.subplots(7, 1, sharex=True)
+    fig = Figure(figsize=(10, 20), layout="constrained")
+    axes = fig.subplots(9, 1, sharex=True)
     panels = (
         ("identity distance (dlib)", (("to target", c.distance_to_target), ("to driving", c.distance_to_driving))),
         ("mouth opening (eye-corner distances)", (("driving", c.mouth_driving), ("swapped", c.mouth_swapped))),
@@ -124,6 +146,11 @@ def write_plot(report: EvalReport, path: Path) -> None:
             "sharpness: high-frequency energy inside the face (levels^2)",
             (("driving", c.sharpness_driving), ("swapped", c.sharpness_swapped)),
         ),
+        (
+            "fine structure of eyes, brows, nose: r of the swapped band with",
+            (("the driver's", c.detail_r_driver), ("the target's faces'", c.detail_r_target)),
+        ),
+        ("own sharpness (band energy the driver's does not explain / the target's)", (("swapped", c.own_sharpness),)),
     )
     for ax, (title, series) in zip(axes, panels, strict=True):
         for label, values in series:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 
+from swapstream.common.choices import FRAME_DEVICES
+
 log = logging.getLogger(__name__)
 
 # short name -> ONNX Runtime execution provider name
@@ -52,7 +54,8 @@ class RuntimeConfig:
     spin_wait: let the intra-op threads busy-wait for work between runs. Off by default: the
         engine runs every stage on its own thread, and spinning inference threads took the cores
         from them (2-core Xeon, live 1280x720: glass-to-glass p99 48-60 ms off, 66-100 ms on;
-        benchmarks/RESULTS.md, "A faster paste"). Worth it only when inference runs alone.
+        benchmarks/results_log/2026-11-to-2026-12-06.md, "Inference threads that sleep").
+        Worth it only when inference runs alone.
     device_id: GPU index for the CUDA and TensorRT providers.
     trt_fp16: let TensorRT build FP16 kernels (the model file can stay fp32).
     trt_cache_dir: where TensorRT engines and timing caches are kept, so only the first run of a
@@ -61,6 +64,11 @@ class RuntimeConfig:
     trt_max_batch: the largest batch the TensorRT optimisation profile covers.
     cudnn_conv_algo_search: EXHAUSTIVE benchmarks convolutions once (best for fixed shapes).
     graph_optimization: 'disable' | 'basic' | 'extended' | 'all'.
+    frame_device: where the swap's per-pixel work runs: 'auto' | 'cpu' | 'cuda'
+        (common.choices.FRAME_DEVICES; engine/gpu/availability.py decides and says why).
+    cuda_graph: let the CUDA (or TensorRT) provider capture its run as a CUDA graph and replay
+        it; needs inputs and outputs bound to fixed device buffers (the device frame path's IO
+        binding) and one fixed shape (live, batch 1).
     """
 
     providers: tuple[str, ...] = ("auto",)
@@ -74,6 +82,8 @@ class RuntimeConfig:
     trt_max_batch: int = 8
     cudnn_conv_algo_search: str = "EXHAUSTIVE"
     graph_optimization: str = "all"
+    frame_device: str = "auto"
+    cuda_graph: bool = False
 
     def __post_init__(self) -> None:
         names = tuple(p.strip().lower() for p in self.providers)
@@ -96,6 +106,8 @@ class RuntimeConfig:
             raise ValueError(f"graph_optimization must be one of {', '.join(_GRAPH_OPTIMIZATION)}")
         if self.trt_cache_dir is not None:
             object.__setattr__(self, "trt_cache_dir", Path(self.trt_cache_dir))
+        if self.frame_device not in FRAME_DEVICES:
+            raise ValueError(f"frame device must be one of {', '.join(FRAME_DEVICES)}, got {self.frame_device!r}")
 
 
 @dataclass(frozen=True)
@@ -144,6 +156,8 @@ def provider_options(name: str, cfg: RuntimeConfig, trt_profile: TrtProfile | No
             }
         if trt_profile is not None:
             opts |= trt_profile.options()
+        if cfg.cuda_graph:
+            opts["trt_cuda_graph_enable"] = "True"
         return opts
     if name == "cuda":
         return {
@@ -152,7 +166,7 @@ def provider_options(name: str, cfg: RuntimeConfig, trt_profile: TrtProfile | No
             # Tensors of the next frame are copied on the stream the kernels run on: no sync gap.
             "do_copy_in_default_stream": "True",
             "arena_extend_strategy": "kSameAsRequested",
-        }
+        } | ({"enable_cuda_graph": "1"} if cfg.cuda_graph else {})
     if name == "cpu":
         return {}
     raise ValueError(f"unknown execution provider {name!r}")
@@ -224,6 +238,10 @@ def create_session(
     names = resolve_providers(cfg)
     if cfg.trt_cache_dir is not None and "tensorrt" in names:
         cfg.trt_cache_dir.mkdir(parents=True, exist_ok=True)
+        if not any(cfg.trt_cache_dir.glob("*.engine")):
+            log.warning(
+                "TensorRT builds its engines on this first run (minutes); kept in %s for the next", cfg.trt_cache_dir
+            )
     providers = [(EXECUTION_PROVIDERS[n], provider_options(n, cfg, trt_profile)) for n in names]
     source = model if isinstance(model, bytes) else str(model)
     session = ort.InferenceSession(source, sess_options=session_options(cfg), providers=providers)
@@ -239,3 +257,10 @@ def create_session(
     else:
         log.debug("session on %s", in_use)
     return session, in_use
+
+
+def user_trt_cache() -> Path:
+    """Where TensorRT engines and timing caches are kept by default: the user's cache folder
+    ($XDG_CACHE_HOME or ~/.cache)/swapstream/tensorrt."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "swapstream" / "tensorrt"

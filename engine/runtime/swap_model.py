@@ -148,6 +148,7 @@ class SwapModel:
     contract: ModelContract
     provider: str
     dfm_morph: float = 0.75
+    runtime: RuntimeConfig | None = None  # how it was loaded (frame_device, device_id, cuda_graph)
 
     def __post_init__(self) -> None:
         inputs = {i.name: i for i in self.session.get_inputs()}
@@ -246,4 +247,4 @@ def load_swap_model(
         contract.precision,
         provider,
     )
-    return SwapModel(path, session, contract, provider, dfm_morph)
+    return SwapModel(path, session, contract, provider, dfm_morph, runtime_cfg)

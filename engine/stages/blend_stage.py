@@ -7,9 +7,11 @@ frame without a face is not touched at all.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from swapstream.engine.face.align import transform_points
 from swapstream.engine.face.mask import lips_mask
+from swapstream.engine.face.pose import yaw_pitch_roll
 
 from swapstream.common.pipeline_contract import FramePacket, Stage
 
@@ -18,17 +20,33 @@ class BlendStage(Stage):
     """Its knobs (an engine.swap_knobs.SwapConfig, or the live SwapSettings): blend, 'feather'
     (fast alpha composite) or 'poisson' (OpenCV seamlessClone, offline quality); erode and blur,
     mask erosion and feather width as fractions of the crop size, so models of any resolution get
-    the same look; detail, how much of the original's detail finer than the model renders is
-    added back inside the face (engine.image.detail; 0 = none)."""
+    the same look; detail, how much fine detail finer than the model renders is added inside the
+    face, the target's own (engine.image.target_detail) unless the driver's is asked for by name
+    (engine.image.detail; 0 = none)."""
 
     name = "blend"
 
-    def __init__(self, knobs, resolution: int, refiner=None, grid_resolution: int | None = None):
+    def __init__(
+        self,
+        knobs,
+        resolution: int,
+        refiner=None,
+        grid_resolution: int | None = None,
+        target=None,
+        driver_detail: bool = True,
+    ):
         """resolution: side of the swapped crops; grid_resolution: side of the grid the model codes
-        faces on (default resolution): with detail on, the band between the two grids, which a
-        depth-to-space decoder can only guess, gets what the model left out of it
-        (engine.image.detail.restore_guessed_band); refiner: an
+        faces on (default resolution); target: an engine.image.target_detail.TargetDetail, or None.
+        With detail on and a target, the detail finer than the grid comes from the target's own
+        faces and the face is pasted from the bank's larger crop. Without one, and driver_detail,
+        the driver's own band is used (engine.image.detail: in the crop, the band between the two
+        grids that a depth-to-space decoder can only guess; in the frame, what is finer than the
+        crop): it carries the driver's lashes, brows and nostrils (issue 28), so the engine asks
+        for it only by name. Neither: detail adds nothing. refiner: an
         engine.stages.mask_refine.MaskRefiner (keep mouth, occlusion), or None."""
+        self.target = target
+        self.detail_model = None  # the model `target` belongs to (engine.pipeline.build sets it)
+        self.driver_detail = driver_detail
         self.detail_cell = resolution / (grid_resolution or resolution)
         self.refiner = refiner
         self._take(knobs, resolution)
@@ -45,6 +63,11 @@ class BlendStage(Stage):
         self._take(settings, contract.output_resolution if contract is not None else self.resolution)
         if self.refiner is not None:
             self.refiner.apply_settings(settings)
+        if settings.model_obj is not None and settings.model_obj is not self.detail_model:
+            from swapstream.engine.image.target_detail import detail_beside
+
+            # Another model swaps in another person: only that model's own detail bank fits it.
+            self.target, self.detail_model = detail_beside(settings.model_obj), settings.model_obj
 
     def setup(self) -> None:
         from swapstream.engine.image import blend, detail
@@ -53,12 +76,23 @@ class BlendStage(Stage):
         self._feather, self._paste, self._restore = blend.feather_mask, blend.paste_face, detail.restore_guessed_band
 
     @staticmethod
-    def _detail_mask(slot) -> np.ndarray:
+    def _detail_mask(slot, crop_points: np.ndarray) -> np.ndarray:
         """Where detail is added: the blend mask without the mouth. The driver's lip and teeth edges
         do not sit on the model's mouth when its shape differs (mouth r fell 0.03-0.10 with
-        them: benchmarks/RESULTS.md); eyes, brows, skin and hair keep theirs."""
-        size = slot.mask.shape[0]
-        return slot.mask * (1.0 - lips_mask(transform_points(slot.landmarks, slot.matrix), size))
+        them: benchmarks/results_log/2026-11-to-2026-12-06.md), nor do another face's teeth."""
+        return slot.mask * (1.0 - lips_mask(crop_points, slot.mask.shape[0]))
+
+    def _paste_with_target_detail(self, frame: np.ndarray, slot, crop_points: np.ndarray, keep: np.ndarray) -> None:
+        """Paste the swapped crop enlarged to the bank's size with the target's detail added."""
+        yaw, pitch, _ = yaw_pitch_roll(slot.landmarks)
+        big = self.target.sharpen(slot.swapped, crop_points, keep, (yaw, pitch), self.knobs.detail, slot.track)
+        k = big.shape[0] / slot.swapped.shape[0]
+        mask, matrix = slot.mask, slot.matrix
+        if k != 1:
+            mask = cv2.resize(mask, big.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+            matrix = np.asarray(matrix, np.float64) * k
+            matrix[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in the larger crop
+        self._paste(frame, big, mask, matrix, self.knobs.blend, 0.0, None)
 
     def process(self, packet: FramePacket) -> FramePacket:
         for slot in packet.faces:
@@ -66,9 +100,16 @@ class BlendStage(Stage):
         if self.refiner is not None:
             self.refiner.refine(packet)  # every face before any paste: it may read the frame
         for slot in packet.faces:
-            detail = self.knobs.detail
-            keep = self._detail_mask(slot) if detail > 0 else None
+            target = self.target if slot.target == 0 else None  # the bank is the main model's person
+            keep = None
+            if self.knobs.detail > 0 and (target is not None or self.driver_detail):
+                crop_points = transform_points(slot.landmarks, slot.matrix)
+                keep = self._detail_mask(slot, crop_points)
+                if target is not None:
+                    self._paste_with_target_detail(packet.frame, slot, crop_points, keep)
+                    continue
             if keep is not None and self.detail_cell > 1:
-                slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, detail)
-            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.knobs.blend, detail, keep)
+                slot.swapped = self._restore(slot.swapped, slot.crop, keep, self.detail_cell, self.knobs.detail)
+            amount = self.knobs.detail if keep is not None else 0.0
+            self._paste(packet.frame, slot.swapped, slot.mask, slot.matrix, self.knobs.blend, amount, keep)
         return packet

@@ -7,7 +7,8 @@ planned ones (a container may store a part's start with a rounding, as MP4's edi
 the joined video has the input's exact frame times, as a single-process convert writes them.
 The input's first audio stream is interleaved and cut at the end of the last frame, and the
 synthetic-media label is written, both as engine.stages.sink_file.VideoFileSink does. The result
-is written under a temporary name and renamed when complete.
+is written under a temporary name and moved into place by `publish` when complete (os.replace,
+or swapstream.credentials' signing of the joined file).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from swapstream.engine.stages.sink_file import EncoderConfig, _AudioCopy
+from swapstream.engine.stages.sink_file import EncoderConfig, Publish, _AudioCopy
 
 from swapstream.common.atomic_files import honour_umask
 
@@ -84,6 +85,7 @@ def join_parts(
     output: Path,
     cfg: EncoderConfig,
     audio_from: Path | None = None,
+    publish: Publish | None = None,
 ) -> int:
     """Write OUTPUT from PARTS (in order); planned[i]: part i's frame times in the input's time
     base, display order. Returns the number of frames written."""
@@ -108,7 +110,7 @@ def join_parts(
             if audio is not None:
                 # Cut at the end of the last frame (ffmpeg's -shortest), as VideoFileSink does.
                 audio.mux_until(end_s + 1.0 / (fps or 30.0))
-        os.replace(tmp, output)
+        (publish or os.replace)(tmp, output)
         ok = True
     finally:
         if audio is not None:

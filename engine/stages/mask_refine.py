@@ -22,7 +22,8 @@ from swapstream.common.pipeline_contract import FaceSlot, FramePacket
 # or hair strand the model sees at p ~ 0.5 must not let half the swap through). Then the result
 # grows by one pixel of the model's output (3x3 dilation): blending at the crop's resolution
 # otherwise smears the swap a pixel into thin occluders and occluder edges. Chosen on
-# benchmarks/occlusion.py (RESULTS.md): kept share +20 points for -5 points of face swapped.
+# benchmarks/occlusion.py (benchmarks/results_log/2026-11-to-2026-12-06.md):
+# kept share +20 points for -5 points of face swapped.
 OCCLUSION_RAMP = (0.15, 0.4)
 _GROW = np.ones((3, 3), np.uint8)
 

@@ -5,7 +5,10 @@ failure never leaves a half-written file under the final name. An interrupted ru
 SIGTERM) still finalizes what it has, a valid shorter output: under the final name, or with
 partial_on_interrupt (convert) under NAME.partial.EXT, so an existing output is never replaced
 by a shorter one. Videos carry a container metadata label saying they contain synthetically
-swapped faces. Files and folders get the modes the user's umask gives.
+swapped faces. Files and folders get the modes the user's umask gives. `publish(tmp, final)`
+(default os.replace) is what moves a finished file into place: swapstream.credentials signs it
+there; `sign_image(encoded, dest)` writes each frame of an image sequence (signed) instead of
+OpenCV.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -40,7 +44,10 @@ class EncoderConfig:
     """codec: libx264 (default), libx265, ffv1 (lossless, use .mkv), ...; crf (0..51)/preset for
     x264/x265; pix_fmt: '' picks yuv420p for x264/x265 and bgr0 for ffv1; label: the
     synthetic-media comment written into the container (never empty); synthetic_label: False
-    writes videos without it, an explicit choice that is logged; copy_audio: remux the input's audio."""
+    writes videos without it, an explicit choice that is logged; copy_audio: remux the input's audio;
+    watermark: mark every written frame invisibly (engine.image.watermark; the sinks get the mark).
+    Off by default: the mark spans the whole frame, and pixels outside the swapped faces stay
+    exactly as they were unless it is asked for."""
 
     codec: str = "libx264"
     crf: int = 18
@@ -49,6 +56,7 @@ class EncoderConfig:
     label: str = SYNTHETIC_LABEL
     synthetic_label: bool = True
     copy_audio: bool = True
+    watermark: bool = False
 
     def __post_init__(self) -> None:
         if not self.label.strip():
@@ -67,10 +75,13 @@ def check_output_path(path: Path, inputs: tuple[Path, ...] = ()) -> None:
     check_output_file(path, inputs)
 
 
-def _finish_partial(tmp: Path, final: Path) -> Path:
+Publish = Callable[[Path, Path], None]  # (finished temporary file, final name): move it into place
+
+
+def _finish_partial(tmp: Path, final: Path, publish: Publish = os.replace) -> Path:
     """Move an interrupted run's output to a free NAME.partial.EXT beside FINAL; returns it."""
     dest = free_partial_name(final)
-    os.replace(tmp, dest)
+    publish(tmp, dest)
     return dest
 
 
@@ -109,6 +120,15 @@ class _AudioCopy:
         self._in.close()
 
 
+def _marked(image, watermark):
+    """IMAGE, or a marked copy of it (the packet's frame may also feed a preview or camera)."""
+    if watermark is None:
+        return image
+    image = image.copy()
+    watermark.embed(image)
+    return image
+
+
 class VideoFileSink(Sink):
     """Encodes frames in order with their input pts (or capture times for cameras)."""
 
@@ -120,9 +140,13 @@ class VideoFileSink(Sink):
         cfg: EncoderConfig,
         audio_from: str | Path | None = None,
         partial_on_interrupt: bool = False,
+        publish: Publish | None = None,
+        watermark=None,
     ):
         self.path = Path(path)
         self.cfg = cfg
+        self.publish = publish or os.replace
+        self.watermark = watermark  # engine.image.watermark.Watermark or None
         self.audio_from = str(audio_from) if audio_from else None
         self.partial_on_interrupt = partial_on_interrupt
         self.kept: Path | None = None  # where the output ended up (None: nothing kept)
@@ -206,7 +230,7 @@ class VideoFileSink(Sink):
         if self._last_pts is not None and pts <= self._last_pts:
             pts = self._last_pts + 1
         self._last_pts = pts
-        frame = av.VideoFrame.from_ndarray(packet.frame, format="bgr24")
+        frame = av.VideoFrame.from_ndarray(_marked(packet.frame, self.watermark), format="bgr24")
         frame.pts = pts
         frame.time_base = self._time_base
         for p in self._stream.encode(frame):
@@ -240,13 +264,13 @@ class VideoFileSink(Sink):
                 self._audio.close()
             if complete and self._interrupted and self.partial_on_interrupt:
                 if self.frames_written:
-                    self.kept = _finish_partial(self._tmp, self.path)
+                    self.kept = _finish_partial(self._tmp, self.path, self.publish)
                     self._tmp = None
                     log.info("interrupted: kept %d frames in %s", self.frames_written, self.kept)
                 else:
                     self._discard()
             elif complete:
-                os.replace(self._tmp, self.path)
+                self.publish(self._tmp, self.path)
                 self.kept = self.path
                 log.info("wrote %s (%d frames)", self.path, self.frames_written)
             else:
@@ -263,9 +287,17 @@ class ImageSequenceSink(Sink):
 
     name = "write"
 
-    def __init__(self, path: str | Path, partial_on_interrupt: bool = False):
+    def __init__(
+        self,
+        path: str | Path,
+        partial_on_interrupt: bool = False,
+        sign_image: Callable[[bytes, Path], None] | None = None,
+        watermark=None,
+    ):
         self.path = Path(path)
         self.partial_on_interrupt = partial_on_interrupt
+        self.sign_image = sign_image
+        self.watermark = watermark
         self.kept: Path | None = None
         self._interrupted = False
         self._tmp: Path | None = None
@@ -279,7 +311,14 @@ class ImageSequenceSink(Sink):
     def write(self, packet: FramePacket) -> None:
         dest = self._tmp / f"{self._index:06d}.png"
         # Fastest PNG level: the point of this sink is exactness, not size.
-        if not cv2.imwrite(str(dest), packet.frame, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+        params = [cv2.IMWRITE_PNG_COMPRESSION, 1]
+        image = _marked(packet.frame, self.watermark)
+        if self.sign_image is not None:
+            ok, png = cv2.imencode(".png", image, params)
+            if not ok:
+                raise user_error(dest, "cannot encode image")
+            self.sign_image(png.tobytes(), dest)
+        elif not cv2.imwrite(str(dest), image, params):
             raise user_error(dest, "cannot write image")
         self._index += 1
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from swapstream.common.atomic_files import atomic_open
+from swapstream.common.pipeline_contract import DEVICE_TIMING
 
 # Stages in the order a frame meets them; the sink ('sink' live, 'write' convert) comes last.
 STAGE_ORDER = ("capture", "detect", "align", "infer", "color", "steady", "blend")
@@ -103,6 +104,23 @@ def _ms(v) -> str:
     return "   -  " if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:6.1f}"
 
 
+def device_lines(run: dict) -> list[str]:
+    """On the GPU frame path: each stage's device ms (p50, CUDA events) and the share of a frame's
+    time the host side (capture = decode, detect) holds at the measured rate; [] on the CPU path."""
+    stage_ms = run["stage_ms"]
+    device = {k.removesuffix(DEVICE_TIMING).strip(): v["p50"] for k, v in stage_ms.items() if k.endswith(DEVICE_TIMING)}
+    if not device:
+        return []
+    host = sum(stage_ms[k]["p50"] for k in ("capture", "detect") if k in stage_ms)
+    frame_ms = 1000.0 / run["fps"] if run.get("fps") else float("nan")
+    per_stage = ", ".join(f"{k} {v:.2f}" for k, v in device.items())
+    return [
+        f"GPU frame path, device ms p50: {per_stage} (total {sum(device.values()):.2f})",
+        f"host side (capture + detect): {host:.1f} ms p50 = {100 * host / frame_ms:.0f}% of a frame "
+        f"at {run['fps']:.1f} fps",
+    ]
+
+
 def format_table(r: dict) -> str:
     """The human summary: what ran where, per-stage p50/p95/p99, fps, latency, drops, speed-up."""
     src, m, mach, run, thr = r["source"], r["model"], r["machine"], r["run"], r["throughput"]
@@ -125,9 +143,12 @@ def format_table(r: dict) -> str:
     ]
     seq_stages = thr["sequential"]["stage_ms"]
     for name in ordered_stages(run["stage_ms"]):
+        if name.endswith(DEVICE_TIMING):
+            continue  # the GPU frame path's device milliseconds: their own line below
         v = run["stage_ms"][name]
         seq = seq_stages.get(name, {}).get("p50")
         lines.append(f"{name:<9} {_ms(v['p50'])} {_ms(v['p95'])} {_ms(v['p99'])}       | {_ms(seq)}")
+    lines += device_lines(run)
     if r["mode"] == "live":
         lines.append("(live: the source is paced at the clip's frame rate; capture is decode time only)")
     lat = run["latency_ms"]

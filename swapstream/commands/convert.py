@@ -3,7 +3,9 @@
 Output: a video file (H.264 by default; --lossless writes FFV1, use .mkv), or, when OUTPUT has no
 file extension, a folder of lossless PNG frames. The file is written under a temporary name and
 renamed when complete, and carries a metadata label saying it contains synthetically swapped
-faces. Frames without a face are copied unchanged. Phone videos stored sideways are turned
+faces and a signed C2PA manifest (swapstream/credentials, `swapstream verify`; --watermark on adds
+an invisible mark to every frame). Frames without a face are copied unchanged. Phone videos stored
+sideways are turned
 upright by their rotation flag. A truncated input (fewer frames than its container declares) is
 refused with exit 2 unless --allow-partial.
 
@@ -32,6 +34,7 @@ from swapstream.common.arg_types import int_in
 from swapstream.common.choices import ENCODER_PRESETS
 from swapstream.common.errors import UserError
 from swapstream.convert_parts.command import add_parts_arguments, wants_parts
+from swapstream.credentials.flags import add_credential_arguments, output_marks, warn_unsignable
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +60,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="convert the frames a truncated input holds (default: refuse it, exit 2)",
     )
     add_parts_arguments(parser)
+    add_credential_arguments(parser)
 
 
-def build_sink(args: argparse.Namespace, encoder_cfg):
+def build_sink(args: argparse.Namespace, encoder_cfg, sealer=None, watermark=None):
+    """The file sink of OUTPUT; sealer (swapstream.credentials) signs what it writes, watermark
+    (engine.image.watermark) marks each frame."""
     from swapstream.engine.stages.sink_file import ImageSequenceSink, VideoFileSink
 
     out: Path = args.output
     if not out.suffix:
-        return ImageSequenceSink(out, partial_on_interrupt=True)
+        sign_image = sealer and sealer.sign_image
+        return ImageSequenceSink(out, partial_on_interrupt=True, sign_image=sign_image, watermark=watermark)
     audio_from = None if args.no_audio or args.input.is_dir() else args.input
-    return VideoFileSink(out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True)
+    publish = sealer and sealer.publish
+    return VideoFileSink(
+        out, encoder_cfg, audio_from=audio_from, partial_on_interrupt=True, publish=publish, watermark=watermark
+    )
 
 
 def _engine_config(args: argparse.Namespace):
@@ -123,8 +133,11 @@ def run_one_pipeline(args: argparse.Namespace) -> int:
     else:
         check_output_folder(args.output, inputs)
     cfg = _engine_config(args)
-    sink = build_sink(args, cfg.output)
     session = SwapSession.from_args(args, cfg)
+    sealer, watermark = output_marks(args, cfg, args.input, session.model)
+    if sealer is not None:
+        warn_unsignable(args.output)
+    sink = build_sink(args, cfg.output, sealer, watermark)
     stats = PipelineStats(provider=session.model.provider)
     source = open_file_source(args.input, max_frames=args.max_frames, allow_partial=args.allow_partial)
     pipe = session.pipeline(source, sink, live=False, stats=stats)

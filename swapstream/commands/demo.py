@@ -61,6 +61,7 @@ def _export(run_dir: Path, model: Path, calibration: Path) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from swapstream.credentials.flags import local_sealer
     from swapstream.demo.media import astronaut_bgr, grace_hopper_bgr, motion_frames, side_by_side, write_video
     from swapstream.demo.page import write_index
     from swapstream.demo.shipped_models import ASSETS, find_shipped, plot_paths, store_shipped
@@ -109,14 +110,16 @@ def run(args: argparse.Namespace) -> int:
             store_shipped(model, run_dir, PRESET, PRECISION, minutes, command)
             print(f"stored the demo model in {ASSETS}")
     resume = ["--resume"] if swapped.with_name(f"{swapped.stem}.parts").is_dir() else []  # a convert cut short
-    _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped), *resume])
-    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live"]
+    detail = ["--detail-from", str(fs_b)]  # B's own fine detail (the shipped model has no MODEL.detail)
+    _step("convert", ["convert", str(driving), "-m", str(model), "-o", str(swapped), *detail, *resume])
+    bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live", *detail]
     _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])
-    side_by_side(driving, swapped, out / "side_by_side.mp4")
+    side_by_side(driving, swapped, out / "side_by_side.mp4", publish=local_sealer(driving, model).publish)
     index = write_index(out, json.loads((out / "bench.json").read_text()))
     print(
         f"\nDemo finished in {(time.perf_counter() - started) / 60:.1f} min. Open {index} to see the driving clip, "
         f"the swapped video ({swapped}), the side-by-side comparison, the training preview and loss, and the "
-        f"latency table. Every video written carries a metadata label saying its faces were synthetically swapped."
+        f"latency table. Every swapped video carries a metadata label and signed content credentials (C2PA; "
+        f"`swapstream verify {swapped}`) saying its faces were synthetically swapped."
     )
     return 0

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from swapstream.commands.swap_flags import add_swap_arguments
 from swapstream.common.arg_types import float_in, int_in, positive_float
+from swapstream.credentials.flags import add_credential_arguments, output_marks, warn_unsignable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--duration", type=float_in(0), default=0, help="stop after this many seconds (0 = until Ctrl-C)"
     )
     add_swap_arguments(parser)
+    add_credential_arguments(parser)
 
 
 def check_record_path(args: argparse.Namespace) -> None:
@@ -55,7 +57,9 @@ def check_record_path(args: argparse.Namespace) -> None:
         raise user_error(args.record, "exists, and a recording never replaces a file (--record): choose a new name")
 
 
-def build_sink(args: argparse.Namespace, cfg):
+def build_sink(args: argparse.Namespace, cfg, sealer=None, watermark=None):
+    """The live outputs; sealer (swapstream.credentials) signs the --record file when it is
+    finalised, watermark (engine.image.watermark) marks its frames."""
     from swapstream.engine.stages.sink_file import VideoFileSink
     from swapstream.engine.stages.sink_live import NullSink, PreviewSink, TeeSink, VirtualCameraSink
 
@@ -68,7 +72,7 @@ def build_sink(args: argparse.Namespace, cfg):
         check_record_path(args)
         # Live recordings favour encoding speed: the encoder shares the CPU with the swap.
         encoder = dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False)
-        sinks.append(VideoFileSink(args.record, encoder))
+        sinks.append(VideoFileSink(args.record, encoder, publish=sealer and sealer.publish, watermark=watermark))
     if not sinks:
         return NullSink()
     return sinks[0] if len(sinks) == 1 else TeeSink(sinks)
@@ -94,13 +98,21 @@ def status_line(stats) -> str:
 def run(args: argparse.Namespace) -> int:
     from swapstream.commands.control_keys import KeyReader
     from swapstream.engine.pipeline.controls import ControlBoard, SwapSettings
-    from swapstream.swap_session.from_args import engine_config_from_args, live_source
+    from swapstream.swap_session.from_args import engine_config_from_args, is_camera, live_source
     from swapstream.swap_session.pipelines import SwapSession
 
     cfg = engine_config_from_args(args)
     source = live_source(args, cfg)
-    sink = build_sink(args, cfg)
+    if args.record is not None:
+        check_record_path(args)  # before the slow model load
     session = SwapSession.from_args(args, cfg)
+    sealer = watermark = None
+    if args.record is not None:
+        source_file = None if is_camera(args.source) else Path(args.source)
+        sealer, watermark = output_marks(args, cfg, source_file, session.model)
+        if sealer is not None:
+            warn_unsignable(args.record)
+    sink = build_sink(args, cfg, sealer, watermark)
     board = ControlBoard(SwapSettings.from_config(cfg, session.model))  # the studio's control path; keys below
     pipe = session.pipeline(source, sink, live=True, controls=board)
     stats = pipe.stats

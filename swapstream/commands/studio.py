@@ -28,6 +28,7 @@ from pathlib import Path
 from swapstream.commands.swap_flags import add_swap_arguments
 from swapstream.common.arg_types import MAX_TARGET_FPS, float_in, int_in
 from swapstream.common.errors import UserError
+from swapstream.credentials.flags import add_credential_arguments
 
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -82,6 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     web.add_argument("--tls-key", type=Path, default=None, help="its private key (PEM)")
     web.add_argument("--jpeg-quality", type=int_in(1, 100), default=80, help="preview JPEG quality (default 80)")
     add_swap_arguments(parser)
+    add_credential_arguments(parser)
 
 
 def check_host(host: str, allow_remote: bool) -> None:

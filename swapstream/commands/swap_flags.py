@@ -11,7 +11,14 @@ import re
 from pathlib import Path
 
 from swapstream.common.arg_types import MAX_THREADS, float_in, int_in, threads
-from swapstream.common.choices import FACE_SELECTION_HELP, FACE_SELECTIONS, FACE_TYPES, describe
+from swapstream.common.choices import (
+    FACE_SELECTION_HELP,
+    FACE_SELECTIONS,
+    FACE_TYPES,
+    FRAME_DEVICE_HELP,
+    FRAME_DEVICES,
+    describe,
+)
 
 
 def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = True, max_frames: bool = True) -> None:
@@ -36,6 +43,17 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
         "microphones, cups and hair strands in front of the face instead of painting the face over them",
     )
     add_knob_arguments(g)
+    g.add_argument(
+        "--detail-from",
+        type=Path,
+        default=None,
+        metavar="FACESET",
+        help="the target's faceset (`swapstream extract`, the model's -b) whose own fine detail --detail "
+        "adds: lashes, lid creases, brows, nostrils and skin of the target's face nearest in pose and "
+        "expression, warped onto the driving face (default: MODEL.detail beside the model, written by "
+        "`swapstream export`; without either --detail adds nothing). `driver`: the driving face's own "
+        "detail, as before issue 28 (the viewer then sees the driver's eyes and brows on the target)",
+    )
     g.add_argument(
         "--reference",
         metavar="PHOTO_OR_FACESET[:MODEL]",
@@ -110,7 +128,24 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--device-id", type=int_in(0, 63), default=0, help="GPU index for CUDA/TensorRT")
     g.add_argument("--trt-fp16", action="store_true", help="TensorRT: build FP16 kernels")
-    g.add_argument("--trt-cache", type=Path, default=None, help="TensorRT engine/timing cache directory")
+    g.add_argument(
+        "--trt-cache",
+        type=Path,
+        default=None,
+        help="TensorRT engine/timing cache directory (default: the user's cache folder, swapstream/tensorrt)",
+    )
+    g.add_argument(
+        "--device",
+        choices=FRAME_DEVICES,
+        default="auto",
+        help="where the swap's per-pixel work (warp, colour, masks, paste) runs: "
+        + describe(FRAME_DEVICES, FRAME_DEVICE_HELP),
+    )
+    g.add_argument(
+        "--cuda-graph",
+        action="store_true",
+        help="CUDA/TensorRT on the GPU frame path: capture inference as a CUDA graph (fixed shape: live)",
+    )
 
 
 def stage_table(stats) -> str:

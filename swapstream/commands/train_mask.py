@@ -27,7 +27,7 @@ DEFAULT_ITERS, DEFAULT_MINUTES = 3000, 12.0
 def budget(minutes: float | None, iters: int | None) -> dict:
     """OccluderTrainConfig's minutes and iters from the flags. Without either: DEFAULT_ITERS steps, so
     the model does not get worse on a busy machine (the same 3 minutes gave 405 to 2,119 steps,
-    benchmarks/RESULTS.md), capped at DEFAULT_MINUTES; one flag alone is the only bound."""
+    benchmarks/results_log/2026-11-to-2026-12-06.md), capped at DEFAULT_MINUTES; one flag alone is the only bound."""
     if minutes is None and iters is None:
         return {"minutes": DEFAULT_MINUTES, "iters": DEFAULT_ITERS}
     return {"minutes": minutes or 0.0, "iters": iters or 0}

@@ -55,6 +55,15 @@ OUTPUT_SIZE_HELP = {
     "360p": "at most 360 px tall",
 }
 
+# Where the per-pixel work of a swap runs (engine/gpu/availability.py): 'auto' = on the GPU when
+# the model's session runs there (CUDA/TensorRT) and CUDA Numba works, else the CPU.
+FRAME_DEVICES = ("auto", "cpu", "cuda")
+FRAME_DEVICE_HELP = {
+    "auto": "the GPU when the model runs on CUDA/TensorRT, else the CPU",
+    "cpu": "always the CPU path",
+    "cuda": "the GPU frame path (warp, colour, mask, paste on the device) even when inference runs on the CPU",
+}
+
 # What an ONNX file made by swapstream is (its swapstream.kind metadata; absent = swap).
 MODEL_KINDS = ("swap", "occlusion")
 
@@ -89,6 +98,17 @@ ENCODER_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medi
 
 # Engine policy: live drops stale frames, convert keeps every frame in order.
 ENGINE_MODES = ("live", "convert")
+
+# Content credentials (swapstream/credentials): a signed C2PA manifest on every output, or not.
+CREDENTIAL_MODES = ("on", "off")
+CREDENTIAL_MODE_HELP = {
+    "on": "sign every output as synthetic media (default)",
+    "off": "write no manifest (the metadata label stays)",
+}
+WATERMARK_MODE_HELP = {
+    "on": "mark every written frame invisibly (up to 2 grey levels everywhere)",
+    "off": "no mark: pixels outside the swapped faces stay bit-exact (default)",
+}
 
 # Written into every output video's metadata unless the user explicitly turns it off.
 SYNTHETIC_LABEL = "Contains synthetically swapped faces (made with swapstream)"

@@ -21,6 +21,9 @@ from fractions import Fraction
 
 import numpy as np
 
+# packet.timings keys '<stage> (device)' hold a stage's GPU seconds on the device frame path.
+DEVICE_TIMING = "(device)"
+
 
 class Control(enum.Enum):
     """Markers sent through the queues instead of a packet."""
@@ -67,6 +70,9 @@ class FramePacket:
     settings:  the live control settings current when the frame was captured (an
                engine.pipeline.controls.SwapSettings, or None without live controls); every
                stage processes the packet under these, so a change lands between frames.
+    device:    on the device frame path, the frame's GPU buffers and stream (an
+               engine.gpu.buffers.DeviceFrame) from the align stage to the blend stage, which
+               copies the finished frame back into `frame`; None on the CPU path.
     """
 
     seq: int
@@ -77,6 +83,7 @@ class FramePacket:
     faces: list[FaceSlot] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     settings: object | None = None
+    device: object | None = None
 
     @property
     def seconds(self) -> float | None:

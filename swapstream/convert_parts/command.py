@@ -20,6 +20,7 @@ from pathlib import Path
 
 from swapstream.common.arg_types import float_in, int_in
 from swapstream.common.errors import UserError
+from swapstream.credentials.flags import sealer_from_args, warn_unsignable
 
 DEFAULT_SEGMENT_SECONDS = 4.0
 
@@ -99,12 +100,19 @@ def _settings(args: argparse.Namespace, cfg, distributed: bool):
 
 def pixel_files(args: argparse.Namespace, cfg) -> dict:
     """{flag: manifest.file_record} of every file that changes a part's pixels: the model, the
-    occlusion model (when the mask uses it), each --reference photo or faceset and its model."""
+    occlusion model (when the mask uses it), the target's faces --detail adds detail from
+    (--detail-from, or MODEL.detail beside the model), each --reference photo or faceset and its
+    model."""
     from swapstream.convert_parts.manifest import file_record
+    from swapstream.engine.image.target_detail import DETAIL_BANK_SUFFIX, DRIVER_DETAIL
 
     files = {"-m": file_record("model file", args.model)}
     if cfg.swap.mask == "occlusion":
         files["--occluder"] = file_record("occlusion model", Path(cfg.swap.occluder))
+    if cfg.swap.detail > 0 and cfg.swap.detail_from != DRIVER_DETAIL:
+        bank = Path(cfg.swap.detail_from) if cfg.swap.detail_from else args.model.with_suffix(DETAIL_BANK_SUFFIX)
+        if bank.is_dir():
+            files["--detail-from"] = file_record("faceset the detail comes from", bank)
     for n, (photo, model_path) in enumerate(getattr(args, "reference", None) or [], 1):
         files[f"--reference {n}"] = file_record("reference photo or faceset", photo)
         if model_path is not None:
@@ -115,10 +123,11 @@ def pixel_files(args: argparse.Namespace, cfg) -> dict:
 class _Progress:
     """Counts per job, the progress bar, and the join of each job when its last part is done."""
 
-    def __init__(self, jobs, settings, no_audio: bool, total_frames: int):
+    def __init__(self, jobs, settings, no_audio: bool, total_frames: int, sealer=None):
         from tqdm import tqdm
 
         self.jobs, self.settings, self.no_audio = jobs, settings, no_audio
+        self.sealer = sealer  # signs each joined output (swapstream.credentials), None: unsigned
         self.bar = tqdm(total=total_frames or None, unit="frame", desc="convert", dynamic_ncols=True, file=sys.stderr)
         self.t0 = time.perf_counter()
         self._partial = 0
@@ -140,12 +149,16 @@ class _Progress:
     def finish(self, job) -> None:
         from swapstream.convert_parts.jobs import join
 
-        frames = join(job, self.settings, self.no_audio)
+        frames = join(job, self.settings, self.no_audio, self.publish_for(job))
         if all(not j.missing() for j in self.jobs):
             self.bar.close()  # the last job: the summary goes below the finished bar
         else:
             self.bar.clear()
         print(_summary(job, frames, time.perf_counter() - self.t0), file=sys.stderr)
+
+    def publish_for(self, job):
+        """How JOB's joined file is moved into place: signed for its own input, or a plain rename."""
+        return None if self.sealer is None else self.sealer.for_source(job.input).publish
 
 
 def _summary(job, frames: int, elapsed: float) -> str:
@@ -195,6 +208,10 @@ def _run_jobs(args: argparse.Namespace, cfg, jobs, distributed: bool) -> int:
     from swapstream.convert_parts.work import keep_model
 
     settings, model = _settings(args, cfg, distributed)
+    sealer = sealer_from_args(args, cfg, args.input, model, settings.model_sha256)
+    if sealer is not None:
+        for output in {job.output.suffix.lower(): job.output for job in jobs}.values():
+            warn_unsignable(output)
     started = None
     try:
         if distributed:  # connect before any parts folder is made: a bad --cluster leaves nothing
@@ -207,7 +224,7 @@ def _run_jobs(args: argparse.Namespace, cfg, jobs, distributed: bool) -> int:
             return 0
         if not distributed:
             keep_model(str(settings.model), settings.runtime, settings.face_type, model)
-        _convert(args, settings, todo)
+        _convert(args, settings, todo, sealer)
     finally:
         if started is not None:
             from swapstream.convert_parts.on_ray import stop_ray
@@ -216,12 +233,12 @@ def _run_jobs(args: argparse.Namespace, cfg, jobs, distributed: bool) -> int:
     return 0
 
 
-def _convert(args, settings, todo) -> None:
+def _convert(args, settings, todo, sealer) -> None:
     """Convert the missing segments of every job (here or on Ray), joining each job when complete."""
     from swapstream.convert_parts.work import run_segment
 
     tasks = [(job, job.task(i, settings)) for job in todo for i in job.missing()]
-    progress = _Progress(todo, settings, args.no_audio, sum(t.frames for _, t in tasks))
+    progress = _Progress(todo, settings, args.no_audio, sum(t.frames for _, t in tasks), sealer)
     try:
         for job in todo:
             if not job.missing():
@@ -236,7 +253,8 @@ def _convert(args, settings, todo) -> None:
         from swapstream.convert_parts.work import SegmentInterrupted
 
         cut = e if isinstance(e, SegmentInterrupted) else None
-        raise KeyboardInterrupt(interrupted_note(todo, settings, args.no_audio, cut)) from None
+        note = interrupted_note(todo, settings, args.no_audio, cut, progress.publish_for)
+        raise KeyboardInterrupt(note) from None
     finally:
         progress.bar.close()
 

@@ -34,7 +34,9 @@ def _playable_pieces(job, cut: SegmentInterrupted | None) -> tuple[list[Path], l
     return parts, planned
 
 
-def keep_partial(job, settings, no_audio: bool, cut: SegmentInterrupted | None) -> tuple[Path | None, int]:
+def keep_partial(
+    job, settings, no_audio: bool, cut: SegmentInterrupted | None, publish=None
+) -> tuple[Path | None, int]:
     """Join what JOB finished from its start into a free NAME.partial.EXT, with the source's audio
     and the label; returns (that file, its frames), or (None, 0) when there is nothing to join."""
     from swapstream.engine.stages.join_parts import join_parts
@@ -47,15 +49,16 @@ def keep_partial(job, settings, no_audio: bool, cut: SegmentInterrupted | None) 
     dest = free_partial_name(job.output)
     audio = None if no_audio else job.input
     try:
-        frames = join_parts(parts, planned, job.index.time_base, job.index.fps, dest, settings.engine.output, audio)
+        index, encoder = job.index, settings.engine.output
+        frames = join_parts(parts, planned, index.time_base, index.fps, dest, encoder, audio, publish)
     except Exception as e:  # the segments for --resume matter more: say it, keep going
         log.warning("%s: could not write the finished frames there (%s)", dest, e)
         return None, 0
     return dest, frames
 
 
-def _job_note(job, settings, no_audio: bool, cut: SegmentInterrupted | None) -> str | None:
-    kept, frames = keep_partial(job, settings, no_audio, cut)
+def _job_note(job, settings, no_audio: bool, cut: SegmentInterrupted | None, publish_for=None) -> str | None:
+    kept, frames = keep_partial(job, settings, no_audio, cut, publish_for(job) if publish_for else None)
     total = len(job.segments)
     done = total - len(job.missing()) if job.folder.is_dir() and total else 0
     if not done and job.folder.is_dir():
@@ -73,10 +76,11 @@ def _job_note(job, settings, no_audio: bool, cut: SegmentInterrupted | None) -> 
     return note + (f"; {job.output} was not touched" if job.output.exists() else "")
 
 
-def interrupted_note(jobs, settings, no_audio: bool, cut: SegmentInterrupted | None) -> str:
-    """Leave what the interrupted JOBS finished as described above; the exit message, one line."""
+def interrupted_note(jobs, settings, no_audio: bool, cut: SegmentInterrupted | None, publish_for=None) -> str:
+    """Leave what the interrupted JOBS finished as described above (publish_for(job): how its
+    joined partial file is moved into place, see join_parts); the exit message, one line."""
     try:
-        notes = [note for job in jobs if (note := _job_note(job, settings, no_audio, cut))]
+        notes = [note for job in jobs if (note := _job_note(job, settings, no_audio, cut, publish_for))]
     finally:
         if cut is not None and cut.kept is not None:
             cut.kept.unlink(missing_ok=True)

@@ -127,6 +127,7 @@ class Job:
             face_type=s.face_type,
             references=s.references,
             other_models=tuple((t, path) for t, path, _ in s.other_models),
+            model_sha256=s.model_sha256,
         )
 
 
@@ -289,8 +290,9 @@ def _remove_strays(job: Job) -> None:
                 path.unlink(missing_ok=True)
 
 
-def join(job: Job, s: Settings, no_audio: bool) -> int:
-    """Join JOB's parts into its output (audio, label), then remove the parts folder."""
+def join(job: Job, s: Settings, no_audio: bool, publish=None) -> int:
+    """Join JOB's parts into its output (audio, label; signed by publish, see join_parts), then
+    remove the parts folder."""
     from swapstream.engine.stages.join_parts import join_parts
 
     missing = job.missing()
@@ -299,6 +301,7 @@ def join(job: Job, s: Settings, no_audio: bool) -> int:
     parts = [job.part(i) for i in range(len(job.segments))]
     planned = [job.planned(i) for i in range(len(job.segments))]
     audio = None if no_audio else job.input
-    frames = join_parts(parts, planned, job.index.time_base, job.index.fps, job.output, s.engine.output, audio)
+    index = job.index
+    frames = join_parts(parts, planned, index.time_base, index.fps, job.output, s.engine.output, audio, publish)
     shutil.rmtree(job.folder, ignore_errors=True)
     return frames

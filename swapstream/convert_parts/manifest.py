@@ -84,6 +84,8 @@ def pixel_settings(cfg, face_type: str | None, container: str, people: list[dict
     encoder = {k: v for k, v in dataclasses.asdict(cfg.output).items() if k not in _JOIN_ONLY}
     swap = dataclasses.asdict(cfg.swap)
     swap.pop("occluder")  # a path: the occlusion model is recorded by its content (files)
+    if swap.get("detail_from") not in ("", "driver"):
+        swap.pop("detail_from")  # a path: the target's faces are recorded by their content (files)
     return {
         "detect": dataclasses.asdict(cfg.detect),
         "swap": swap,

@@ -41,6 +41,7 @@ class SegmentTask:
     face_type: str | None
     references: tuple = ()
     other_models: tuple[tuple[int, str], ...] = ()
+    model_sha256: str = ""  # the watermark's model id
 
     @property
     def frames(self) -> int:
@@ -101,6 +102,7 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     is called about every 0.25 s from this thread (progress). Ctrl-C raises SegmentInterrupted and
     leaves no file under the part's name."""
     from swapstream.convert_parts.manifest import file_sha256
+    from swapstream.engine.image.watermark import watermark_for
     from swapstream.engine.stages.faces import DetectStage
     from swapstream.engine.stages.segment_source import SegmentSource
     from swapstream.engine.stages.sink_file import VideoFileSink
@@ -115,7 +117,8 @@ def run_segment(task: SegmentTask, tick=None) -> dict:
     detect = next(s for s in stages if isinstance(s, DetectStage))
     part = Path(task.part)
     writing = part.with_name(f"{part.stem}.writing{part.suffix}")
-    sink = VideoFileSink(writing, cfg.output, audio_from=None, partial_on_interrupt=True)
+    mark = watermark_for(cfg.output.watermark, task.model_sha256)
+    sink = VideoFileSink(writing, cfg.output, audio_from=None, partial_on_interrupt=True, watermark=mark)
     source = SegmentSource(task.input, task.pts, task.warmup, task.seek_pts, detect.process, task.first_frame)
     fault = _fault_hook(task, max(1, task.frames // 2))
     pipe = session.pipeline(source, sink, live=False, stages=stages, on_output=fault)

@@ -57,10 +57,11 @@ def motion_frames(photo: np.ndarray, n: int, fps: float = 30.0, size: int = 512,
         yield np.clip(lit, 0, 255).astype(np.uint8)
 
 
-def write_video(frames, path: Path, fps: int = 30, crf: int = 18, label: str | None = None) -> int:
+def write_video(frames, path: Path, fps: int = 30, crf: int = 18, label: str | None = None, publish=None) -> int:
     """Write BGR frames as H.264 (yuv420p) with PyAV; returns the number of frames written.
 
-    label: container metadata comment, e.g. SYNTHETIC_LABEL for a video holding swapped faces.
+    label: container metadata comment, e.g. SYNTHETIC_LABEL for a video holding swapped faces;
+    publish(tmp, path): moves the finished file into place (swapstream.credentials signs it).
     """
     import av
 
@@ -81,7 +82,7 @@ def write_video(frames, path: Path, fps: int = 30, crf: int = 18, label: str | N
             count += 1
         for packet in stream.encode(None):
             out.mux(packet)
-    tmp.replace(path)
+    (publish or Path.replace)(tmp, path)
     return count
 
 
@@ -93,8 +94,8 @@ def read_video(path: Path) -> list[np.ndarray]:
         return [np.ascontiguousarray(f.to_ndarray(format="bgr24")) for f in c.decode(video=0)]
 
 
-def side_by_side(left: Path, right: Path, out: Path) -> int:
-    """Write the two videos next to each other, labelled; returns the frame count."""
+def side_by_side(left: Path, right: Path, out: Path, publish=None) -> int:
+    """Write the two videos next to each other, labelled (and signed by publish); returns the frame count."""
     a, b = read_video(left), read_video(right)
     frames = []
     for fa, fb in zip(a, b):
@@ -102,4 +103,4 @@ def side_by_side(left: Path, right: Path, out: Path) -> int:
         for x, label in ((10, "driving (A)"), (fa.shape[1] + 10, "swapped (A -> B)")):
             cv2.putText(pair, label, (x, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (255, 255, 255), 2, cv2.LINE_AA)
         frames.append(pair)
-    return write_video(frames, out, label=SYNTHETIC_LABEL)
+    return write_video(frames, out, label=SYNTHETIC_LABEL, publish=publish)

@@ -33,14 +33,26 @@ class StudioSink(Sink):
     """inner: the virtual camera sink or None; record_path: the first recording's file (None: a
     timestamped name in record_dir); encoder: engine.stages.sink_file.EncoderConfig;
     note(text, level): where start/stop/failure messages go (the control board's events);
-    open_vcam(width, height, fps) -> a set-up virtual camera Sink (None: no virtual camera)."""
+    open_vcam(width, height, fps) -> a set-up virtual camera Sink (None: no virtual camera);
+    publish(tmp, final): how a finished recording goes into place (swapstream.credentials signs it);
+    watermark: marks each recorded frame (engine.image.watermark)."""
 
     name = "sink"
 
     def __init__(
-        self, inner: Sink | None, record_path: Path | None, record_dir: Path, encoder, note=None, open_vcam=None
+        self,
+        inner: Sink | None,
+        record_path: Path | None,
+        record_dir: Path,
+        encoder,
+        note=None,
+        open_vcam=None,
+        publish=None,
+        watermark=None,
     ):
         self.inner = inner
+        self.publish = publish
+        self.watermark = watermark
         self._open_vcam = open_vcam
         self._vcam_size: tuple[int, int] | None = None
         self._vcam_next: list | None = None  # [(sink, size) or None], handed to the sink thread
@@ -117,7 +129,7 @@ class StudioSink(Sink):
         from swapstream.engine.stages.sink_file import VideoFileSink
 
         path = self._next_path()
-        rec = VideoFileSink(path, self.encoder)
+        rec = VideoFileSink(path, self.encoder, publish=self.publish, watermark=self.watermark)
         width, height = self._size or (self._info.width, self._info.height)
         try:
             rec.setup(dataclasses.replace(self._info, width=width, height=height))

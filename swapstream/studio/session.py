@@ -115,6 +115,7 @@ def board_appliers(source, catalog, sink: StudioSink | None) -> dict:
 def build_session(args: argparse.Namespace) -> StudioSession:
     """Source, swap stages, sink, board, preview and pipeline from `swapstream studio`'s flags;
     the pipeline is set up (devices and model opened) but not started."""
+    from swapstream.credentials.flags import output_marks
     from swapstream.engine.pipeline.governor import Governor
     from swapstream.engine.pipeline.governor_loop import GovernorLoop
     from swapstream.engine.runtime.swap_model import load_swap_model
@@ -128,6 +129,8 @@ def build_session(args: argparse.Namespace) -> StudioSession:
     source = SwitchingSource(build_source(args, cfg, inbox), catalog.name_of(args.source))
     session = SwapSession.from_args(args, cfg)
     model = session.model
+    # Recordings are signed with the model the studio started with; the source may switch: no ingredient.
+    sealer, watermark = output_marks(args, cfg, None, model)
     runtime_cfg = runtime_config_from_args(args)
     models_dir = args.models if args.models is not None else Path(args.model).resolve().parent
     models = ModelFolder(models_dir, lambda p: load_swap_model(p, runtime_cfg, face_type=args.face_type), model)
@@ -145,6 +148,8 @@ def build_session(args: argparse.Namespace) -> StudioSession:
         dataclasses.replace(cfg.output, preset="ultrafast", copy_audio=False),
         lambda text, level="info": board.note(text, level),
         open_vcam=lambda width, height, fps: build_vcam(args, SourceInfo("vcam", width, height, fps)),
+        publish=sealer and sealer.publish,
+        watermark=watermark,
     )
     board = ControlBoard(settings, models, board_appliers(source, catalog, sink))
     hub = PreviewHub(quality=args.jpeg_quality)

@@ -13,8 +13,9 @@ from swapstream.common.errors import UserError, user_error
 
 def runtime_config_from_args(args: argparse.Namespace):
     """The engine.runtime.providers.RuntimeConfig of --providers, --threads, --spin-wait,
-    --device-id, --trt-fp16 and --trt-cache."""
-    from swapstream.engine.runtime.providers import RuntimeConfig
+    --device-id, --trt-fp16, --trt-cache (default: the user's cache folder), --device and
+    --cuda-graph."""
+    from swapstream.engine.runtime.providers import RuntimeConfig, user_trt_cache
 
     try:
         return RuntimeConfig(
@@ -23,7 +24,9 @@ def runtime_config_from_args(args: argparse.Namespace):
             spin_wait=args.spin_wait,
             device_id=args.device_id,
             trt_fp16=args.trt_fp16,
-            trt_cache_dir=args.trt_cache,
+            trt_cache_dir=args.trt_cache if args.trt_cache is not None else user_trt_cache(),
+            frame_device=args.device,
+            cuda_graph=args.cuda_graph,
         )
     except ValueError as e:
         raise UserError(f"--providers/--threads: {e}") from None
@@ -41,9 +44,13 @@ def engine_config_from_args(args: argparse.Namespace):
         if not args.occluder.is_file():
             raise UserError(f"{args.occluder}: no such occlusion model (--occluder)")
         swap["occluder"] = str(args.occluder)
+    if getattr(args, "detail_from", None) is not None:
+        swap["detail_from"] = str(args.detail_from)
     detect = {"faces": args.faces} if args.faces else {}
+    marks = getattr(args, "watermark", None)  # the content-credential flags (swapstream/credentials/flags.py)
+    output = {"watermark": marks == "on"} if marks else {}
     try:
-        return cfg.replace(swap=swap, detect=detect)
+        return cfg.replace(swap=swap, detect=detect, output=output)
     except ValueError as e:  # a combination the flags cannot refuse one by one (mask occlusion, no occluder)
         raise UserError(str(e)) from None
 
@@ -90,9 +97,10 @@ def load_references(args: argparse.Namespace, model):
 
 def swap_inputs(args: argparse.Namespace) -> tuple[Path, ...]:
     """Every file a swap reads besides its video: the model, the config, each --reference photo,
-    faceset and model. No output may ever be written over one of them."""
+    faceset and model, the --detail-from faceset. No output may ever be written over one of them."""
     refs = [p for spec in (getattr(args, "reference", None) or []) for p in spec if p is not None]
-    return tuple(p for p in (args.model, args.config, *refs) if p is not None)
+    extra = (getattr(args, "detail_from", None),)
+    return tuple(p for p in (args.model, args.config, *refs, *extra) if p is not None)
 
 
 def is_camera(source: str) -> bool:

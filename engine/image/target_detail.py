@@ -1,0 +1,143 @@
+"""Detail from the target: the fine structure of the target's own faces, never the driver's.
+
+A model trained for minutes renders a soft face; the detail it lacks (lashes, lid creases, brow
+hairs, nostril rims, skin texture) used to be taken from the driving frame, so the viewer saw the
+driver's eyes and brows on the target's face (issue 28: the swap's fine structure correlated
+about 0.7 with the driver's). Here it comes from a detail bank: up to BANK_FACES faces of the
+target's faceset, spread over its poses and expressions (engine.face.neighbours). For each face
+of each frame the bank face nearest in yaw, pitch, eye and mouth opening is warped onto the
+driving face's landmarks, and its grey high-pass band (finer than the model's input grid) is
+added to the swapped crop enlarged to the bank's size: the face is pasted from that larger crop,
+so the band finer than the model's output pixels is the target's too. Only the share of the band
+the model's render lacks is added (as engine.image.detail.restore_guessed_band does), so a model
+that draws its own gets little on top. A face keeps its bank face while it stays within
+HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame.
+
+Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from swapstream.engine.face.neighbours import faceset_features, landmark_warp, match_features, spread_subset
+
+from swapstream.common.errors import user_error
+from swapstream.common.faceset import Faceset
+
+BANK_FACES = 64
+DETAIL_BANK_SUFFIX = ".detail"  # MODEL.onnx's bank: the faceset folder MODEL.detail beside it
+DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.image.detail), which leaks
+HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
+_TRACKS_KEPT = 16  # remembered choices (one per tracked face)
+
+
+@dataclass(frozen=True)
+class DetailBank:
+    """size: side of the bank's crops (the faceset's); greys: float32 (N, size, size) grey crops;
+    landmarks: float32 (N, 478, 2) crop px; features: float64 (N, 4) match features."""
+
+    path: Path
+    face_type: str
+    size: int
+    greys: np.ndarray
+    landmarks: np.ndarray
+    features: np.ndarray
+
+
+def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BANK_FACES) -> DetailBank:
+    """The bank of the target faceset at `path`: its faces must be of the model's face type and at
+    least min_size px (the model's output resolution); UserError naming the path otherwise."""
+    fs = Faceset.open(path)
+    if not len(fs):
+        raise user_error(path, "lists no faces: a detail source needs the target's faces")
+    if fs.face_type != face_type:
+        raise user_error(path, f"holds {fs.face_type} faces; the model swaps {face_type} faces")
+    if fs.size < min_size:
+        raise user_error(path, f"holds {fs.size} px faces, smaller than the model's {min_size} px render")
+    features = faceset_features(fs.faces)
+    keep = spread_subset(features, count)
+    greys = np.stack([cv2.cvtColor(fs.image(int(i)), cv2.COLOR_BGR2GRAY).astype(np.float32) for i in keep])
+    landmarks = np.stack([fs.faces[int(i)].landmarks[:, :2] for i in keep]).astype(np.float32)
+    return DetailBank(path, fs.face_type, fs.size, greys, landmarks, features[keep])
+
+
+def grid_band(image: np.ndarray, cell: float) -> np.ndarray:
+    """float32 like image: image minus itself shrunk `cell` times (INTER_AREA) and enlarged back
+    (bicubic): the detail finer than a grid `cell` times coarser holds."""
+    h, w = image.shape[:2]
+    small = (max(1, round(w / cell)), max(1, round(h / cell)))
+    src = image.astype(np.float32, copy=False)
+    low = cv2.resize(cv2.resize(src, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_CUBIC)
+    return src - low
+
+
+class TargetDetail:
+    """Adds the bank's detail to swapped crops; remembers each track's bank face (bounded)."""
+
+    def __init__(self, bank: DetailBank, grid_resolution: int):
+        self.bank = bank
+        self.cell = bank.size / grid_resolution  # bank pixels per cell of the model's input grid
+        self._chosen: OrderedDict[int, int] = OrderedDict()
+
+    def choose(self, track: int, query: np.ndarray) -> int:
+        """The bank face for a face of this track with match features `query` (4,)."""
+        dist = np.linalg.norm(self.bank.features - query[None, :], axis=1)
+        best = int(np.argmin(dist))
+        kept = self._chosen.get(track)
+        if track >= 0 and kept is not None and dist[kept] <= HYSTERESIS * dist[best] + 0.25:
+            best = kept
+        if track >= 0:
+            self._chosen[track] = best
+            self._chosen.move_to_end(track)
+            if len(self._chosen) > _TRACKS_KEPT:
+                self._chosen.popitem(last=False)
+        return best
+
+    def sharpen(
+        self,
+        swapped: np.ndarray,
+        crop_points: np.ndarray,
+        weight: np.ndarray,
+        pose: tuple[float, float],
+        amount: float,
+        track: int = -1,
+    ) -> np.ndarray:
+        """uint8 (S, S, 3), S = the bank's size: swapped (uint8 (R, R, 3) BGR, R <= S) enlarged
+        bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
+        bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
+        share of that band's energy (inside weight) the enlarged render lacks. pose: the face's
+        (yaw, pitch) in degrees."""
+        size, r = self.bank.size, swapped.shape[0]
+        k = size / r
+        pts = np.asarray(crop_points, np.float64)[:, :2] * k
+        big = swapped if r == size else cv2.resize(swapped, (size, size), interpolation=cv2.INTER_CUBIC)
+        w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+        if amount <= 0 or not w.any():
+            return big
+        i = self.choose(track, match_features(pts, *pose))
+        theirs = grid_band(landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts), self.cell)
+        own = grid_band(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), self.cell)
+        e_theirs = float(cv2.sumElems(cv2.multiply(cv2.multiply(theirs, theirs), w))[0])
+        e_own = float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
+        gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
+        if gain <= 0:
+            return big
+        add = cv2.multiply(theirs, w, scale=gain)
+        return cv2.add(big, cv2.merge((add, add, add)), dtype=cv2.CV_8U)  # rounds, saturates
+
+
+def target_detail_from(path: Path, contract) -> TargetDetail:
+    """The TargetDetail of the faceset at `path` for a model of `contract` (engine.runtime.contract)."""
+    bank = load_detail_bank(path, contract.face_type, contract.output_resolution)
+    return TargetDetail(bank, contract.grid_resolution or contract.output_resolution)
+
+
+def detail_beside(model) -> TargetDetail | None:
+    """The TargetDetail of the detail bank beside `model` (MODEL.detail), or None."""
+    beside = Path(model.path).with_suffix(DETAIL_BANK_SUFFIX)
+    return target_detail_from(beside, model.contract) if beside.is_dir() else None
