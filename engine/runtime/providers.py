@@ -203,8 +203,8 @@ def auto_intra_op_threads(flags: frozenset[str], cores: int) -> int:
     stages (decode, detect, blend, encode) need the second core. Measured interleaved on a shared
     2-core Zen 4 (AVX-512 VNNI), `live` INT8, 1 thread against 2 (medians of 3-4 rounds,
     benchmarks/results_log/2026-12-07-inference.md): live glass-to-glass p99 29 / 37 ms (1280x720,
-    30 fps source), 45 / 54 and 105 / 120 ms (1280x720, 60 fps, two runs), 110 / 143 ms (1920x1080,
-    60 fps), frames delivered equal or higher; offline convert fps equal. Without VNNI (AVX2 only)
+    30 fps source), 45 / 54 and 105 / 120 ms (1280x720, 60 fps, two runs), 104 / 107 and 110 / 143
+    ms (1920x1080, 30 and 60 fps), frames delivered equal or higher; offline convert fps equal. Without VNNI (AVX2 only)
     INT8 is ~1.5x fp32 and no such measurement exists here: ONNX Runtime's default stays.
     """
     return 1 if cores <= 2 and flags & INT8_DOT_FLAGS else 0
