@@ -48,7 +48,7 @@ def work(tmp_path_factory, astronaut_bgr):
     root = tmp_path_factory.mktemp("outputs26")
     clips = root / "clips"
     clips.mkdir()
-    frames = clip_frames("d18.mp4", 30)
+    frames = clip_frames("astronaut", 30)
     write_clip(clips / "good.mp4", frames[:8])
     write_clip(clips / "more.mp4", frames[8:30])
     truncated_clip(clips / "truncated.mp4", frames)
@@ -105,7 +105,7 @@ def test_a_killed_extract_leaves_faceset_json_and_resumes(work, faceset, tmp_pat
     saved state and gives exactly the faceset of one uninterrupted run."""
     from swapstream.common.faceset import PENDING, Faceset
 
-    long_clip = write_clip(tmp_path / "long.mp4", clip_frames("d19.mp4", 140))
+    long_clip = write_clip(tmp_path / "long.mp4", clip_frames("hopper", 140))
     manifest = (faceset / "faceset.json").read_bytes()
     cmd = Command(["extract", str(long_clip), "-o", str(faceset), "--size", "64"])
     cmd.wait_for(r"\| (6[5-9]|[7-9]\d|1[0-3]\d)/140", timeout=120)  # past the boundary at frame 64

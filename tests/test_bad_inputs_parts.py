@@ -101,7 +101,7 @@ def run_cli(argv: list, capsys) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("parts26")
-    write_gop_clip(root / "clip.mp4", clip_frames("d18.mp4", FRAMES))
+    write_gop_clip(root / "clip.mp4", clip_frames("astronaut", FRAMES))
     write_invert_model(root / "model.onnx", RES)
     write_occluder(root / "occ_clear.onnx", 0)
     write_occluder(root / "occ_covered.onnx", 255)
@@ -256,7 +256,7 @@ def test_a_refused_folder_of_videos_leaves_no_output_folder(work, tmp_path, caps
     videos = tmp_path / "videos"
     videos.mkdir()
     shutil.copyfile(work / "clip.mp4", videos / "a_good.mp4")
-    truncated_clip(videos / "b_truncated.mp4", clip_frames("d18.mp4", FRAMES))
+    truncated_clip(videos / "b_truncated.mp4", clip_frames("astronaut", FRAMES))
     before = digest(videos)
     out = tmp_path / "swapped"
     code, err = run_cli(["convert", videos, "-m", work / "model.onnx", "-o", out, "--resume"], capsys)
