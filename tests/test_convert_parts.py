@@ -177,7 +177,7 @@ def test_without_ray_workers_say_how_to_install_it(work, tmp_path, capsys, monke
 
 
 # -- Ray ------------------------------------------------------------------------------------------
-def test_a_convert_that_started_ray_removes_only_its_own_session_folder(work, tmp_path, capsys, monkeypatch):
+def test_a_convert_that_started_ray_removes_only_its_own_session_folder(work, face_clip, tmp_path, capsys, monkeypatch):
     """Ray's temp root gets a session folder per local instance; a run removes the one it made
     and leaves another instance's alone. (Runs before the module's shared Ray instance starts.)"""
     ray = pytest.importorskip("ray")
@@ -187,7 +187,7 @@ def test_a_convert_that_started_ray_removes_only_its_own_session_folder(work, tm
         other = Path(short) / "ray" / "session_2026-01-01_00-00-00_000000_1"
         other.mkdir(parents=True)
         (other / "logs").write_text("another instance's")
-        write_clip(tmp_path / "clip.mp4", frames=20)
+        write_clip(face_clip, tmp_path / "clip.mp4", frames=20)
         out = tmp_path / "o.mkv"
         argv = ["convert", tmp_path / "clip.mp4", "-m", work / "invert.onnx", "-o", out, "--workers", "1"]
         code, err = run_cli([*argv, *SEGMENTS], capsys)

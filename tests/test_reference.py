@@ -81,10 +81,11 @@ def test_each_person_is_swapped_by_their_own_model(setup):
         changed = np.abs(p.frame.astype(int) - frame).max(axis=2) > 0
         left, right = changed[:, :w], changed[:, w:]
         assert left.any() and right.any()
-        # the left face is inverted (much brighter and much darker pixels), the right one darkened
+        # the left face is inverted (much brighter and much darker pixels), the right one darkened:
+        # brighter only where the bicubic paste overshoots at the darkened face's feathered rim
         diff = (p.frame.astype(int) - frame).mean(axis=2)
         assert (diff[:, :w][left] > 32).any() and (diff[:, :w][left] < -32).any()
-        assert (diff[:, w:][right] <= 2).mean() > 0.99 and diff[:, w:][right].mean() < -8
+        assert (diff[:, w:][right] <= 2).mean() > 0.98 and diff[:, w:][right].mean() < -8
 
 
 def test_convert_with_a_reference_keeps_the_other_person_bit_exact(setup, tmp_path):
