@@ -29,10 +29,10 @@ ALPHA_SNAP = 1.0 / 512.0
 # bicubic_warp enlarges the crop first above this upscale (below it the direct warp is cheap:
 # the ROI is small), to at most this many pixels a side. 1.2, not 1.5: the target's detail pastes
 # a 256 px crop onto a 300 px close-up (about 1.4x), where the direct warp took 3x the staged one.
-# The side: past ~2.5 MB of BGRA the enlarged crop falls out of the cache and the warp's rotated
-# reads from it slow 4-10x (1.8 ms at 768 px vs 8 ms at 1024 px and 16 ms at 1408 px on a 1080p
-# face), while its pixels differ from the 1408 px intermediate's by 0.02 grey levels on average
-# (benchmarks/blend_profile.py).
+# The side: a larger enlarged crop costs more than it gives. On a 500 px face at 1080p the staged
+# warp took 1.30 ms at 768 px against 2.01 ms at 1408 px on an idle Zen 4 core, and 2-10x more
+# once other processes took the cache (8-20 ms), while the pixels differ from the 1408 px
+# intermediate's by 0.02 grey levels on average (benchmarks/blend_profile.py).
 STAGED_MIN_UPSCALE = 1.2
 STAGED_MAX_SIDE = 800
 
