@@ -41,13 +41,14 @@ def clip_frames(person: str, count: int, size: tuple[int, int] = SIZE) -> list[n
     return [np.ascontiguousarray(f[top : top + h]) for f in face_frames(person, count, side=w)]
 
 
-def write_clip(path: Path, frames: list[np.ndarray], rotation: int = 0, faststart: bool = False) -> Path:
-    """H.264 MP4 at 30 fps; rotation: display flag (degrees counter-clockwise)."""
+def write_clip(path: Path, frames: list[np.ndarray], rotation: int = 0, faststart: bool = False, gop: int = 0) -> Path:
+    """H.264 MP4 at 30 fps; rotation: display flag (degrees counter-clockwise); gop > 0: a keyframe
+    every gop frames (where convert's segments can start)."""
     with av.open(str(path), "w", options={"movflags": "faststart"} if faststart else {}) as c:
         s = c.add_stream("libx264", rate=30)
         s.height, s.width = frames[0].shape[:2]
         s.pix_fmt = "yuv420p"
-        s.options = {"crf": "16"}
+        s.options = {"crf": "16"} | ({"g": str(gop), "keyint_min": str(gop)} if gop else {})
         if rotation:
             s.set_display_rotation(rotation)
         for i, image in enumerate(frames):

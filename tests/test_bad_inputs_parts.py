@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import json
 import shutil
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import onnx
 import pytest
-from bad_input_media import clip_frames, digest, leftovers, truncated_clip
+from bad_input_media import clip_frames, digest, leftovers, truncated_clip, write_clip
 from model_fixtures import write_invert_model
 from onnx import TensorProto, helper
 from video_fixtures import decode
@@ -38,23 +36,6 @@ pytestmark = pytest.mark.media
 
 FRAMES, GOP, RES = 30, 15, 64
 SEGMENTS = ["--segment-seconds", "0.5", "--lossless", "--color", "none"]
-
-
-def write_gop_clip(path: Path, frames: list[np.ndarray]) -> Path:
-    """H.264 at 30 fps with a keyframe every GOP frames (segments can start there)."""
-    with av.open(str(path), "w") as c:
-        s = c.add_stream("libx264", rate=30)
-        s.height, s.width = frames[0].shape[:2]
-        s.pix_fmt = "yuv420p"
-        s.options = {"crf": "16", "g": str(GOP), "keyint_min": str(GOP)}
-        for i, image in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
-            f.pts, f.time_base = i, Fraction(1, 30)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
 
 
 def write_occluder(path: Path, value: int, resolution: int = 48) -> Path:
@@ -101,7 +82,7 @@ def run_cli(argv: list, capsys) -> tuple[int, str]:
 @pytest.fixture(scope="module")
 def work(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("parts26")
-    write_gop_clip(root / "clip.mp4", clip_frames("astronaut", FRAMES))
+    write_clip(root / "clip.mp4", clip_frames("astronaut", FRAMES), gop=GOP)
     write_invert_model(root / "model.onnx", RES)
     write_occluder(root / "occ_clear.onnx", 0)
     write_occluder(root / "occ_covered.onnx", 255)

@@ -66,8 +66,12 @@ def test_without_a_gpu_cuda_falls_back_to_the_cpu_path_with_one_line(cpu_model, 
 
     if cuda.is_available():
         pytest.skip("a CUDA device (or the simulator) is present: the fallback is not reachable here")
+    from swapstream.engine.gpu import availability
+
+    availability._say_once.cache_clear()
     with caplog.at_level(logging.INFO):
         stages = _stages(cpu_model, "cuda")
+        _stages(cpu_model, "cuda")  # convert builds stages per segment: the line is said once
     assert type(stages[-1]) is BlendStage
     lines = [r.getMessage() for r in caplog.records if "GPU frame path" in r.getMessage()]
     assert len(lines) == 1 and "no CUDA device" in lines[0] and lines[0].endswith("CPU path")

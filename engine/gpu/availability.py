@@ -12,6 +12,7 @@ asked for or the session is on the GPU, so the CPU path does not pay for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 
@@ -65,6 +66,12 @@ def frame_path(model, blend_mode: str) -> FramePathChoice:
 
 
 def report(choice: FramePathChoice) -> None:
-    """The one line about the choice (a warning when the asked-for device path is off)."""
+    """The one line about the choice (a warning when the asked-for device path is off), once per
+    process: convert builds its stages once per segment."""
     if choice.why:
-        (log.info if choice.use else log.warning)("%s", choice.why)
+        _say_once(choice.use, choice.why)
+
+
+@functools.cache
+def _say_once(on_device: bool, why: str) -> None:
+    (log.info if on_device else log.warning)("%s", why)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
@@ -78,13 +79,19 @@ def detail_bank_path(cfg: EngineConfig, model) -> Path | None:
     if beside.is_dir():
         return beside
     if cfg.swap.detail > 0:
-        log.warning(
-            "%s has no detail bank beside it (%s, written by `swapstream export`): --detail adds nothing; "
-            "pass --detail-from FACESET (the target's faces)",
-            model.path,
-            beside.name,
-        )
+        _warn_no_bank(str(model.path), beside.name)
     return None
+
+
+@functools.cache
+def _warn_no_bank(model_path: str, bank_name: str) -> None:
+    """Once per model and process: convert builds its stages once per segment."""
+    log.warning(
+        "%s has no detail bank beside it (%s, written by `swapstream export`): --detail adds nothing; "
+        "pass --detail-from FACESET (the target's faces)",
+        model_path,
+        bank_name,
+    )
 
 
 def target_detail(cfg: EngineConfig, model):
