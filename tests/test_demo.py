@@ -22,6 +22,8 @@ EXPECTED = (
     "train_loss.png",
     "bench.json",
     "bench.png",
+    "eval.json",
+    "eval.png",
     "index.html",
 )
 
@@ -40,6 +42,10 @@ def test_demo_quick_writes_everything_and_swaps_only_the_face(tmp_path):
     index = (out / "index.html").read_text()
     assert all(name in index for name in ("swapped.mp4", "side_by_side.mp4", "train_preview.png", "bench.png"))
     assert json.loads((out / "bench.json").read_text())
+    evaluation = json.loads((out / "eval.json").read_text())  # the swap's own eval figures, on the page
+    recognised = evaluation["identity"]["share_recognised_as_target"]
+    assert f"{recognised:.0%} of {evaluation['identity']['frames_judged']} frames" in index
+    assert "own sharpness" in index and "nearer the target" in index
     with av.open(str(out / "swapped.mp4")) as c:
         assert "synthetically swapped" in c.metadata.get("comment", "")
     for name in ("swapped.mp4", "side_by_side.mp4"):  # signed content credentials (issue 31)

@@ -6,7 +6,8 @@ preset (the `live` architecture at a quarter of its width, configs/presets/demo.
 minutes, exports it to INT8 ONNX, converts the clip, benchmarks the engine and writes everything
 with an index.html into DIR. About 8 minutes on 2 CPU cores; --quick trains for one minute
 (about 3 minutes in all). Five minutes of training on a CPU gives a rough swap, not a good one:
-real models train for hours.
+real models train for hours. Last, `swapstream eval` measures the swap (identity, expression,
+flicker, whose fine detail the face shows) and the page shows its figures.
 
 A model trained longer by the same command ships in swapstream/assets/ (see its README.md):
 when it is there and was trained with the current `demo` preset and alignment contract, the
@@ -38,6 +39,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--train-minutes", type=positive_float(525_600), default=None, help="training budget (default 5, quick 1)"
     )
     p.add_argument("--save-model", action="store_true", help="store the trained model in swapstream/assets/")
+    p.add_argument(
+        "--eval-every",
+        type=int_in(1, 100_000),
+        default=5,
+        metavar="N",
+        help="measure the swap with `swapstream eval` on one frame in N (default 5) and show it on the page",
+    )
 
 
 def _step(title: str, argv: list[str]) -> None:
@@ -115,7 +123,10 @@ def run(args: argparse.Namespace) -> int:
     bench = ["bench", "-m", str(model), "--source", str(driving), "--mode", "live", *detail]
     _step("bench", [*bench, "--json", str(out / "bench.json"), "--plot", str(out / "bench.png")])
     side_by_side(driving, swapped, out / "side_by_side.mp4", publish=local_sealer(driving, model).publish)
-    index = write_index(out, json.loads((out / "bench.json").read_text()))
+    evaluation = ["eval", "--driving", str(driving), "--swapped", str(swapped), "--identity", str(fs_b)]
+    eval_files = ["--json", str(out / "eval.json"), "--plot", str(out / "eval.png")]
+    _step("eval", [*evaluation, "--every", str(args.eval_every), "--no-progress", *eval_files])
+    index = write_index(out, json.loads((out / "bench.json").read_text()), json.loads((out / "eval.json").read_text()))
     print(
         f"\nDemo finished in {(time.perf_counter() - started) / 60:.1f} min. Open {index} to see the driving clip, "
         f"the swapped video ({swapped}), the side-by-side comparison, the training preview and loss, and the "

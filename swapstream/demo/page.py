@@ -1,4 +1,5 @@
-"""index.html for the demo output folder: the videos, the training pictures and the bench table."""
+"""index.html for the demo output folder: the videos, the training pictures, the swap's own eval
+figures and the bench table."""
 
 from __future__ import annotations
 
@@ -12,11 +13,62 @@ _ITEMS = (
     ("driving.mp4", "Driving clip (identity A, rendered from one public-domain photo)"),
     ("train_preview.png", "Training preview: A, A->A, B->B, A->B, B->A"),
     ("train_loss.png", "Training losses and validation SSIM"),
+    ("eval.png", "Eval: per-frame curves of this swap"),
     ("bench.png", "Per-stage latency and glass-to-glass latency"),
 )
 
 
-def write_index(out: Path, bench: dict) -> Path:
+def eval_rows(report: dict) -> list[tuple[str, str, str]]:
+    """(figure, value, what it can and cannot see) from `swapstream eval`'s JSON report."""
+    rows = []
+    identity, expression, stability = report.get("identity"), report.get("expression"), report.get("stability")
+    if identity:
+        rows.append(
+            (
+                "recognised as the target (B)",
+                f"{identity['share_recognised_as_target']:.0%} of {identity['frames_judged']} frames",
+                "dlib's face recogniser, independent of the model; blind to blur and to expression",
+            )
+        )
+    if expression:
+        for key, name in (("mouth_correlation", "mouth"), ("eye_correlation", "eye")):
+            rows.append(
+                (
+                    f"{name} opening follows the driver (r)",
+                    f"{expression[key]:.2f}",
+                    "1 = opens and closes with the driver; undefined when the driver's never moves",
+                )
+            )
+    if stability:
+        rows.append(
+            (
+                "flicker ratio",
+                f"{stability['flicker_ratio']:.2f}",
+                "frame-to-frame change in the face, swapped / driving",
+            )
+        )
+    leakage = report.get("leakage")
+    if leakage:
+        rows.append(
+            (
+                "own sharpness",
+                f"{leakage['own_sharpness']:.2f}",
+                "fine detail against the target's own faces (1 = as sharp); the driver's detail cannot raise it",
+            )
+        )
+        for part in ("eyes", "brows", "nose", "mouth"):
+            share = leakage["parts"][part]["share_nearer_target"]
+            rows.append(
+                (
+                    f"{part}: fine structure nearer the target's",
+                    f"{share:.0%} of frames",
+                    "the rest look more like the driver's own detail (leakage)",
+                )
+            )
+    return rows
+
+
+def write_index(out: Path, bench: dict, evaluation: dict | None = None) -> Path:
     parts = [
         "<!doctype html><meta charset=utf-8><title>swapstream demo</title>",
         "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto}video,img{max-width:100%}"
@@ -34,6 +86,16 @@ def write_index(out: Path, bench: dict) -> Path:
             parts.append(f'<video src="{name}" controls loop muted autoplay></video>')
         else:
             parts.append(f'<img src="{name}" alt="{html.escape(caption)}">')
+    if evaluation:
+        parts.append(
+            "<h2>How good is this swap? (<code>swapstream eval</code> on this run, eval.json)</h2><table>"
+            "<tr><th>figure</th><th>value</th><th>what it can and cannot see</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{html.escape(a)}</td><td><b>{html.escape(b)}</b></td><td>{html.escape(c)}</td></tr>"
+            for a, b, c in eval_rows(evaluation)
+        ]
+        parts.append("</table>")
     parts.append("<h2>Bench</h2><pre>" + html.escape(json.dumps(bench, indent=2)[:20000]) + "</pre>")
     index = out / "index.html"
     index.write_text("\n".join(parts))
