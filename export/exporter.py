@@ -349,4 +349,11 @@ def export_model(source: str | Path | RandomWeights, output: str | Path, options
         from swapstream.export.detail_bank import write_detail_bank
 
         report.detail_bank = write_detail_bank(Path(target), output)
+    elif target:
+        log.warning(
+            "%s: the run's target faceset %s is not there: no detail bank written (convert's --detail adds "
+            "nothing; pass --detail-from FACESET there)",
+            output,
+            target,
+        )
     return report

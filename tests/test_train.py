@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,6 +162,15 @@ def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
     state = load_checkpoint(summary.checkpoint)
     assert state["iteration"] == 3 and "discriminator" in state and state["losses"]["loss_gan"] > 0
     assert ModelConfig.from_dict(state["model_config"]) == liae
+
+
+def test_a_run_records_its_facesets_absolute_so_export_finds_them_from_anywhere(facesets, tmp_path, monkeypatch):
+    monkeypatch.chdir(facesets[0].parent)
+    relative = [Path(os.path.relpath(f)) for f in facesets]
+    summary = train(run_options(relative, tmp_path / "run", iters=1), TINY, FAST)
+    recorded = load_checkpoint(summary.checkpoint)["facesets"]
+    assert [Path(recorded[k]) for k in ("a", "b")] == [f.resolve() for f in facesets]
+    assert all(Path(recorded[k]).is_absolute() for k in ("a", "b"))
 
 
 def test_keep_checkpoints_keeps_each_state_under_its_minute_and_iteration(facesets, tmp_path):

@@ -290,7 +290,8 @@ def checkpoint_state(run: Run, trained_seconds: float) -> dict[str, Any]:
         "iteration": run.iteration,
         "losses": dict(run.smoothed),
         "rng": {"seed": run.seed, "torch": torch.get_rng_state()},
-        "facesets": {"a": str(run.opts.faceset_a), "b": str(run.opts.faceset_b)},
+        # Absolute: export, run from anywhere, reads them (calibration faces, the target's detail bank).
+        "facesets": {"a": str(Path(run.opts.faceset_a).resolve()), "b": str(Path(run.opts.faceset_b).resolve())},
         "trained_seconds": trained_seconds,
         "divergence": run.divergence.to_dict(),
     }
