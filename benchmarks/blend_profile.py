@@ -1,7 +1,7 @@
 """Where the blend stage's milliseconds go, per step, for one face at the face sizes of 640x480,
 1280x720 and 1920x1080 video, and what the staged paste's intermediate size costs and changes.
 
-    python benchmarks/blend_profile.py [--repeat 30] [--crop 128]
+    python benchmarks/blend_profile.py [--repeat 30] [--crop 128] [--tables steps,staged,bank] [--stat median|min]
 
 A `whole` crop of skimage's astronaut (public domain) is aligned at --crop px from a frame where
 her face is 200 / 350 / 500 px tall; a blurred copy stands in for the model's render. Each step
@@ -9,7 +9,9 @@ of engine.stages.blend (feather, mouth-free detail mask, restored band, colour t
 detail source, the BGRA warp, the detail alpha, the one-pass composite) is timed alone, then
 the whole paste. Second table: the staged warp (bicubic enlargement by k, then a bilinear warp)
 for several k at the 1080p face: ms, and mean / max grey-level difference from OpenCV's direct
-bicubic warp inside the face. Medians of wall-clock ms; ratios are side by side in one run.
+bicubic warp inside the face. Third table: colour + steady + blend with the defaults and the
+target's detail bank, per step (benchmarks/blend_detail_steps.py). Medians of wall-clock ms;
+ratios are side by side in one run.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import math
 
 import cv2
 import numpy as np
+from blend_detail_steps import detail_step_times, hopper_bank  # this script's folder (run as a script)
 from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
 from swapstream.engine.face.mask import hull_mask, lips_mask
 from swapstream.engine.face.tracking import PhotoFaceFinder
@@ -105,19 +108,41 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--crop", type=int, default=128, help="the model's output resolution (live: 128)")
+    p.add_argument("--stat", choices=("median", "min"), default="median", help="the bank table's statistic")
+    p.add_argument("--tables", default="steps,staged,bank", help="which tables, comma-separated")
     args = p.parse_args()
+    tables = set(args.tables.split(","))
     blend.warmup()
     color.warmup()
     steady.warmup()
     print(f"CPU: {cpu_name()}; crop {args.crop} px; medians of {args.repeat} runs, ms\n")
-    results = {}
-    for name, (h, w, face_px) in FRAMES.items():
-        frame, landmarks, m = scene(face_px, (h, w, 3), args.crop)
-        results[name] = step_times(frame, landmarks, m, args.crop, args.repeat)
+    if "steps" in tables:
+        print_table(
+            {n: step_times(*scene(f, (h, w, 3), args.crop), args.crop, args.repeat) for n, (h, w, f) in FRAMES.items()}
+        )
+    if "staged" in tables:
+        print_staged(args)
+    if "bank" in tables:
+        bank = hopper_bank()
+        print(f"\ncolour + steady + blend, defaults, detail bank of {bank.size} px faces ({args.stat}):")
+        print_table(
+            {
+                n: detail_step_times(*scene(f, (h, w, 3), args.crop), args.crop, bank, args.repeat, args.stat)
+                for n, (h, w, f) in FRAMES.items()
+            }
+        )
+
+
+def print_table(results: dict[str, dict[str, float]]) -> None:
+    """One row per step, one column per frame size."""
     steps = list(next(iter(results.values())))
     print(f"{'step':<26}" + "".join(f"{n:>12}" for n in results))
     for step in steps:
         print(f"{step:<26}" + "".join(f"{results[n][step]:>12.2f}" for n in results))
+
+
+def print_staged(args) -> None:
+    """The staged warp's table at the 1080p face."""
     h, w, face_px = FRAMES["1920x1080"]
     frame, _, m = scene(face_px, (h, w, 3), args.crop)
     print(f"\nstaged warp at 1920x1080 (upscale {detail.upscale_of(m):.1f}; engine cap {blend.STAGED_MAX_SIDE} px):")
