@@ -1,6 +1,8 @@
 """Before and after side by side, interleaved call by call: the blend's paste with the target's
-detail bank (TargetDetail.sharpen then blend.paste_face, against the fused sharpen_bgra then
-blend.paste_bgra), one face at the face sizes of 640x480, 1280x720 and 1920x1080 video.
+detail bank, one face at the face sizes of 640x480, 1280x720 and 1920x1080 video. Before: the
+code of 2026-12-06 (TargetDetail.sharpen, then paste_face's feather path with the whole crop
+enlarged and the direct bicubic warp below 1.2x, copied here as it was); after: the fused
+sharpen_bgra then blend.paste_bgra.
 
     python benchmarks/bank_paste_ab.py [--repeat 200]
 
@@ -12,6 +14,7 @@ minimum estimates the uncontended cost, and the interleaving gives both the same
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import time
 
@@ -43,13 +46,33 @@ def pastes(frame, landmarks, m, crop: int, bank):
     def before(out):
         big = old.sharpen(slot.swapped, points, keep, pose, 1.0, 1)
         mask_big = cv2.resize(mask, big.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-        blend.paste_face(out, big, mask_big, m_big, "feather")
+        _paste_before(out, big, mask_big, m_big)
 
     def after(out):
         packed, support = new.sharpen_bgra(slot.swapped, points, keep, mask, pose, 1.0, 1)
         blend.paste_bgra(out, packed, m_big, support)
 
     return before, after
+
+
+def _paste_before(frame, crop, mask, matrix) -> None:
+    """paste_face's feather path without detail as it was on 2026-12-06."""
+    x0, y0, x1, y1 = blend.face_roi(mask, matrix, frame.shape)
+    if x1 == x0:
+        return
+    roi_frame = frame[y0:y1, x0:x1]
+    rm, size = blend._roi_matrix(matrix, (x0, y0, x1, y1)), (x1 - x0, y1 - y0)
+    bgra = cv2.merge((*cv2.split(crop), cv2.convertScaleAbs(mask, alpha=255.0)))
+    upscale = 1.0 / math.sqrt(abs(float(np.linalg.det(rm[:, :2]))))
+    k = 1 if upscale < 1.2 else min(math.ceil(2 * upscale), max(2, blend.STAGED_MAX_SIDE // crop.shape[0]))
+    if k < 2:
+        warped = cv2.warpAffine(bgra, rm, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    else:
+        onto = rm * k
+        onto[:, 2] += 0.5 * k - 0.5
+        big = cv2.resize(bgra, None, fx=k, fy=k, interpolation=cv2.INTER_CUBIC)
+        warped = cv2.warpAffine(big, onto, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    blend.composite_bgra(roi_frame, warped)
 
 
 def interleaved(frame, fns, repeat: int) -> list[list[float]]:

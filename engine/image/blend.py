@@ -25,14 +25,15 @@ from swapstream.common.choices import BLEND_MODES
 # Alpha values this close to 0 or 1 are snapped to it: they change the result by < 0.5 grey
 # level, and snapping keeps "untouched" pixels exactly untouched.
 ALPHA_SNAP = 1.0 / 512.0
-# bicubic_warp enlarges the crop first above this upscale (below it the direct warp is cheap:
-# the ROI is small), to at most this many pixels a side. 1.2, not 1.5: the target's detail pastes
-# a 256 px crop onto a 300 px close-up (about 1.4x), where the direct warp took 3x the staged one.
-# The side: a larger enlarged crop costs more than it gives. On a 500 px face at 1080p the staged
-# warp took 1.30 ms at 768 px against 2.01 ms at 1408 px on an idle Zen 4 core, and 2-10x more
-# once other processes took the cache (8-20 ms), while the pixels differ from the 1408 px
-# intermediate's by 0.02 grey levels on average (benchmarks/blend_profile.py).
-STAGED_MIN_UPSCALE = 1.2
+# bicubic_warp enlarges the crop first from this upscale on (below it the crop is shrunk: the
+# direct warp), to at most this many pixels a side. 1.0, not 1.2: the target's detail pastes a
+# 256 px crop, about 1.1x onto a 640x480 face, where the direct warp took 2.5x the staged one
+# (2.37 vs 0.95 ms) for the same difference the staged warp has at 1.4x (0.2-0.3 grey levels on
+# average, sharpness 0.93: benchmarks/results_log/2026-12-07-frame-budget.md; see staged_factor).
+# The side: on a 500 px face at 1080p the staged warp took 1.30 ms at 768 px against 2.01 ms at
+# 1408 px on an idle Zen 4 core (2-10x more under load), for pixels 0.02 grey levels apart on
+# average (benchmarks/blend_profile.py).
+STAGED_MIN_UPSCALE = 1.0
 STAGED_MAX_SIDE = 800
 # Crop pixels around the alpha's support that a warp of a BGRA crop reads (bicubic_warp's
 # `support`): the cubic taps reach 2 px, and the 2 more keep the enlargement's edge rows (where the
@@ -198,11 +199,11 @@ def warp_detail_alpha(detail_mask: np.ndarray | None, matrix: np.ndarray, alpha:
 
 def staged_factor(upscale: float, crop_side: int) -> int:
     """The integer k bicubic_warp enlarges a crop_side px crop by before its bilinear warp, or 1
-    for the direct bicubic warp (an upscale under STAGED_MIN_UPSCALE). The device paste
-    (engine.gpu.paste) takes the same k, so both paths give the same pixels."""
-    if upscale < STAGED_MIN_UPSCALE:
-        return 1
-    return min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop_side))
+    for the direct bicubic warp: an upscale under STAGED_MIN_UPSCALE, or under 1.2 where the side
+    cap keeps k below 2 x upscale (there k = 2 lost sharpness: 0.83 of the direct warp's). The
+    device paste (engine.gpu.paste) takes the same k, so both paths give the same pixels."""
+    k = min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop_side))
+    return 1 if upscale < STAGED_MIN_UPSCALE or (upscale < 1.2 and k < 2 * upscale) else k
 
 
 def bicubic_warp(
