@@ -5,7 +5,8 @@ The bank is one face of another public-domain person (matplotlib's Grace Hopper)
 BANK_SIDE px, as `swapstream extract` writes them (256 px by default); its cost does not depend on
 which face it is. The driver's face is the astronaut of blend_profile.scene; a blurred copy of her
 crop stands in for the model's render, and a copy shifted by one level for the previous frame's
-(so steady has a step to hold).
+(so steady has a step to hold). "sharpen + paste_face" is the unfused path on today's paste_face;
+the code before the fusion is compared with the fused path in benchmarks/bank_paste_ab.py.
 """
 
 from __future__ import annotations
@@ -145,14 +146,14 @@ def detail_step_times(
         **_sharpen_steps(target, slot, keep),
         "mask to bank size": lambda: cv2.resize(mask, big.shape[1::-1], interpolation=cv2.INTER_LINEAR),
         "paste from bank crop": lambda: blend.paste_face(frame.copy(), big, mask_big, m_big, "feather"),
-        "bank paste, before": lambda: blend.paste_face(
+        "sharpen + paste_face": lambda: blend.paste_face(
             frame.copy(),
             target.sharpen(slot.swapped, points, keep, (yaw, pitch), 1.0, 1),
             cv2.resize(mask, big.shape[1::-1], interpolation=cv2.INTER_LINEAR),
             m_big,
             "feather",
         ),
-        "bank paste, fused": lambda: blend.paste_bgra(
+        "sharpen_bgra + paste_bgra": lambda: blend.paste_bgra(
             frame.copy(), *_at(target.sharpen_bgra(slot.swapped, points, keep, mask, (yaw, pitch), 1.0, 1), m_big)
         ),
         "  sharpen_bgra": lambda: target.sharpen_bgra(slot.swapped, points, keep, mask, (yaw, pitch), 1.0, 1),
