@@ -125,7 +125,8 @@ class TargetDetail:
         bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
         bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
         share of that band's energy (inside weight) the enlarged render lacks. pose: the face's
-        (yaw, pitch) in degrees."""
+        (yaw, pitch) in degrees. The plain statement of what the blend stage's sharpen_bgra does
+        in fewer passes: its reference (tests/test_bank_paste.py, benchmarks/bank_paste_ab.py)."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         pts = np.asarray(crop_points, np.float64)[:, :2] * k
