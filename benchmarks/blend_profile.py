@@ -1,7 +1,7 @@
 """Where the blend stage's milliseconds go, per step, for one face at the face sizes of 640x480,
 1280x720 and 1920x1080 video, and what the staged paste's intermediate size costs and changes.
 
-    python benchmarks/blend_profile.py [--repeat 30] [--crop 128]
+    python benchmarks/blend_profile.py [--repeat 30] [--crop 128] [--tables steps,staged,near,bank] [--stat median|min]
 
 A `whole` crop of skimage's astronaut (public domain) is aligned at --crop px from a frame where
 her face is 200 / 350 / 500 px tall; a blurred copy stands in for the model's render. Each step
@@ -9,7 +9,10 @@ of engine.stages.blend (feather, mouth-free detail mask, restored band, colour t
 detail source, the BGRA warp, the detail alpha, the one-pass composite) is timed alone, then
 the whole paste. Second table: the staged warp (bicubic enlargement by k, then a bilinear warp)
 for several k at the 1080p face: ms, and mean / max grey-level difference from OpenCV's direct
-bicubic warp inside the face. Medians of wall-clock ms; ratios are side by side in one run.
+bicubic warp inside the face (`near`: the same for the detail bank's 256 px crop at 640x480 and
+1280x720, 1.07x and 1.86x enlarged). Third table: colour + steady + blend with the defaults and the
+target's detail bank, per step (benchmarks/blend_detail_steps.py). Medians of wall-clock ms;
+ratios are side by side in one run.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import math
 
 import cv2
 import numpy as np
+from blend_detail_steps import detail_step_times, hopper_bank  # this script's folder (run as a script)
 from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
 from swapstream.engine.face.mask import hull_mask, lips_mask
 from swapstream.engine.face.tracking import PhotoFaceFinder
@@ -77,16 +81,18 @@ def step_times(frame, landmarks, m, crop: int, repeat: int) -> dict[str, float]:
     return {name: time_ms(fn, repeat) for name, fn in out.items()} | {"roi px": float(size[0] * size[1])}
 
 
-def staged_table(frame, m, crop: int, repeat: int) -> list[tuple[int, int, float, float, float]]:
-    """(k, enlarged side, ms, mean |diff|, max |diff|) of the staged warp against the direct bicubic."""
+def staged_table(frame, m, crop: int, repeat: int, stat: str = "median") -> list[tuple[int, int, float, float, float]]:
+    """(k, enlarged side, ms, mean |diff|, max |diff|) of the staged warp against the direct bicubic;
+    k = 1: the direct warp itself."""
     render = warp_face(frame, m, crop)
     mask = np.ones((crop, crop), np.float32)
     bgra = cv2.merge((*cv2.split(render), cv2.convertScaleAbs(mask, alpha=255.0)))
     roi = blend.face_roi(mask, m, frame.shape)
     rm, size = blend._roi_matrix(m, roi), (roi[2] - roi[0], roi[3] - roi[1])
-    direct = cv2.warpAffine(bgra, rm, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP).astype(np.float32)
+    warp_direct = lambda: cv2.warpAffine(bgra, rm, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+    direct = warp_direct().astype(np.float32)
     inside = cv2.erode((direct[..., 3] > 254).astype(np.uint8), np.ones((15, 15), np.uint8)) > 0
-    rows = []
+    rows = [(1, crop, time_ms(warp_direct, repeat, stat), 0.0, 0.0)]
     upscale = detail.upscale_of(m)
     for k in sorted({2, 3, 4, math.ceil(upscale), 6, 8, math.ceil(2 * upscale)}):
 
@@ -97,7 +103,7 @@ def staged_table(frame, m, crop: int, repeat: int) -> list[tuple[int, int, float
             return cv2.warpAffine(big, onto, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
 
         diff = np.abs(staged().astype(np.float32) - direct)[inside]
-        rows.append((k, k * crop, time_ms(staged, repeat), float(diff.mean()), float(diff.max())))
+        rows.append((k, k * crop, time_ms(staged, repeat, stat), float(diff.mean()), float(diff.max())))
     return rows
 
 
@@ -105,24 +111,53 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=30)
     p.add_argument("--crop", type=int, default=128, help="the model's output resolution (live: 128)")
+    p.add_argument(
+        "--stat", choices=("median", "min"), default="median", help="the statistic of the staged and bank tables"
+    )
+    p.add_argument("--tables", default="steps,staged,bank", help="which tables, comma-separated")
     args = p.parse_args()
+    tables = set(args.tables.split(","))
     blend.warmup()
     color.warmup()
     steady.warmup()
-    print(f"CPU: {cpu_name()}; crop {args.crop} px; medians of {args.repeat} runs, ms\n")
-    results = {}
-    for name, (h, w, face_px) in FRAMES.items():
-        frame, landmarks, m = scene(face_px, (h, w, 3), args.crop)
-        results[name] = step_times(frame, landmarks, m, args.crop, args.repeat)
+    print(f"CPU: {cpu_name()}; crop {args.crop} px; {args.stat} of {args.repeat} runs (the steps table: median), ms\n")
+    if "steps" in tables:
+        print_table(
+            {n: step_times(*scene(f, (h, w, 3), args.crop), args.crop, args.repeat) for n, (h, w, f) in FRAMES.items()}
+        )
+    if "staged" in tables:
+        print_staged(args)
+    if "near" in tables:  # the detail bank's 256 px crop pasted near its own size
+        print_staged(args, "640x480", 256)
+        print_staged(args, "1280x720", 256)
+    if "bank" in tables:
+        bank = hopper_bank()
+        print(f"\ncolour + steady + blend, defaults, detail bank of {bank.size} px faces ({args.stat}):")
+        print_table(
+            {
+                n: detail_step_times(*scene(f, (h, w, 3), args.crop), args.crop, bank, args.repeat, args.stat)
+                for n, (h, w, f) in FRAMES.items()
+            }
+        )
+
+
+def print_table(results: dict[str, dict[str, float]]) -> None:
+    """One row per step, one column per frame size."""
     steps = list(next(iter(results.values())))
     print(f"{'step':<26}" + "".join(f"{n:>12}" for n in results))
     for step in steps:
         print(f"{step:<26}" + "".join(f"{results[n][step]:>12.2f}" for n in results))
-    h, w, face_px = FRAMES["1920x1080"]
-    frame, _, m = scene(face_px, (h, w, 3), args.crop)
-    print(f"\nstaged warp at 1920x1080 (upscale {detail.upscale_of(m):.1f}; engine cap {blend.STAGED_MAX_SIDE} px):")
+
+
+def print_staged(args, name: str = "1920x1080", crop: int | None = None) -> None:
+    """The staged warp's table at one frame size's face, for a crop of `crop` px (default --crop)."""
+    h, w, face_px = FRAMES[name]
+    crop = crop or args.crop
+    frame, _, m = scene(face_px, (h, w, 3), crop)
+    k = blend.staged_factor(detail.upscale_of(m), crop)
+    print(f"\nstaged warp, {crop} px crop at {name} (upscale {detail.upscale_of(m):.2f}; the engine's k {k}):")
     print(f"{'k':>3} {'side px':>8} {'ms':>7} {'mean |d|':>9} {'max |d|':>8}")
-    for k, side, ms, mean, worst in staged_table(frame, m, args.crop, args.repeat):
+    for k, side, ms, mean, worst in staged_table(frame, m, crop, args.repeat, args.stat):
         print(f"{k:>3} {side:>8} {ms:>7.2f} {mean:>9.3f} {worst:>8.0f}")
 
 

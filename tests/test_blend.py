@@ -109,10 +109,10 @@ def test_identity_round_trip_reproduces_the_face(faces):
         # 0.6-1.8 levels, 3.9 on the sharp Grace Hopper JPEG whose crop is 0.86x the face.
         assert np.median(diff) <= 3
         assert diff.mean() < 4.5
-        # The ROI-only warp equals the full-frame inverse warp: no placement offset. OpenCV
+        # The ROI-only warp equals the same warp of the whole frame: no placement offset. OpenCV
         # rounds sample positions to 1/32 px relative to the output origin, so a few pixels on
         # sharp edges differ by a few levels.
-        full = cv2.warpAffine(crop, m, frame.shape[1::-1], flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP)
+        full = blend.bicubic_warp(crop, m, frame.shape[1::-1])
         off = np.abs(out.astype(int) - full)[face_px]
         assert off.mean() < 0.3
         assert off.max() <= 6
@@ -211,7 +211,7 @@ def test_detail_brings_back_the_fine_detail_a_small_crop_cannot_hold(faces, crop
         assert np.array_equal(sharp[outside], frame[outside])
 
 
-@pytest.mark.parametrize("upscale", [0.8, 1.4, 2.5, 4.5])
+@pytest.mark.parametrize("upscale", [0.8, 1.1, 1.4, 2.5, 4.5])
 def test_bicubic_warp_equals_the_direct_bicubic_warp(faces, upscale):
     """Enlarging first (above STAGED_MIN_UPSCALE) and warping bilinearly gives the direct bicubic
     warp's pixels within a few grey levels, just as sharp, and 0 beyond the crop."""
@@ -285,3 +285,13 @@ def test_composite_with_detail_equals_the_composite_then_the_detail(faces):
         detail.add_detail(stepwise[y0:y1, x0:x1], source, detail_alpha, 1.0)
         np.testing.assert_array_equal(fused, stepwise)
         assert (fused != frame).any()
+
+
+def test_which_warp_a_crop_pasted_near_its_size_takes():
+    """The detail bank's 256 px crop lands about 1.1x on a 640x480 face: the staged warp (k = 3, 2.5x
+    faster than the direct one, as sharp); a larger crop there would get only k = 2 from the side
+    cap, which softens it (sharpness 0.83), so it keeps the direct warp; a shrunk crop always does."""
+    assert blend.staged_factor(1.07, 256) == 3
+    assert blend.staged_factor(1.1, 273) == 1
+    assert blend.staged_factor(1.3, 273) == 2
+    assert blend.staged_factor(0.95, 128) == 1

@@ -92,10 +92,21 @@ def lips_mask(crop_landmarks: np.ndarray, size: int, grow: float = 0.15) -> np.n
     out = np.zeros((size, size), np.float32)
     if width < 2:
         return out
-    cv2.fillPoly(out, [np.round(pts[list(OUTER_LIPS)] * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+    ring = np.round(pts[list(OUTER_LIPS)] * 16).astype(np.int32)
+    cv2.fillPoly(out, [ring], 1.0, lineType=cv2.LINE_AA, shift=4)
     radius = max(1, round(grow * width))
-    out = cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-    return cv2.GaussianBlur(out, (0, 0), sigmaX=radius / 2)
+    # Only the mouth's box grown by what the dilation and the blur (4 sigma) reach: everything
+    # beyond stays 0, and inside it the values are the whole crop's (a crop edge is one for both).
+    x, y, w, h = cv2.boundingRect(ring >> 4)
+    reach = 3 * radius + 2
+    x0, y0 = max(x - reach, 0), max(y - reach, 0)
+    x1, y1 = min(x + w + reach, size), min(y + h + reach, size)
+    if x1 <= x0 or y1 <= y0:
+        return out
+    box = out[y0:y1, x0:x1]
+    box = cv2.dilate(box, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    out[y0:y1, x0:x1] = cv2.GaussianBlur(box, (0, 0), sigmaX=radius / 2)
+    return out
 
 
 def mouth_interior_mask(crop_landmarks: np.ndarray, size: int, feather: float = 0.08) -> np.ndarray:

@@ -65,12 +65,10 @@ def spread_subset(features: np.ndarray, count: int) -> np.ndarray:
     return np.sort(np.array(chosen))
 
 
-def landmark_warp(image: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray) -> np.ndarray:
-    """image (R, R[, C]) resampled (bicubic, edge replicated) so that src_points (N, 2) in it land
-    on dst_points (N, 2): a smooth displacement field, the landmarks' displacements spread over a
-    WARP_GRID grid by normalised Gaussian convolution (a bend of a few pixels between
-    neighbouring landmarks, no tearing), the mean displacement where no landmark lies near."""
-    size = image.shape[0]
+def landmark_maps(src_points: np.ndarray, dst_points: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(map_x, map_y), float32 (size, size) each, for cv2.remap: where each pixel of a (size, size)
+    image reads so that src_points (N, 2) land on dst_points (N, 2). landmark_warp's field; a
+    caller that needs only part of the warped image remaps only that part of the maps."""
     src = np.asarray(src_points, np.float64)[:, :2]
     dst = np.asarray(dst_points, np.float64)[:, :2]
     shift = (src - dst).astype(np.float32)  # where to read, relative to where to write
@@ -87,6 +85,13 @@ def landmark_warp(image: np.ndarray, src_points: np.ndarray, dst_points: np.ndar
     field = (num + floor * shift.mean(0)) / (den + floor)[..., None]
     field = cv2.resize(field, (size, size), interpolation=cv2.INTER_LINEAR)
     grid = np.arange(size, dtype=np.float32)
-    map_x = field[..., 0] + grid[None, :]
-    map_y = field[..., 1] + grid[:, None]
+    return field[..., 0] + grid[None, :], field[..., 1] + grid[:, None]
+
+
+def landmark_warp(image: np.ndarray, src_points: np.ndarray, dst_points: np.ndarray) -> np.ndarray:
+    """image (R, R[, C]) resampled (bicubic, edge replicated) so that src_points (N, 2) in it land
+    on dst_points (N, 2): a smooth displacement field, the landmarks' displacements spread over a
+    WARP_GRID grid by normalised Gaussian convolution (a bend of a few pixels between
+    neighbouring landmarks, no tearing), the mean displacement where no landmark lies near."""
+    map_x, map_y = landmark_maps(src_points, dst_points, image.shape[0])
     return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)

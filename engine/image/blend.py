@@ -5,11 +5,10 @@ as engine.face.align.alignment_matrix returns them. Only the face's region of in
 read or written, and a pixel whose warped alpha is 0 keeps its exact value: everything outside
 the warped support of the mask stays bit-exact.
 
-Cost per face (issue #5, see benchmarks/results_log/2026-11-to-2026-12-06.md,
-"Kernels"): the feather paste is one OpenCV BGRA warp
-of the crop with its mask as alpha plus one vectorised integer composite over the ROI; the
-mask's erosion is an octagon (separable square + small diamond), not a disc whose cost grows
-with the radius squared.
+Cost per face (issue #5, benchmarks/results_log/2026-11-to-2026-12-06.md, "Kernels"): the
+feather paste is one OpenCV BGRA warp of the crop (only around its mask's support) with its mask
+as alpha plus one vectorised integer composite over the ROI; the mask's erosion is an octagon
+(separable square + small diamond), not a disc whose cost grows with the radius squared.
 """
 
 from __future__ import annotations
@@ -26,15 +25,20 @@ from swapstream.common.choices import BLEND_MODES
 # Alpha values this close to 0 or 1 are snapped to it: they change the result by < 0.5 grey
 # level, and snapping keeps "untouched" pixels exactly untouched.
 ALPHA_SNAP = 1.0 / 512.0
-# bicubic_warp enlarges the crop first above this upscale (below it the direct warp is cheap:
-# the ROI is small), to at most this many pixels a side. 1.2, not 1.5: the target's detail pastes
-# a 256 px crop onto a 300 px close-up (about 1.4x), where the direct warp took 3x the staged one.
-# The side: a larger enlarged crop costs more than it gives. On a 500 px face at 1080p the staged
-# warp took 1.30 ms at 768 px against 2.01 ms at 1408 px on an idle Zen 4 core, and 2-10x more
-# once other processes took the cache (8-20 ms), while the pixels differ from the 1408 px
-# intermediate's by 0.02 grey levels on average (benchmarks/blend_profile.py).
-STAGED_MIN_UPSCALE = 1.2
+# bicubic_warp enlarges the crop first from this upscale on (below it the crop is shrunk: the
+# direct warp), to at most this many pixels a side. 1.0, not 1.2: the target's detail pastes a
+# 256 px crop, about 1.1x onto a 640x480 face, where the direct warp took 2.5x the staged one
+# (2.37 vs 0.95 ms) for the same difference the staged warp has at 1.4x (0.2-0.3 grey levels on
+# average, sharpness 0.93: benchmarks/results_log/2026-12-07-frame-budget.md; see staged_factor).
+# The side: on a 500 px face at 1080p the staged warp took 1.30 ms at 768 px against 2.01 ms at
+# 1408 px on an idle Zen 4 core (2-10x more under load), for pixels 0.02 grey levels apart on
+# average (benchmarks/blend_profile.py).
+STAGED_MIN_UPSCALE = 1.0
 STAGED_MAX_SIDE = 800
+# Crop pixels around the alpha's support that a warp of a BGRA crop reads (bicubic_warp's
+# `support`): the cubic taps reach 2 px, and the 2 more keep the enlargement's edge rows (where the
+# cut crop's border replicates) out of every tap that lands on alpha > 0.
+SUPPORT_MARGIN = 4
 
 
 def _octagon_morphology(mask: np.ndarray, radius: int, erode: bool) -> np.ndarray:
@@ -195,14 +199,16 @@ def warp_detail_alpha(detail_mask: np.ndarray | None, matrix: np.ndarray, alpha:
 
 def staged_factor(upscale: float, crop_side: int) -> int:
     """The integer k bicubic_warp enlarges a crop_side px crop by before its bilinear warp, or 1
-    for the direct bicubic warp (an upscale under STAGED_MIN_UPSCALE). The device paste
-    (engine.gpu.paste) takes the same k, so both paths give the same pixels."""
-    if upscale < STAGED_MIN_UPSCALE:
-        return 1
-    return min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop_side))
+    for the direct bicubic warp: an upscale under STAGED_MIN_UPSCALE, or under 1.2 where the side
+    cap keeps k below 2 x upscale (there k = 2 lost sharpness: 0.83 of the direct warp's). The
+    device paste (engine.gpu.paste) takes the same k, so both paths give the same pixels."""
+    k = min(math.ceil(2 * upscale), max(2, STAGED_MAX_SIDE // crop_side))
+    return 1 if upscale < STAGED_MIN_UPSCALE or (upscale < 1.2 and k < 2 * upscale) else k
 
 
-def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def bicubic_warp(
+    crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int], support: tuple[int, int, int, int] | None = None
+) -> np.ndarray:
     """uint8 (h, w[, C]): crop (uint8 (R, R[, C])) resampled bicubically onto a (w, h) = size
     destination, matrix (2, 3) destination pixel -> crop pixel; 0 beyond the crop.
 
@@ -212,8 +218,15 @@ def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     2:1, where bilinear loses little: within a few grey levels of the direct warp, sharpness
     0.67 vs 0.68 by eval's measure (k = ceil(upscale) lost 0.04), and 2.5-3x faster
     (benchmarks/results_log/2026-11-to-2026-12-06.md, "A faster paste").
+
+    support: for a BGRA crop, the box (support_box) holding every pixel whose alpha is > 0: then
+    only the crop within SUPPORT_MARGIN px of it is resampled (a whole face's support is about
+    half the crop, and the enlargement is the staged warp's largest step). The warped alpha is the
+    same, and so is every warped colour where that alpha is > 0; elsewhere colours may be 0.
     """
     k = staged_factor(fine_detail.upscale_of(matrix), crop.shape[0])
+    if support is not None:
+        crop, matrix = _cut(crop, matrix, support)
     border = {"borderMode": cv2.BORDER_CONSTANT, "borderValue": 0}
     if k < 2:
         return cv2.warpAffine(crop, matrix, size, flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP, **border)
@@ -221,6 +234,16 @@ def bicubic_warp(crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) ->
     onto_big = np.asarray(matrix, np.float64) * k
     onto_big[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in big
     return cv2.warpAffine(big, onto_big, size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, **border)
+
+
+def _cut(crop: np.ndarray, matrix: np.ndarray, support: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(the crop within SUPPORT_MARGIN px of the support box, a view; matrix onto that part)."""
+    h, w = crop.shape[:2]
+    x0, y0 = max(support[0] - SUPPORT_MARGIN, 0), max(support[1] - SUPPORT_MARGIN, 0)
+    x1, y1 = min(support[2] + SUPPORT_MARGIN, w), min(support[3] + SUPPORT_MARGIN, h)
+    onto = np.array(matrix, np.float64)
+    onto[:, 2] -= (x0, y0)
+    return crop[y0:y1, x0:x1], onto
 
 
 def _roi_matrix(matrix: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarray:
@@ -257,15 +280,32 @@ def composite_bgra_numpy(frame: np.ndarray, face: np.ndarray) -> None:
     frame[:] = ((frame.astype(np.int32) * (255 - a) + face[..., :3].astype(np.int32) * a + 127) // 255).astype(np.uint8)
 
 
-def warp_bgra(face_crop: np.ndarray, mask_crop: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def warp_bgra(
+    face_crop: np.ndarray,
+    mask_crop: np.ndarray,
+    matrix: np.ndarray,
+    size: tuple[int, int],
+    support: tuple[int, int, int, int] | None = None,
+) -> np.ndarray:
     """uint8 (h, w, 4): the crop resampled onto a (w, h) = size ROI (bicubic_warp) with its mask
     as alpha, quantised to 1/255 (< 0.5 grey level): one pass instead of a face warp and a float
     alpha warp. face_crop: uint8 (R, R, 3); mask_crop: float32 (R, R) in [0, 1]; matrix: float64
     (2, 3) ROI pixel -> crop pixel. Alpha is 0 beyond the crop and wherever the bicubic taps hold
-    no mask > 1/510 (negative lobes saturate at 0).
+    no mask > 1/510 (negative lobes saturate at 0). support: mask_crop's support_box, to resample
+    only the part of the crop it needs (bicubic_warp).
     """
     alpha = cv2.convertScaleAbs(mask_crop, alpha=255.0)  # rounds and saturates to uint8
-    return bicubic_warp(cv2.merge((*cv2.split(face_crop), alpha)), matrix, size)
+    return bicubic_warp(cv2.merge((*cv2.split(face_crop), alpha)), matrix, size, support)
+
+
+def paste_bgra(frame: np.ndarray, bgra: np.ndarray, matrix: np.ndarray, support: tuple[int, int, int, int]) -> tuple:
+    """In place: paste_face's feather path without detail for a packed BGRA crop (uint8 (S, S, 4));
+    support: the support_box of the float mask its alpha was rounded from. Returns the ROI."""
+    roi = roi_of_box(support, matrix, frame.shape)
+    if roi[2] > roi[0]:
+        roi_frame = frame[roi[1] : roi[3], roi[0] : roi[2]]
+        _composite_bgra_kernel(roi_frame, bicubic_warp(bgra, _roi_matrix(matrix, roi), roi_frame.shape[1::-1], support))
+    return roi
 
 
 def poisson_face(roi_frame: np.ndarray, face: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -316,7 +356,8 @@ def paste_face(
         shapes = f"{face_crop.dtype} {face_crop.shape}, {mask_crop.shape}"
         raise ValueError(f"face_crop uint8 (R, R, 3) and mask_crop (R, R) expected, got {shapes}")
     mask_crop = np.ascontiguousarray(mask_crop, np.float32)
-    roi = face_roi(mask_crop, matrix, frame.shape)
+    support = support_box(mask_crop)
+    roi = roi_of_box(support, matrix, frame.shape)
     x0, y0, x1, y1 = roi
     if x1 == x0:
         return roi
@@ -332,7 +373,7 @@ def paste_face(
             detail_alpha = warp_detail_alpha(detail_mask, roi_matrix, alpha)
             fine_detail.add_detail(roi_frame, source, detail_alpha, detail)
     else:
-        warped = warp_bgra(face_crop, mask_crop, roi_matrix, roi_frame.shape[1::-1])
+        warped = warp_bgra(face_crop, mask_crop, roi_matrix, roi_frame.shape[1::-1], support)
         if source is None:
             _composite_bgra_kernel(roi_frame, warped)
         else:

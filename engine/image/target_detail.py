@@ -24,7 +24,15 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from swapstream.engine.face.neighbours import faceset_features, landmark_warp, match_features, spread_subset
+from swapstream.engine.face.neighbours import (
+    faceset_features,
+    landmark_maps,
+    landmark_warp,
+    match_features,
+    spread_subset,
+)
+from swapstream.engine.image._jit import kernel
+from swapstream.engine.image.blend import support_box
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -34,6 +42,11 @@ DETAIL_BANK_SUFFIX = ".detail"  # MODEL.onnx's bank: the faceset folder MODEL.de
 DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.image.detail), which leaks
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
+# Cells of the model's input grid around the face's support whose band sharpen_bgra computes: a
+# band pixel reads cell averages up to 2 cells away through the bicubic enlargement, and the cut's
+# edge cell (replicated there) must stay out of them; one more cell for safety. With this margin
+# the band inside the support is the whole crop's (tests/test_bank_paste.py; 1 cell is not).
+BAND_MARGIN_CELLS = 3
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,7 @@ class TargetDetail:
         self.bank = bank
         self.cell = bank.size / grid_resolution  # bank pixels per cell of the model's input grid
         self._chosen: OrderedDict[int, int] = OrderedDict()
+        self._packed: np.ndarray | None = None  # sharpen_bgra's output, reused frame to frame
 
     def choose(self, track: int, query: np.ndarray) -> int:
         """The bank face for a face of this track with match features `query` (4,)."""
@@ -111,7 +125,8 @@ class TargetDetail:
         bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
         bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
         share of that band's energy (inside weight) the enlarged render lacks. pose: the face's
-        (yaw, pitch) in degrees."""
+        (yaw, pitch) in degrees. The plain statement of what the blend stage's sharpen_bgra does
+        in fewer passes: its reference (tests/test_bank_paste.py, benchmarks/bank_paste_ab.py)."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         pts = np.asarray(crop_points, np.float64)[:, :2] * k
@@ -129,6 +144,104 @@ class TargetDetail:
             return big
         add = cv2.multiply(theirs, w, scale=gain)
         return cv2.add(big, cv2.merge((add, add, add)), dtype=cv2.CV_8U)  # rounds, saturates
+
+    def sharpen_bgra(
+        self,
+        swapped: np.ndarray,
+        crop_points: np.ndarray,
+        weight: np.ndarray,
+        mask: np.ndarray,
+        pose: tuple[float, float],
+        amount: float,
+        track: int = -1,
+    ) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+        """sharpen's face packed with its mask as alpha, for engine.image.blend.paste_bgra: (uint8
+        (S, S, 4) BGRA, the support box of the mask enlarged to S). mask: float32 (R, R) in [0, 1],
+        >= weight, enlarged bilinearly and rounded to 1/255 (as blend.warp_bgra does). The same
+        pixels as sharpen followed by warp_bgra's packing, within one level (float rounding), in
+        fewer passes: the bank face is warped and its band taken only around the mask's support
+        (where weight can be > 0), and one kernel adds the band, rounds and packs. The array is a
+        buffer this object reuses: valid until the next call."""
+        size, r = self.bank.size, swapped.shape[0]
+        k = size / r
+        big = swapped if r == size else cv2.resize(swapped, (size, size), interpolation=cv2.INTER_CUBIC)
+        alpha = np.ascontiguousarray(mask, np.float32)
+        if r != size:
+            alpha = cv2.resize(alpha, (size, size), interpolation=cv2.INTER_LINEAR)
+        support = support_box(alpha)
+        if self._packed is None or self._packed.shape[0] != size:
+            self._packed = np.empty((size, size, 4), np.uint8)
+        band, w, gain, at = _NO_BAND, _NO_BAND, 0.0, (0, 0)
+        if amount > 0 and support[2] > support[0]:
+            x0, y0, x1, y1 = self._band_box(support)
+            w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+            w = np.ascontiguousarray(w[y0:y1, x0:x1])
+            if w.any():
+                pts = np.asarray(crop_points, np.float64)[:, :2] * k
+                i = self.choose(track, match_features(pts, *pose))
+                map_x, map_y = landmark_maps(self.bank.landmarks[i], pts, size)
+                flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
+                band = grid_band(
+                    cv2.remap(self.bank.greys[i], map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], **flags), self.cell
+                )
+                own = grid_band(cv2.cvtColor(big[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), self.cell)
+                e_theirs, e_own = _energies_kernel(band, own, w)
+                gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
+                at = (y0, x0)
+        _pack_kernel(self._packed, big, alpha, band, w, np.float32(gain), *at)
+        return self._packed, support
+
+    def _band_box(self, support: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+        """The support box grown by BAND_MARGIN_CELLS cells and aligned to the cell grid, so the
+        band's cell averages are the whole crop's; the whole crop when cells are not whole pixels."""
+        size, cell = self.bank.size, self.cell
+        step = round(cell)
+        if abs(cell - step) > 1e-9 or size % step:
+            return 0, 0, size, size
+        grow = BAND_MARGIN_CELLS * step
+        x0, y0 = (max(v - grow, 0) // step * step for v in support[:2])
+        x1, y1 = (min(-(-(v + grow) // step) * step, size) for v in support[2:])
+        return x0, y0, x1, y1
+
+
+_NO_BAND = np.zeros((0, 0), np.float32)
+
+
+@kernel
+def _energies_kernel(theirs, own, weight):
+    """(sum of weight x theirs^2, sum of weight x own^2): float32 (h, w) each."""
+    e_theirs = 0.0
+    e_own = 0.0
+    for y in range(weight.shape[0]):
+        for x in range(weight.shape[1]):
+            w = weight[y, x]
+            e_theirs += w * theirs[y, x] * theirs[y, x]
+            e_own += w * own[y, x] * own[y, x]
+    return e_theirs, e_own
+
+
+@kernel
+def _pack_kernel(out, big, mask, band, weight, gain, y0, x0):
+    """out (S, S, 4) = big's B, G, R and round(255 mask); then, over band's box at (y0, x0),
+    B, G, R += gain x weight x band, rounded and saturated (as cv2.add to uint8)."""
+    for y in range(out.shape[0]):
+        for x in range(out.shape[1]):
+            for c in range(3):
+                out[y, x, c] = big[y, x, c]
+            out[y, x, 3] = np.uint8(min(np.rint(mask[y, x] * np.float32(255.0)), np.float32(255.0)))
+    for y in range(band.shape[0]):
+        for x in range(band.shape[1]):
+            add = gain * weight[y, x] * band[y, x]
+            for c in range(3):
+                v = np.float32(big[y0 + y, x0 + x, c]) + add
+                out[y0 + y, x0 + x, c] = np.uint8(min(max(np.rint(v), np.float32(0.0)), np.float32(255.0)))
+
+
+def warmup() -> None:
+    """Compile (or load the cached) kernels before the first frame."""
+    z = np.zeros((2, 2), np.float32)
+    _energies_kernel(z, z, z)
+    _pack_kernel(np.zeros((2, 2, 4), np.uint8), np.zeros((2, 2, 3), np.uint8), z, z, z, np.float32(0.0), 0, 0)
 
 
 def target_detail_from(path: Path, contract) -> TargetDetail:

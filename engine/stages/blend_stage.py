@@ -50,7 +50,7 @@ class BlendStage(Stage):
         self.detail_cell = resolution / (grid_resolution or resolution)
         self.refiner = refiner
         self._take(knobs, resolution)
-        self._feather = self._paste = self._restore = None
+        self._feather = self._paste = self._paste_bgra = self._restore = None
 
     def _take(self, knobs, resolution: int) -> None:
         self.knobs, self.resolution = knobs, resolution
@@ -70,10 +70,12 @@ class BlendStage(Stage):
             self.target, self.detail_model = detail_beside(settings.model_obj), settings.model_obj
 
     def setup(self) -> None:
-        from swapstream.engine.image import blend, detail
+        from swapstream.engine.image import blend, detail, target_detail
 
         blend.warmup()  # compile (or load cached) Numba kernels before the first frame
+        target_detail.warmup()
         self._feather, self._paste, self._restore = blend.feather_mask, blend.paste_face, detail.restore_guessed_band
+        self._paste_bgra = blend.paste_bgra
 
     @staticmethod
     def _detail_mask(slot, crop_points: np.ndarray) -> np.ndarray:
@@ -83,16 +85,22 @@ class BlendStage(Stage):
         return slot.mask * (1.0 - lips_mask(crop_points, slot.mask.shape[0]))
 
     def _paste_with_target_detail(self, frame: np.ndarray, slot, crop_points: np.ndarray, keep: np.ndarray) -> None:
-        """Paste the swapped crop enlarged to the bank's size with the target's detail added."""
+        """Paste the swapped crop enlarged to the bank's size with the target's detail added: the
+        band added and the crop packed with its mask in one kernel, warped and composited over the
+        mask's support only (engine.image.target_detail.TargetDetail.sharpen_bgra, blend.paste_bgra)."""
         yaw, pitch, _ = yaw_pitch_roll(slot.landmarks)
-        big = self.target.sharpen(slot.swapped, crop_points, keep, (yaw, pitch), self.knobs.detail, slot.track)
-        k = big.shape[0] / slot.swapped.shape[0]
-        mask, matrix = slot.mask, slot.matrix
-        if k != 1:
-            mask = cv2.resize(mask, big.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-            matrix = np.asarray(matrix, np.float64) * k
-            matrix[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in the larger crop
-        self._paste(frame, big, mask, matrix, self.knobs.blend, 0.0, None)
+        knobs = self.knobs
+        packed, support = self.target.sharpen_bgra(
+            slot.swapped, crop_points, keep, slot.mask, (yaw, pitch), knobs.detail, slot.track
+        )
+        k = packed.shape[0] / slot.swapped.shape[0]
+        matrix = np.asarray(slot.matrix, np.float64) * k
+        matrix[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in the larger crop
+        if knobs.blend == "feather":
+            self._paste_bgra(frame, packed, matrix, support)
+        else:  # poisson (offline): the reference path, from the unpacked crop
+            mask = cv2.resize(slot.mask, packed.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+            self._paste(frame, np.ascontiguousarray(packed[:, :, :3]), mask, matrix, knobs.blend, 0.0, None)
 
     def process(self, packet: FramePacket) -> FramePacket:
         for slot in packet.faces:

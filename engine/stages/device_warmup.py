@@ -18,8 +18,8 @@ from swapstream.engine.face.template import ALIGN_INDICES, TEMPLATE_POINTS
 from swapstream.common.pipeline_contract import FaceSlot, FramePacket
 
 # The synthetic face is pasted enlarged this much: the direct bicubic warp with --detail's band,
-# then the staged warp (engine.image.blend.STAGED_MIN_UPSCALE = 1.5).
-WARMUP_UPSCALES = (1.3, 2.2)
+# then the staged warp (from engine.image.blend.STAGED_MIN_UPSCALE = 1.0 on).
+WARMUP_UPSCALES = (0.9, 2.2)
 # Frame pixels per crop pixel of synthetic_landmarks' face in a 'whole' crop, per unit of side / R.
 _UPSCALE_PER_SIDE = 0.875 * 128 / 160
 
