@@ -88,3 +88,28 @@ def test_the_encoder_starts_at_its_cap_and_a_rising_estimate_does_not_reopen_it(
     assert _keyframes(encoder, estimates) == 2  # the first frame, and the fall to 1 Mbit/s
     assert encoder.target_bitrate == 1_000_000
     assert _keyframes(Vp8Encoder(), estimates) == 3  # aiortc's: also when 500 kbit/s rises to its cap
+
+
+def test_webrtc_kbps_from_the_command_line_to_the_encoder():
+    from types import SimpleNamespace
+
+    from swapstream.engine.pipeline.metrics import PipelineStats
+
+    from swapstream.cli import _available_commands, build_parser
+    from swapstream.studio.rtc_app import peers_for
+
+    def parse(*extra):
+        return build_parser(_available_commands()).parse_args(["studio", "-m", "model.onnx", *extra])
+
+    assert parse().webrtc_kbps == 1500
+    with pytest.raises(SystemExit):
+        parse("--webrtc-kbps", "100")  # below aiortc's floor
+    session = SimpleNamespace(
+        inbox=BrowserInbox(),
+        hub=SimpleNamespace(add_listener=lambda listener: None),
+        board=SimpleNamespace(current=SimpleNamespace(target_delay_ms=0.0)),
+        pipe=SimpleNamespace(stats=PipelineStats(provider="cpu")),
+    )
+    peers = peers_for(session, parse("--webrtc-kbps", "800").webrtc_kbps)
+    assert peers.settings == RtcSettings(max_kbps=800)
+    assert StudioVp8Encoder(peers.settings.max_kbps).target_bitrate == 800_000
