@@ -86,6 +86,84 @@ true
 """
 
 
+# The page's WebRTC stats that make up the round trip (the page's peer connection is app.js's `rtc.pc`):
+# the camera stream it sends (outbound-rtp), the swapped stream it gets back (inbound-rtp), the
+# transport's bandwidth estimate (candidate-pair). Counters; the window's figures are deltas.
+STATS_JS = """
+rtc.pc.getStats().then((report) => {
+  const out = {};
+  const keep = {
+    'outbound-rtp': ['framesEncoded', 'keyFramesEncoded', 'totalEncodeTime', 'totalPacketSendDelay',
+      'packetsSent', 'bytesSent', 'framesSent', 'qpSum', 'pliCount', 'nackCount', 'firCount',
+      'targetBitrate', 'frameWidth', 'frameHeight', 'qualityLimitationReason', 'encoderImplementation',
+      'hugeFramesSent'],
+    'inbound-rtp': ['framesReceived', 'framesDecoded', 'keyFramesDecoded', 'framesDropped', 'totalDecodeTime',
+      'totalProcessingDelay', 'totalAssemblyTime', 'framesAssembledFromMultiplePackets', 'jitterBufferDelay',
+      'jitterBufferTargetDelay', 'jitterBufferMinimumDelay', 'jitterBufferEmittedCount', 'packetsReceived',
+      'bytesReceived', 'qpSum', 'pliCount', 'nackCount', 'firCount', 'freezeCount', 'totalFreezesDuration',
+      'pauseCount', 'totalInterFrameDelay', 'totalSquaredInterFrameDelay', 'framesRendered', 'frameWidth',
+      'frameHeight', 'decoderImplementation', 'packetsLost'],
+    'candidate-pair': ['availableOutgoingBitrate', 'currentRoundTripTime'],
+  };
+  report.forEach((s) => {
+    if (!(s.type in keep) || (s.kind && s.kind !== 'video')) return;
+    if (s.type === 'candidate-pair' && !s.nominated) return;
+    const row = out[s.type] = {};
+    for (const k of keep[s.type]) if (s[k] !== undefined) row[k] = s[k];
+  });
+  return out;
+})
+"""
+
+
+def stats_window(first: dict, last: dict, seconds: float) -> dict:
+    """Per-frame and per-second figures of the window between two STATS_JS snapshots."""
+    out_a, out_b = first.get("outbound-rtp", {}), last.get("outbound-rtp", {})
+    in_a, in_b = first.get("inbound-rtp", {}), last.get("inbound-rtp", {})
+
+    def d(a, b, key):
+        return b.get(key, 0) - a.get(key, 0)
+
+    def per(a, b, key, count, scale=1000.0):
+        n = d(a, b, count)
+        return round(scale * d(a, b, key) / n, 2) if n > 0 else None
+
+    sent, got = d(out_a, out_b, "framesEncoded"), d(in_a, in_b, "framesDecoded")
+    return {
+        "camera_sent": {
+            "fps": round(sent / seconds, 1),
+            "size": [out_b.get("frameWidth"), out_b.get("frameHeight")],
+            "encode_ms": per(out_a, out_b, "totalEncodeTime", "framesEncoded"),
+            "packet_send_delay_ms": per(out_a, out_b, "totalPacketSendDelay", "packetsSent"),
+            "keyframes": d(out_a, out_b, "keyFramesEncoded"),
+            "qp": per(out_a, out_b, "qpSum", "framesEncoded", 1.0),
+            "kbit_s": round(8 * d(out_a, out_b, "bytesSent") / seconds / 1000, 1),
+            "pli_nack_fir_received": [d(out_a, out_b, k) for k in ("pliCount", "nackCount", "firCount")],
+            "target_kbit_s": round(out_b.get("targetBitrate", 0) / 1000, 1),
+            "limited_by": out_b.get("qualityLimitationReason"),
+            "encoder": out_b.get("encoderImplementation"),
+        },
+        "swapped_received": {
+            "fps": round(got / seconds, 1),
+            "size": [in_b.get("frameWidth"), in_b.get("frameHeight")],
+            "jitter_buffer_ms": per(in_a, in_b, "jitterBufferDelay", "jitterBufferEmittedCount"),
+            "jitter_buffer_target_ms": per(in_a, in_b, "jitterBufferTargetDelay", "jitterBufferEmittedCount"),
+            "decode_ms": per(in_a, in_b, "totalDecodeTime", "framesDecoded"),
+            "assembly_ms": per(in_a, in_b, "totalAssemblyTime", "framesAssembledFromMultiplePackets"),
+            "processing_ms": per(in_a, in_b, "totalProcessingDelay", "framesDecoded"),
+            "keyframes": d(in_a, in_b, "keyFramesDecoded"),
+            "dropped": d(in_a, in_b, "framesDropped"),
+            "qp": per(in_a, in_b, "qpSum", "framesDecoded", 1.0),
+            "kbit_s": round(8 * d(in_a, in_b, "bytesReceived") / seconds / 1000, 1),
+            "pli_nack_fir_sent": [d(in_a, in_b, k) for k in ("pliCount", "nackCount", "firCount")],
+            "freezes": d(in_a, in_b, "freezeCount"),
+            "packets_lost": d(in_a, in_b, "packetsLost"),
+            "decoder": in_b.get("decoderImplementation"),
+        },
+        "bandwidth_estimate_kbit_s": round(last.get("candidate-pair", {}).get("availableOutgoingBitrate", 0) / 1000, 1),
+    }
+
+
 def cpu_seconds(pids: list[int]) -> float:
     total = 0
     for pid in pids:
@@ -117,11 +195,14 @@ def percentiles(samples) -> dict:
     return {"n": int(a.size), "p50": round(float(p50), 1), "p95": round(float(p95), 1), "p99": round(float(p99), 1)}
 
 
-def start_studio(width: int, height: int, governor: bool):
+def start_studio(width: int, height: int, governor: bool, extra: tuple[str, ...] = (), env: dict | None = None):
     cmd = [sys.executable, "-m", "swapstream", "studio", "-m", str(MODEL), "--source", "browser", "--port", "0"]
     cmd += ["--providers", "cpu", "--width", str(width), "--height", str(height)]
     cmd += ["--target-fps", "30"] if governor else []
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    environ = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        [*cmd, *extra], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environ
+    )
     while True:
         ready, _, _ = select.select([proc.stdout], [], [], 60)
         line = proc.stdout.readline() if ready else ""
@@ -132,9 +213,20 @@ def start_studio(width: int, height: int, governor: bool):
             raise SystemExit(f"studio did not start: {proc.stderr.read()}")
 
 
-def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path, governor: bool = False) -> dict:
-    y4m = write_y4m(coded_frames(CLIP_FRAMES, width, height), tmp / f"clip{width}.y4m", width, height)
-    proc, url = start_studio(width, height, governor)
+def run_size(
+    width: int,
+    height: int,
+    seconds: float,
+    settle: float,
+    tmp: Path,
+    governor: bool = False,
+    variant: tuple[str, tuple[str, ...], dict] = ("default", (), {}),
+) -> dict:
+    """One studio and one browser: variant = (name, extra studio arguments, extra environment)."""
+    y4m = tmp / f"clip{width}x{height}.y4m"
+    if not y4m.exists():
+        write_y4m(coded_frames(CLIP_FRAMES, width, height), y4m, width, height)
+    proc, url = start_studio(width, height, governor, variant[1], variant[2])
     page = Browser(find_browser(), extra_args=fake_camera_args(y4m))
     try:
         page.navigate(url)
@@ -158,10 +250,12 @@ def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path, 
         )
         studio_pids, browser_pids = [proc.pid], group_pids(os.getpgid(page._proc.pid))
         cpu0 = cpu_seconds(studio_pids), cpu_seconds(browser_pids)
+        stats0 = page.evaluate(STATS_JS)
         t0 = time.monotonic()
         time.sleep(seconds)
         elapsed = time.monotonic() - t0
         cpu1 = cpu_seconds(studio_pids), cpu_seconds(browser_pids)
+        stats1 = page.evaluate(STATS_JS)
         got = page.evaluate(
             "({rtc: window.rtt.samples, rtc_frames: window.rtt.frames, mjpeg: window.mjpeg.samples,"
             " mjpeg_frames: window.mjpeg.frames, size: [document.getElementById('view-rtc').videoWidth,"
@@ -175,10 +269,13 @@ def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path, 
         proc.wait(30)
     metrics = state["metrics"]
     return {
+        "variant": variant[0],
+        "load_average": os.getloadavg(),
         "size": f"{width}x{height}",
         "governor_on": governor,
         "webrtc_round_trip_ms": percentiles(got["rtc"]),
         "webrtc_fps": round(got["rtc_frames"] / elapsed, 1),
+        "webrtc_samples_ms": [round(ms, 1) for ms in got["rtc"]],
         "webrtc_returned_size": got["size"],
         "mjpeg_round_trip_ms": percentiles(got["mjpeg"]),
         "mjpeg_fps": round(got["mjpeg_frames"] / elapsed, 1),
@@ -188,6 +285,10 @@ def run_size(width: int, height: int, seconds: float, settle: float, tmp: Path, 
         "server_share_ms": state["rtc"]["server_ms"],
         "aiortc_encode_ms": state["rtc"]["encode_ms"],
         "governor": state["governor"],
+        "studio_latency_ms": metrics["latency_ms"],  # camera frame decoded -> swapped frame at the sink
+        "studio_stage_ms": metrics["stage_ms"],
+        "studio_inbox": state["rtc"]["inbox"],
+        "browser": stats_window(stats0, stats1, elapsed),
         "studio_cpu_s_per_s": round((cpu1[0] - cpu0[0]) / elapsed, 2),
         "browser_cpu_s_per_s": round((cpu1[1] - cpu0[1]) / elapsed, 2),
     }
@@ -251,6 +352,13 @@ def output_screenshot(path: Path, tmp: Path) -> None:
         proc.wait(30)
 
 
+def parse_variant(text: str) -> tuple[str, tuple[str, ...], dict]:
+    name, _, rest = text.partition(":")
+    words = rest.split()
+    env = dict(w.split("=", 1) for w in words if "=" in w and not w.startswith("-"))
+    return name, tuple(w for w in words if "=" not in w or w.startswith("-")), env
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=20.0)
@@ -259,16 +367,30 @@ def main() -> None:
     parser.add_argument("--sizes", default="640x480,1280x720", help="comma-separated WxH")
     parser.add_argument("--governor", action="store_true", help="studio with --target-fps 30 (the governor on)")
     parser.add_argument("--screenshot", type=Path, default=None, help="also save the output page as a JPEG")
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME:ARGS, repeatable: a studio run with these extra studio arguments (space-separated; KEY=VALUE "
+        "words set the environment); the variants are run in turn, --rounds times (A/B/A/B), each size",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="times each variant is run, interleaved")
+    parser.add_argument("--no-codec", action="store_true", help="skip the in-process codec cost")
     args = parser.parse_args()
+    variants = [parse_variant(v) for v in args.variant] or [("default", (), {})]
     results = {"runs": [], "codec": []}
     with tempfile.TemporaryDirectory(prefix="swapstream-webrtc-") as tmp:
         if args.screenshot is not None:
             output_screenshot(args.screenshot, Path(tmp))
         for width, height in (tuple(map(int, s.split("x"))) for s in args.sizes.split(",")):
-            results["codec"].append(codec_cost(width, height))
-            print(json.dumps(results["codec"][-1]), flush=True)
-            results["runs"].append(run_size(width, height, args.seconds, args.settle, Path(tmp), args.governor))
-            print(json.dumps(results["runs"][-1]), flush=True)
+            if not args.no_codec:
+                results["codec"].append(codec_cost(width, height))
+                print(json.dumps(results["codec"][-1]), flush=True)
+            for _ in range(args.rounds):
+                for variant in variants:
+                    run = run_size(width, height, args.seconds, args.settle, Path(tmp), args.governor, variant)
+                    results["runs"].append(run)
+                    print(json.dumps(run), flush=True)
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=1))
 

@@ -81,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     web.add_argument("--tls-cert", type=Path, default=None, help="TLS certificate (PEM) to serve HTTPS with")
     web.add_argument("--tls-key", type=Path, default=None, help="its private key (PEM)")
+    web.add_argument(
+        "--webrtc-kbps",
+        type=int_in(250, 50000),
+        default=1500,
+        help="bitrate cap of the swapped stream over WebRTC, kbit/s (default 1500; it starts there and "
+        "goes lower only when the browser's bandwidth estimate does)",
+    )
     web.add_argument("--jpeg-quality", type=int_in(1, 100), default=80, help="preview JPEG quality (default 80)")
     add_swap_arguments(parser)
     add_credential_arguments(parser)
@@ -184,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     sock = bind(args.host, args.port)
     session = build_session(args)
     token = new_token()
-    rtc = peers_for(session)
+    rtc = peers_for(session, args.webrtc_kbps)
     server, thread = start_server(create_app(session, token, rtc=rtc, bound_host=args.host), sock, tls)
     pipe = session.pipe
     info = pipe.info

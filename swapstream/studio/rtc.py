@@ -26,6 +26,8 @@ from aiortc.mediastreams import MediaStreamError
 
 from swapstream.studio.rtc_audio import AudioDelay, DelayedAudioTrack
 from swapstream.studio.rtc_media import VIDEO_CLOCK, BrowserInbox, OutputBoard
+from swapstream.studio.rtc_receive import release_frames_on_marker
+from swapstream.studio.rtc_send import RtcSettings, use_studio_encoder, without_playout_delay
 
 ROLES = ("sender", "viewer")
 MAX_PEERS = 4
@@ -82,10 +84,19 @@ class SwappedVideoTrack(MediaStreamTrack):
 class RtcPeers:
     """inbox: where the sender's camera frames go; add_listener(fn): registers the board's
     on_output with the pipeline's output (called once, on the first offer); delay_ms() -> the
-    target delay (for the audio); record_stage(name, seconds): the pipeline's stats."""
+    target delay (for the audio); record_stage(name, seconds): the pipeline's stats; settings: how the
+    swapped stream is sent (rtc_send.py)."""
 
-    def __init__(self, inbox: BrowserInbox, add_listener, delay_ms=lambda: 0.0, record_stage=None):
+    def __init__(
+        self,
+        inbox: BrowserInbox,
+        add_listener,
+        delay_ms=lambda: 0.0,
+        record_stage=None,
+        settings: RtcSettings | None = None,
+    ):
         self.inbox = inbox
+        self.settings = settings if settings is not None else RtcSettings()
         self._add_listener = add_listener
         self._delay_ms = delay_ms
         self._record_stage = record_stage
@@ -137,10 +148,12 @@ class RtcPeers:
             kinds = [t.kind for t in pc.getTransceivers()]
             if kinds.count("video") != 1 or kinds.count("audio") > 1:
                 raise RtcRefused(400, "an offer has exactly one video transceiver and at most one audio one")
+            release_frames_on_marker(pc)  # the camera's frames decoded on their last packet, not a frame later
             pc.addTrack(SwappedVideoTrack(board))
             if "audio" in kinds:
                 pc.addTrack(DelayedAudioTrack(self.audio))
             await pc.setLocalDescription(await pc.createAnswer())
+            use_studio_encoder(pc, self.settings)
         except RtcRefused:
             await self._close_peer(peer_id)
             raise
@@ -148,7 +161,8 @@ class RtcPeers:
             # aiortc's answer to a malformed or unusable SDP
             await self._close_peer(peer_id)
             raise RtcRefused(400, f"not a usable WebRTC offer: {e}") from None
-        return {"sdp": pc.localDescription.sdp, "type": pc.localDescription.type, "peer": peer_id}
+        answer = without_playout_delay(pc, sdp, pc.localDescription.sdp)  # each swapped frame shown once decoded
+        return {"sdp": answer, "type": pc.localDescription.type, "peer": peer_id}
 
     def _read(self, track, put) -> None:
         """Drain one of the sender's tracks as fast as it decodes (aiortc's queue must not grow):

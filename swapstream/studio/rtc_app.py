@@ -24,17 +24,20 @@ def webrtc_available() -> bool:
     return importlib.util.find_spec("aiortc") is not None
 
 
-def peers_for(session):
-    """An RtcPeers for the session, or None when aiortc is not installed (MJPEG only)."""
+def peers_for(session, max_kbps: int = 1500):
+    """An RtcPeers for the session, or None when aiortc is not installed (MJPEG only); max_kbps: the
+    swapped stream's bitrate cap (--webrtc-kbps)."""
     if not webrtc_available() or getattr(session, "inbox", None) is None:
         return None
     from swapstream.studio.rtc import RtcPeers
+    from swapstream.studio.rtc_send import RtcSettings
 
     return RtcPeers(
         session.inbox,
         session.hub.add_listener,
         delay_ms=lambda: session.board.current.target_delay_ms,
         record_stage=session.pipe.stats.record_stage,
+        settings=RtcSettings(max_kbps=max_kbps),
     )
 
 
