@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from swapstream.engine.face.neighbours import faceset_features, landmark_warp, match_features, spread_subset
+from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -32,6 +33,11 @@ from swapstream.common.faceset import Faceset
 BANK_FACES = 64
 DETAIL_BANK_SUFFIX = ".detail"  # MODEL.onnx's bank: the faceset folder MODEL.detail beside it
 DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.image.detail), which leaks
+# Over the lids the target's band reaches this many cells of the model's grid, so the nearest
+# target face's own lids (shut when the driver's are) replace the render's, which after minutes of
+# training stay open (benchmarks/results_log/2026-12-07-eyes.md); 0: only the finer band.
+EYE_BAND_CELLS = 4.0
+EYE_FEATHER = 0.02  # the lid weight's feather, Gaussian sigma as a share of the crop
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
 
@@ -110,8 +116,9 @@ class TargetDetail:
         """uint8 (S, S, 3), S = the bank's size: swapped (uint8 (R, R, 3) BGR, R <= S) enlarged
         bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
         bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
-        share of that band's energy (inside weight) the enlarged render lacks. pose: the face's
-        (yaw, pitch) in degrees."""
+        share of that band's energy (inside weight) the enlarged render lacks; over the eyes'
+        lids (`eye_weight`) the render's grey band up to EYE_BAND_CELLS grid cells is replaced by
+        that face's. pose: the face's (yaw, pitch) in degrees."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         pts = np.asarray(crop_points, np.float64)[:, :2] * k
@@ -120,15 +127,29 @@ class TargetDetail:
         if amount <= 0 or not w.any():
             return big
         i = self.choose(track, match_features(pts, *pose))
-        theirs = grid_band(landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts), self.cell)
-        own = grid_band(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), self.cell)
+        warped = landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts)
+        theirs = grid_band(warped, self.cell)
+        grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
+        own = grid_band(grey, self.cell)
         e_theirs = float(cv2.sumElems(cv2.multiply(cv2.multiply(theirs, theirs), w))[0])
         e_own = float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
         gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
-        if gain <= 0:
-            return big
         add = cv2.multiply(theirs, w, scale=gain)
+        if EYE_BAND_CELLS > 0:
+            eyes = cv2.multiply(eye_weight(pts, size), w, scale=min(amount, 1.0))
+            lids = grid_band(warped, self.cell * EYE_BAND_CELLS) - grid_band(grey, self.cell * EYE_BAND_CELLS)
+            add = add + cv2.multiply(eyes, lids - add)
         return cv2.add(big, cv2.merge((add, add, add)), dtype=cv2.CV_8U)  # rounds, saturates
+
+
+def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
+    """float32 (size, size) in [0, 1]: 1 over both eyes' lids (engine.face.regions.eye_lid_hull of
+    points (478, 2|3) px), feathered over EYE_FEATHER x size."""
+    out = np.zeros((size, size), np.float32)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        cv2.fillConvexPoly(out, eye_lid_hull(points, eye), 1.0)
+    sigma = EYE_FEATHER * size
+    return cv2.GaussianBlur(out, (0, 0), sigma) if sigma > 0 else out
 
 
 def target_detail_from(path: Path, contract) -> TargetDetail:
