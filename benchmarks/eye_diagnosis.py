@@ -126,6 +126,8 @@ def main() -> None:
     ap.add_argument("--driver", action="append", default=[])
     ap.add_argument("--per-class", type=int, default=120)
     ap.add_argument("--bank", action="store_true", help="also A->B with the target's detail (a bank of B's faces)")
+    ap.add_argument("--eye-bands", type=float, nargs="+", default=[0.0, target_detail.EYE_BAND_CELLS],
+                    help="EYE_BAND_CELLS values to try with --bank")  # fmt: skip
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -157,7 +159,7 @@ def main() -> None:
             if bank is not None and identity == "b" and name != "B":
                 yaw = np.array([faceset.faces[i].yaw for i in idx])
                 pitch = np.array([faceset.faces[i].pitch for i in idx])
-                for cells in (0.0, target_detail.EYE_BAND_CELLS):
+                for cells in args.eye_bands:
                     detailed = with_target_detail(bank, rendered, masks, faces.landmarks[idx], yaw, pitch, cells)
                     k = f"{key} + target detail, eye band {cells:g}"
                     report["renders"][k] = summary(truth, read_openness(mesh, detailed), classes)

@@ -30,7 +30,8 @@ def test_a_soft_open_eyed_render_takes_the_targets_shut_lids(astronaut_bgr, mesh
     shut = close_eyes(face, open_points, 1.0)  # the target's own face with its eyes shut
     points = mesh.process(shut)[0].landmarks[:, :2]  # the driver shuts its eyes: these are its lids
     grey = cv2.cvtColor(shut, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
-    bank = DetailBank(Path("bank"), "whole", 256, grey, points[None].astype(np.float32), match_features(points, 0, 0)[None])
+    features = match_features(points, 0, 0)[None]
+    bank = DetailBank(Path("bank"), "whole", 256, grey, points[None].astype(np.float32), features)
     # What a model trained for minutes renders: a soft 128 px face, its eyes still open.
     render = cv2.GaussianBlur(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
     weight = np.ones((128, 128), np.float32)
@@ -45,3 +46,22 @@ def test_a_soft_open_eyed_render_takes_the_targets_shut_lids(astronaut_bgr, mesh
     # Only the lids change: away from them both are the same.
     away = eye_weight(points, 256) == 0
     assert away.mean() > 0.8 and np.array_equal(out[0.0][away], out[target_detail.EYE_BAND_CELLS][away])
+
+
+def test_a_bank_face_with_open_eyes_lends_no_lids_to_a_blink(astronaut_bgr, mesh, monkeypatch):
+    """A bank without shut eyes (d6: one of its 64 faces), or a face kept through a blink by the
+    choice's hysteresis, has open lids: drawn over a render that shuts its eyes they opened them
+    (eval's eye r 0.92 -> 0.79 on d14 -> d6), so they are faded out as the eye openings differ."""
+    face = np.ascontiguousarray(astronaut_bgr[40:296, 120:376])
+    open_points = mesh.process(face)[0].landmarks[:, :2]
+    points = mesh.process(close_eyes(face, open_points, 1.0))[0].landmarks[:, :2]  # the driver's shut lids
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
+    features = match_features(open_points, 0, 0)[None]
+    bank = DetailBank(Path("bank"), "whole", 256, grey, open_points[None].astype(np.float32), features)
+    render = cv2.GaussianBlur(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
+    weight = np.ones((128, 128), np.float32)
+    out = {}
+    for cells in (0.0, target_detail.EYE_BAND_CELLS):
+        monkeypatch.setattr(target_detail, "EYE_BAND_CELLS", cells)
+        out[cells] = TargetDetail(bank, 64).sharpen(render, points / 2, weight, (0.0, 0.0), 1.0)
+    assert np.array_equal(out[0.0], out[target_detail.EYE_BAND_CELLS])

@@ -37,6 +37,8 @@ DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.i
 # target face's own lids (shut when the driver's are) replace the render's, which after minutes of
 # training stay open (benchmarks/results_log/2026-12-07-eyes.md); 0: only the finer band.
 EYE_BAND_CELLS = 4.0
+EYE_MATCH_UNITS = 1.0  # ... faded out as the bank face's eye opening differs from the driver's by this
+# many units of engine.face.neighbours.EYE_UNIT
 EYE_FEATHER = 0.02  # the lid weight's feather, Gaussian sigma as a share of the crop
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
@@ -126,7 +128,8 @@ class TargetDetail:
         w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
         if amount <= 0 or not w.any():
             return big
-        i = self.choose(track, match_features(pts, *pose))
+        query = match_features(pts, *pose)
+        i = self.choose(track, query)
         warped = landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts)
         theirs = grid_band(warped, self.cell)
         grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
@@ -135,8 +138,11 @@ class TargetDetail:
         e_own = float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
         gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
         add = cv2.multiply(theirs, w, scale=gain)
-        if EYE_BAND_CELLS > 0:
-            eyes = cv2.multiply(eye_weight(pts, size), w, scale=min(amount, 1.0))
+        # The bank face's lids only where they are the driver's: a face kept through a blink
+        # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
+        lid_match = 1.0 - abs(float(self.bank.features[i, 2] - query[2])) / EYE_MATCH_UNITS
+        if EYE_BAND_CELLS > 0 and lid_match > 0:
+            eyes = cv2.multiply(eye_weight(pts, size), w, scale=min(amount, 1.0) * lid_match)
             lids = grid_band(warped, self.cell * EYE_BAND_CELLS) - grid_band(grey, self.cell * EYE_BAND_CELLS)
             add = add + cv2.multiply(eyes, lids - add)
         return cv2.add(big, cv2.merge((add, add, add)), dtype=cv2.CV_8U)  # rounds, saturates
