@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from swapstream.engine.face.openness import eye_openness, mouth_openness
-from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
+from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE
 from swapstream.trainer.sampling import sampling_weights
 from swapstream.trainer.synthetic_blink import blink_batch
 
@@ -100,16 +100,12 @@ def open_faceset(path: str | Path, face_type: str) -> Faceset:
 
 
 def region_map(landmarks: np.ndarray, size: int) -> np.ndarray:
-    """uint8 (size, size): REGION_EYES over the (slightly dilated) eyes and their lids, REGION_MOUTH
-    inside the mouth, 0 elsewhere. landmarks: (478, 2) crop px.
-
-    An eye's region is its lids' hull (engine.face.regions.eye_lid_hull): with the contour's hull
-    alone, which shrinks to a slit when the eye shuts, the closed lids, what a blink must render,
-    weighed a third less than an open eye (d3: 233 against 351 px of 128 px crops)."""
+    """uint8 (size, size): REGION_EYES inside the (slightly dilated) eyes, REGION_MOUTH inside the
+    mouth, 0 elsewhere. landmarks: (478, 2) crop px."""
     out = np.zeros((size, size), np.uint8)
-    for eye in (LEFT_EYE, RIGHT_EYE):
-        cv2.fillConvexPoly(out, eye_lid_hull(landmarks, eye), REGION_EYES)
-    cv2.fillConvexPoly(out, cv2.convexHull(np.round(landmarks[list(LIPS)]).astype(np.int32)), REGION_MOUTH)
+    for contour, value in ((LEFT_EYE, REGION_EYES), (RIGHT_EYE, REGION_EYES), (LIPS, REGION_MOUTH)):
+        pts = np.round(landmarks[list(contour)]).astype(np.int32)
+        cv2.fillConvexPoly(out, cv2.convexHull(pts), value)
     k = max(3, size // 24) | 1  # a margin so eyelids and lip edges count too
     return cv2.dilate(out, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
 

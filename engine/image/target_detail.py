@@ -11,7 +11,10 @@ added to the swapped crop enlarged to the bank's size: the face is pasted from t
 so the band finer than the model's output pixels is the target's too. Only the share of the band
 the model's render lacks is added (as engine.image.detail.restore_guessed_band does), so a model
 that draws its own gets little on top. A face keeps its bank face while it stays within
-HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame.
+HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame. Over the
+eyes' lids a wider band of that face replaces the render's, where its eye opening is the
+driver's: a model trained for minutes draws open eyes through a blink, the target's own face
+shut ones.
 
 Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 """
@@ -120,7 +123,8 @@ class TargetDetail:
         bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
         share of that band's energy (inside weight) the enlarged render lacks; over the eyes'
         lids (`eye_weight`) the render's grey band up to EYE_BAND_CELLS grid cells is replaced by
-        that face's. pose: the face's (yaw, pitch) in degrees."""
+        that face's, as far as its eye opening matches the driver's (EYE_MATCH_UNITS). pose:
+        the face's (yaw, pitch) in degrees."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         pts = np.asarray(crop_points, np.float64)[:, :2] * k
