@@ -26,6 +26,20 @@ _CONTOURS = {
     "mouth": (OUTER_LIPS,),
 }
 SKIN_SHRINK = 0.06
+LID_REACH = 0.3  # an eye's lids reach this many eye widths either side of the line through its corners
+
+
+def eye_lid_hull(landmarks: np.ndarray, contour: tuple[int, ...]) -> np.ndarray:
+    """int32 (K, 1, 2) convex hull of one eye's contour (LEFT_EYE or RIGHT_EYE: outer corner
+    first, inner corner at index 8) and of the band LID_REACH eye widths either side of the line
+    through its corners: where the lids are, open or shut (the contour alone shrinks to a slit
+    when the eye shuts). landmarks: (478, 2|3) pixels."""
+    pts = np.asarray(landmarks, np.float64)[list(contour), :2]
+    corners = pts[[0, 8]]
+    along = corners[1] - corners[0]
+    normal = np.array([-along[1], along[0]]) * LID_REACH
+    band = np.vstack([corners + normal, corners - normal])
+    return cv2.convexHull(np.round(np.vstack([pts, band])).astype(np.int32))
 
 
 def _hulls(landmarks: np.ndarray, contours: tuple[tuple[int, ...], ...], size: int) -> np.ndarray:

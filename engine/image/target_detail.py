@@ -11,7 +11,10 @@ added to the swapped crop enlarged to the bank's size: the face is pasted from t
 so the band finer than the model's output pixels is the target's too. Only the share of the band
 the model's render lacks is added (as engine.image.detail.restore_guessed_band does), so a model
 that draws its own gets little on top. A face keeps its bank face while it stays within
-HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame.
+HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame. Over the
+eyes' lids a wider band of that face replaces the render's, where its eye opening is the
+driver's: a model trained for minutes draws open eyes through a blink, the target's own face
+shut ones.
 
 Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 """
@@ -31,6 +34,7 @@ from swapstream.engine.face.neighbours import (
     match_features,
     spread_subset,
 )
+from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
 from swapstream.engine.image._jit import kernel
 from swapstream.engine.image.blend import support_box
 
@@ -40,6 +44,13 @@ from swapstream.common.faceset import Faceset
 BANK_FACES = 64
 DETAIL_BANK_SUFFIX = ".detail"  # MODEL.onnx's bank: the faceset folder MODEL.detail beside it
 DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.image.detail), which leaks
+# Over the lids the target's band reaches this many cells of the model's grid, so the nearest
+# target face's own lids (shut when the driver's are) replace the render's, which after minutes of
+# training stay open (benchmarks/results_log/2026-12-07-eyes.md); 0: only the finer band.
+EYE_BAND_CELLS = 4.0
+EYE_MATCH_UNITS = 1.0  # ... faded out as the bank face's eye opening differs from the driver's by this
+# many units of engine.face.neighbours.EYE_UNIT
+EYE_FEATHER = 0.02  # the lid weight's feather, Gaussian sigma as a share of the crop
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
 # Cells of the model's input grid around the face's support whose band sharpen_bgra computes: a
@@ -124,9 +135,11 @@ class TargetDetail:
         """uint8 (S, S, 3), S = the bank's size: swapped (uint8 (R, R, 3) BGR, R <= S) enlarged
         bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
         bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
-        share of that band's energy (inside weight) the enlarged render lacks. pose: the face's
-        (yaw, pitch) in degrees. The plain statement of what the blend stage's sharpen_bgra does
-        in fewer passes: its reference (tests/test_bank_paste.py, benchmarks/bank_paste_ab.py)."""
+        share of that band's energy (inside weight) the enlarged render lacks; over the eyes'
+        lids (`eye_weight`) the render's grey band up to EYE_BAND_CELLS grid cells is replaced by
+        that face's, as far as its eye opening matches the driver's (EYE_MATCH_UNITS). pose:
+        the face's (yaw, pitch) in degrees. The plain statement of what the blend stage's
+        sharpen_bgra does in fewer passes: its reference (tests/test_bank_paste.py)."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         pts = np.asarray(crop_points, np.float64)[:, :2] * k
@@ -134,15 +147,23 @@ class TargetDetail:
         w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
         if amount <= 0 or not w.any():
             return big
-        i = self.choose(track, match_features(pts, *pose))
-        theirs = grid_band(landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts), self.cell)
-        own = grid_band(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), self.cell)
+        query = match_features(pts, *pose)
+        i = self.choose(track, query)
+        warped = landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts)
+        theirs = grid_band(warped, self.cell)
+        grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
+        own = grid_band(grey, self.cell)
         e_theirs = float(cv2.sumElems(cv2.multiply(cv2.multiply(theirs, theirs), w))[0])
         e_own = float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
         gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
-        if gain <= 0:
-            return big
         add = cv2.multiply(theirs, w, scale=gain)
+        # The bank face's lids only where they are the driver's: a face kept through a blink
+        # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
+        lid_match = 1.0 - abs(float(self.bank.features[i, 2] - query[2])) / EYE_MATCH_UNITS
+        if EYE_BAND_CELLS > 0 and lid_match > 0:
+            eyes = cv2.multiply(eye_weight(pts, size), w, scale=min(amount, 1.0) * lid_match)
+            lids = grid_band(warped, self.cell * EYE_BAND_CELLS) - grid_band(grey, self.cell * EYE_BAND_CELLS)
+            add = add + cv2.multiply(eyes, lids - add)
         return cv2.add(big, cv2.merge((add, add, add)), dtype=cv2.CV_8U)  # rounds, saturates
 
     def sharpen_bgra(
@@ -171,30 +192,39 @@ class TargetDetail:
         support = support_box(alpha)
         if self._packed is None or self._packed.shape[0] != size:
             self._packed = np.empty((size, size, 4), np.uint8)
-        band, w, gain, at = _NO_BAND, _NO_BAND, 0.0, (0, 0)
+        add, at = _NO_BAND, (0, 0)
         if amount > 0 and support[2] > support[0]:
-            x0, y0, x1, y1 = self._band_box(support)
+            pts = np.asarray(crop_points, np.float64)[:, :2] * k
+            query = match_features(pts, *pose)
+            i = self.choose(track, query)
+            lid_match = 1.0 - abs(float(self.bank.features[i, 2] - query[2])) / EYE_MATCH_UNITS
+            lids = EYE_BAND_CELLS > 0 and lid_match > 0
+            x0, y0, x1, y1 = self._band_box(support, EYE_BAND_CELLS if lids else 1.0)
             w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
             w = np.ascontiguousarray(w[y0:y1, x0:x1])
             if w.any():
-                pts = np.asarray(crop_points, np.float64)[:, :2] * k
-                i = self.choose(track, match_features(pts, *pose))
                 map_x, map_y = landmark_maps(self.bank.landmarks[i], pts, size)
                 flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
-                band = grid_band(
-                    cv2.remap(self.bank.greys[i], map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], **flags), self.cell
-                )
-                own = grid_band(cv2.cvtColor(big[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), self.cell)
-                e_theirs, e_own = _energies_kernel(band, own, w)
+                warped = cv2.remap(self.bank.greys[i], map_x[y0:y1, x0:x1], map_y[y0:y1, x0:x1], **flags)
+                grey = cv2.cvtColor(big[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+                band = grid_band(warped, self.cell)
+                e_theirs, e_own = _energies_kernel(band, grid_band(grey, self.cell), w)
                 gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
+                add = cv2.multiply(band, w, scale=gain)
+                if lids:  # as sharpen: the bank face's lids where its eye opening is the driver's
+                    eyes = eye_weight(pts, size)[y0:y1, x0:x1]
+                    eyes = cv2.multiply(eyes, w, scale=min(amount, 1.0) * lid_match)
+                    cells = self.cell * EYE_BAND_CELLS
+                    add = add + cv2.multiply(eyes, grid_band(warped, cells) - grid_band(grey, cells) - add)
                 at = (y0, x0)
-        _pack_kernel(self._packed, big, alpha, band, w, np.float32(gain), *at)
+        _pack_kernel(self._packed, big, alpha, add, *at)
         return self._packed, support
 
-    def _band_box(self, support: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        """The support box grown by BAND_MARGIN_CELLS cells and aligned to the cell grid, so the
-        band's cell averages are the whole crop's; the whole crop when cells are not whole pixels."""
-        size, cell = self.bank.size, self.cell
+    def _band_box(self, support: tuple[int, int, int, int], cells: float = 1.0) -> tuple[int, int, int, int]:
+        """The support box grown by BAND_MARGIN_CELLS cells of `cells` grid cells each and aligned
+        to them, so bands of that coarseness (and finer) are the whole crop's inside the support;
+        the whole crop when such cells are not whole pixels."""
+        size, cell = self.bank.size, self.cell * cells
         step = round(cell)
         if abs(cell - step) > 1e-9 or size % step:
             return 0, 0, size, size
@@ -221,19 +251,18 @@ def _energies_kernel(theirs, own, weight):
 
 
 @kernel
-def _pack_kernel(out, big, mask, band, weight, gain, y0, x0):
-    """out (S, S, 4) = big's B, G, R and round(255 mask); then, over band's box at (y0, x0),
-    B, G, R += gain x weight x band, rounded and saturated (as cv2.add to uint8)."""
+def _pack_kernel(out, big, mask, add, y0, x0):
+    """out (S, S, 4) = big's B, G, R and round(255 mask); then, over add's box at (y0, x0),
+    B, G, R += add (float32 (h, w)), rounded and saturated (as cv2.add to uint8)."""
     for y in range(out.shape[0]):
         for x in range(out.shape[1]):
             for c in range(3):
                 out[y, x, c] = big[y, x, c]
             out[y, x, 3] = np.uint8(min(np.rint(mask[y, x] * np.float32(255.0)), np.float32(255.0)))
-    for y in range(band.shape[0]):
-        for x in range(band.shape[1]):
-            add = gain * weight[y, x] * band[y, x]
+    for y in range(add.shape[0]):
+        for x in range(add.shape[1]):
             for c in range(3):
-                v = np.float32(big[y0 + y, x0 + x, c]) + add
+                v = np.float32(big[y0 + y, x0 + x, c]) + add[y, x]
                 out[y0 + y, x0 + x, c] = np.uint8(min(max(np.rint(v), np.float32(0.0)), np.float32(255.0)))
 
 
@@ -241,7 +270,17 @@ def warmup() -> None:
     """Compile (or load the cached) kernels before the first frame."""
     z = np.zeros((2, 2), np.float32)
     _energies_kernel(z, z, z)
-    _pack_kernel(np.zeros((2, 2, 4), np.uint8), np.zeros((2, 2, 3), np.uint8), z, z, z, np.float32(0.0), 0, 0)
+    _pack_kernel(np.zeros((2, 2, 4), np.uint8), np.zeros((2, 2, 3), np.uint8), z, z, 0, 0)
+
+
+def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
+    """float32 (size, size) in [0, 1]: 1 over both eyes' lids (engine.face.regions.eye_lid_hull of
+    points (478, 2|3) px), feathered over EYE_FEATHER x size."""
+    out = np.zeros((size, size), np.float32)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        cv2.fillConvexPoly(out, eye_lid_hull(points, eye), 1.0)
+    sigma = EYE_FEATHER * size
+    return cv2.GaussianBlur(out, (0, 0), sigma) if sigma > 0 else out
 
 
 def target_detail_from(path: Path, contract) -> TargetDetail:

@@ -1,0 +1,67 @@
+"""The target's own lids over the eyes (engine.image.target_detail.EYE_BAND_CELLS): a soft render
+that keeps its eyes open takes the nearest target face's shut lids when the driver's are shut,
+read back by FaceMesh as eval reads them (issue 28, item 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from swapstream.engine.face.landmarks import FaceMesh
+from swapstream.engine.face.neighbours import match_features
+from swapstream.engine.face.openness import eye_openness
+from swapstream.engine.image import target_detail
+from swapstream.engine.image.target_detail import DetailBank, TargetDetail, eye_weight
+from swapstream.trainer.synthetic_blink import close_eyes
+
+
+@pytest.fixture(scope="module")
+def mesh():
+    m = FaceMesh(static=True)
+    yield m
+    m.close()
+
+
+def test_a_soft_open_eyed_render_takes_the_targets_shut_lids(astronaut_bgr, mesh, monkeypatch):
+    face = np.ascontiguousarray(astronaut_bgr[40:296, 120:376])  # 256 px, the bank's size
+    open_points = mesh.process(face)[0].landmarks[:, :2]
+    shut = close_eyes(face, open_points, 1.0)  # the target's own face with its eyes shut
+    points = mesh.process(shut)[0].landmarks[:, :2]  # the driver shuts its eyes: these are its lids
+    grey = cv2.cvtColor(shut, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
+    features = match_features(points, 0, 0)[None]
+    bank = DetailBank(Path("bank"), "whole", 256, grey, points[None].astype(np.float32), features)
+    # What a model trained for minutes renders: a soft 128 px face, its eyes still open.
+    render = cv2.GaussianBlur(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
+    weight = np.ones((128, 128), np.float32)
+    out = {}
+    for cells in (0.0, target_detail.EYE_BAND_CELLS):
+        monkeypatch.setattr(target_detail, "EYE_BAND_CELLS", cells)
+        out[cells] = TargetDetail(bank, 64).sharpen(render, points / 2, weight, (0.0, 0.0), 1.0)
+    read = {cells: eye_openness(mesh.process(image)[0].landmarks) for cells, image in out.items()}
+    wide, closed = eye_openness(open_points), eye_openness(points)
+    assert read[0.0] > closed + 0.5 * (wide - closed), (read, wide, closed)  # the fine band alone: still open
+    assert read[target_detail.EYE_BAND_CELLS] < closed + 0.35 * (wide - closed), (read, wide, closed)
+    # Only the lids change: away from them both are the same.
+    away = eye_weight(points, 256) == 0
+    assert away.mean() > 0.8 and np.array_equal(out[0.0][away], out[target_detail.EYE_BAND_CELLS][away])
+
+
+def test_a_bank_face_with_open_eyes_lends_no_lids_to_a_blink(astronaut_bgr, mesh, monkeypatch):
+    """A bank without shut eyes (d6: one of its 64 faces), or a face kept through a blink by the
+    choice's hysteresis, has open lids: drawn over a render that shuts its eyes they opened them
+    (eval's eye r 0.92 -> 0.79 on d14 -> d6), so they are faded out as the eye openings differ."""
+    face = np.ascontiguousarray(astronaut_bgr[40:296, 120:376])
+    open_points = mesh.process(face)[0].landmarks[:, :2]
+    points = mesh.process(close_eyes(face, open_points, 1.0))[0].landmarks[:, :2]  # the driver's shut lids
+    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
+    features = match_features(open_points, 0, 0)[None]
+    bank = DetailBank(Path("bank"), "whole", 256, grey, open_points[None].astype(np.float32), features)
+    render = cv2.GaussianBlur(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
+    weight = np.ones((128, 128), np.float32)
+    out = {}
+    for cells in (0.0, target_detail.EYE_BAND_CELLS):
+        monkeypatch.setattr(target_detail, "EYE_BAND_CELLS", cells)
+        out[cells] = TargetDetail(bank, 64).sharpen(render, points / 2, weight, (0.0, 0.0), 1.0)
+    assert np.array_equal(out[0.0], out[target_detail.EYE_BAND_CELLS])
