@@ -181,8 +181,9 @@ class TargetDetail:
         >= weight, enlarged bilinearly and rounded to 1/255 (as blend.warp_bgra does). The same
         pixels as sharpen followed by warp_bgra's packing, within one level (float rounding), in
         fewer passes: the bank face is warped and its band taken only around the mask's support
-        (where weight can be > 0), and one kernel adds the band, rounds and packs. The array is a
-        buffer this object reuses: valid until the next call."""
+        (where weight can be > 0; around it aligned to the coarser lids band when the lids
+        apply), and one kernel adds the band, rounds and packs. The array is a buffer this object
+        reuses: valid until the next call."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         big = swapped if r == size else cv2.resize(swapped, (size, size), interpolation=cv2.INTER_CUBIC)
