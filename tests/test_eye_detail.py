@@ -29,16 +29,7 @@ def test_a_soft_open_eyed_render_takes_the_targets_shut_lids(astronaut_bgr, mesh
     open_points = mesh.process(face)[0].landmarks[:, :2]
     shut = close_eyes(face, open_points, 1.0)  # the target's own face with its eyes shut
     points = mesh.process(shut)[0].landmarks[:, :2]  # the driver shuts its eyes: these are its lids
-    grey = cv2.cvtColor(shut, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
-    features = match_features(points, 0, 0)[None]
-    bank = DetailBank(Path("bank"), "whole", 256, grey, points[None].astype(np.float32), features)
-    # What a model trained for minutes renders: a soft 128 px face, its eyes still open.
-    render = cv2.GaussianBlur(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
-    weight = np.ones((128, 128), np.float32)
-    out = {}
-    for cells in (0.0, target_detail.EYE_BAND_CELLS):
-        monkeypatch.setattr(target_detail, "EYE_BAND_CELLS", cells)
-        out[cells] = TargetDetail(bank, 64).sharpen(render, points / 2, weight, (0.0, 0.0), 1.0)
+    out = _sharpened_with_and_without_lids(shut, points, face, points, monkeypatch)
     read = {cells: eye_openness(mesh.process(image)[0].landmarks) for cells, image in out.items()}
     wide, closed = eye_openness(open_points), eye_openness(points)
     assert read[0.0] > closed + 0.5 * (wide - closed), (read, wide, closed)  # the fine band alone: still open
@@ -55,13 +46,25 @@ def test_a_bank_face_with_open_eyes_lends_no_lids_to_a_blink(astronaut_bgr, mesh
     face = np.ascontiguousarray(astronaut_bgr[40:296, 120:376])
     open_points = mesh.process(face)[0].landmarks[:, :2]
     points = mesh.process(close_eyes(face, open_points, 1.0))[0].landmarks[:, :2]  # the driver's shut lids
-    grey = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
-    features = match_features(open_points, 0, 0)[None]
-    bank = DetailBank(Path("bank"), "whole", 256, grey, open_points[None].astype(np.float32), features)
+    out = _sharpened_with_and_without_lids(face, open_points, face, points, monkeypatch)
+    assert np.array_equal(out[0.0], out[target_detail.EYE_BAND_CELLS])
+
+
+def _sharpened_with_and_without_lids(bank_face, bank_points, face, driver_points, monkeypatch):
+    """{EYE_BAND_CELLS: the 256 px sharpened crop} for 0 (the fine band alone) and the default: a
+    one-face bank of bank_face (256 px, its landmarks bank_points), over what a model trained for
+    minutes renders (face soft at 128 px, its eyes open), on the driver's landmarks. The blend
+    stage's fused path (sharpen_bgra) gives the same pixels within one level."""
+    grey = cv2.cvtColor(bank_face, cv2.COLOR_BGR2GRAY).astype(np.float32)[None]
+    features = match_features(bank_points, 0, 0)[None]
+    bank = DetailBank(Path("bank"), "whole", 256, grey, bank_points[None].astype(np.float32), features)
     render = cv2.GaussianBlur(cv2.resize(face, (128, 128), interpolation=cv2.INTER_AREA), (0, 0), 1.2)
     weight = np.ones((128, 128), np.float32)
     out = {}
     for cells in (0.0, target_detail.EYE_BAND_CELLS):
         monkeypatch.setattr(target_detail, "EYE_BAND_CELLS", cells)
-        out[cells] = TargetDetail(bank, 64).sharpen(render, points / 2, weight, (0.0, 0.0), 1.0)
-    assert np.array_equal(out[0.0], out[target_detail.EYE_BAND_CELLS])
+        out[cells] = TargetDetail(bank, 64).sharpen(render, driver_points / 2, weight, (0.0, 0.0), 1.0)
+        packed, _ = TargetDetail(bank, 64).sharpen_bgra(render, driver_points / 2, weight, weight, (0.0, 0.0), 1.0)
+        diff = np.abs(packed[..., :3].astype(np.int16) - out[cells].astype(np.int16))
+        assert diff.max() <= 1, (cells, diff.max())
+    return out
