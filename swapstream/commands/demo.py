@@ -129,8 +129,8 @@ def run(args: argparse.Namespace) -> int:
     index = write_index(out, json.loads((out / "bench.json").read_text()), json.loads((out / "eval.json").read_text()))
     print(
         f"\nDemo finished in {(time.perf_counter() - started) / 60:.1f} min. Open {index} to see the driving clip, "
-        f"the swapped video ({swapped}), the side-by-side comparison, the training preview and loss, and the "
-        f"latency table. Every swapped video carries a metadata label and signed content credentials (C2PA; "
-        f"`swapstream verify {swapped}`) saying its faces were synthetically swapped."
+        f"the swapped video ({swapped}), the side-by-side comparison, the training preview and loss, the eval "
+        f"figures and the latency table. Every swapped video carries a metadata label and signed content "
+        f"credentials (C2PA; `swapstream verify {swapped}`) saying its faces were synthetically swapped."
     )
     return 0
