@@ -164,6 +164,26 @@ def test_liae_with_gan_trains_and_previews_only_b2a(facesets, tmp_path):
     assert ModelConfig.from_dict(state["model_config"]) == liae
 
 
+def test_gan_starts_late_in_the_budget_and_its_discriminator_waits(facesets, tmp_path, monkeypatch):
+    flags, d_weights = [], []
+    step = train_module.train_step
+
+    def recording_step(run, batch, lr, gan=True):
+        flags.append(gan)
+        d_weights.append(torch.cat([p.detach().flatten().clone() for p in run.discriminator.parameters()]))
+        return step(run, batch, lr, gan=gan)
+
+    monkeypatch.setattr(train_module, "train_step", recording_step)
+    cfg = dataclasses.replace(FAST, gan_power=0.1, gan_start=0.5)
+    summary = train(run_options(facesets, tmp_path / "run", iters=4), TINY, cfg)
+    assert flags == [False, False, True, True]
+    assert torch.equal(d_weights[0], d_weights[2])  # no discriminator step before the GAN phase
+    assert not torch.equal(d_weights[2], d_weights[3])
+    assert load_checkpoint(summary.checkpoint)["losses"]["loss_gan"] > 0
+    with pytest.raises(ValueError, match="gan_start"):
+        dataclasses.replace(FAST, gan_start=1.5)
+
+
 def test_a_run_records_its_facesets_absolute_so_export_finds_them_from_anywhere(facesets, tmp_path, monkeypatch):
     monkeypatch.chdir(facesets[0].parent)
     relative = [Path(os.path.relpath(f)) for f in facesets]

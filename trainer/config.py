@@ -113,6 +113,9 @@ class TrainConfig:
     eyes_dssim_weight: float = 0.0  # > 0: DSSIM's multiplier inside the eyes instead of eyes_mouth_weight
     gan_power: float = 0.0  # 0 disables the patch discriminator
     gan_dims: int = 16
+    # Share of the budget (iterations or minutes) before the GAN term and the discriminator's steps
+    # begin: DeepFaceLab turns GAN on once the face has converged, a sharpening phase.
+    gan_start: float = 0.0
     # Augmentation (DeepFaceLab style): warp and affine apply to the input only; flip and
     # colour jitter to input and target alike.
     random_warp: bool = True
@@ -160,7 +163,7 @@ class TrainConfig:
             raise ValueError(f"eyes_mouth_weight must be >= 1, got {self.eyes_mouth_weight}")
         if self.eyes_dssim_weight != 0 and self.eyes_dssim_weight < 1:
             raise ValueError(f"eyes_dssim_weight must be 0 (off) or >= 1, got {self.eyes_dssim_weight}")
-        for name in ("eye_balance", "mouth_balance", "synthetic_blinks"):
+        for name in ("eye_balance", "mouth_balance", "synthetic_blinks", "gan_start"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if not self.balance_cap >= 1:

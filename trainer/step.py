@@ -113,8 +113,10 @@ def autoencoder_loss(outputs, t: dict[str, torch.Tensor], cfg: TrainConfig) -> t
     return parts["loss_a"] + parts["loss_b"] + cfg.mask_weight * parts["loss_mask"], parts
 
 
-def train_step(run: Run, batch: data.Batch, lr: float) -> dict[str, float]:
+def train_step(run: Run, batch: data.Batch, lr: float, gan: bool = True) -> dict[str, float]:
     """One update of run's networks on `batch` at learning rate `lr`; returns the step's losses.
+
+    gan: whether the GAN term and the discriminator's step take part (when run has a discriminator).
 
     Advances run.iteration. run.updating is True from the first write to a gradient until the
     iteration count moves on: an interrupt in between leaves a half-applied update.
@@ -128,7 +130,8 @@ def train_step(run: Run, batch: data.Batch, lr: float) -> dict[str, float]:
         outputs = run.model(t["a_input"], t["b_input"])
     face_aa, mask_aa, face_bb, mask_bb = (x.float() for x in outputs)
     loss, parts = autoencoder_loss((face_aa, mask_aa, face_bb, mask_bb), t, cfg)
-    if run.discriminator is not None:
+    with_gan = gan and run.discriminator is not None
+    if with_gan:
         with compute.autocast():
             logits = run.discriminator(torch.cat([face_aa, face_bb]))
         parts["loss_gan"] = losses.gan_generator_loss(logits.float())
@@ -141,7 +144,7 @@ def train_step(run: Run, batch: data.Batch, lr: float) -> dict[str, float]:
     torch.nn.utils.clip_grad_norm_(run.model.parameters(), cfg.grad_clip)
     run.scaler.step(run.optimizer)
     run.scaler.update()
-    if run.discriminator is not None:
+    if with_gan:
         fake = torch.cat([face_aa, face_bb]).detach()
         real = torch.cat([t["a_target"], t["b_target"]])
         with compute.autocast():

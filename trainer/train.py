@@ -164,7 +164,7 @@ def _loop(run: Run, tb, clock: _Clock, val_last: tuple[float, float], on_step, t
                 waited = time.perf_counter()
                 batch = loader.get()
                 clock.wait_seconds += time.perf_counter() - waited
-                step_losses = train_step(run, batch, lr)
+                step_losses = train_step(run, batch, lr, gan=progress >= cfg.gan_start)
                 clock.steps += 1
                 bar.update(1)
                 if rollbacks.collapsed(run, step_losses):
