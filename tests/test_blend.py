@@ -153,6 +153,18 @@ def test_warmup_and_gil_release():
     assert len(blend._composite_bgra_kernel.signatures) >= 2
 
 
+def test_composite_bgra_kernel_rounds_as_numpy_for_every_frame_level_and_alpha():
+    """The kernel's shift-based rounding and its alpha 0 / 255 shortcuts, against the plain
+    integer formula: every frame level x every alpha x 52 face levels (0, 5, ..., 255)."""
+    f, a, s = np.meshgrid(np.arange(256), np.arange(256), np.arange(0, 256, 5), indexing="ij")
+    frame = np.repeat(f.reshape(-1, 1, 1), 3, axis=2).astype(np.uint8).reshape(-1, 256, 3)
+    face = np.stack([s, 255 - s, s, a], axis=-1).astype(np.uint8).reshape(-1, 256, 4)
+    got, want = frame.copy(), frame.copy()
+    blend.composite_bgra(got, face)
+    blend.composite_bgra_numpy(want, face)
+    np.testing.assert_array_equal(got, want)
+
+
 def test_composite_bgra_kernel_matches_numpy_and_keeps_alpha_zero_exact(faces):
     frame, m, crop, mask = faces[0]
     soft = blend.feather_mask(mask, 8, 8)
