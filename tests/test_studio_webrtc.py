@@ -40,10 +40,13 @@ W, H = 640, 480
 
 
 def start_studio(tmp_path, *args, env=None):
-    """A studio process; (process, URL it printed, its stderr lines so far)."""
+    """A studio process and the URL it printed. Its stderr goes to a file (stderr_of): a pipe
+    nobody reads while the test runs would stall the studio once 64 KB of log filled it."""
     model = write_invert_model(tmp_path / "invert.onnx", 96)
     cmd = [sys.executable, "-m", "swapstream", "studio", "-m", str(model), "--port", "0", "--providers", "cpu"]
-    proc = subprocess.Popen([*cmd, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with open(tmp_path / "studio-stderr.log", "w") as err:
+        proc = subprocess.Popen([*cmd, *args], cwd=REPO, stdout=subprocess.PIPE, stderr=err, text=True, env=env)
+    proc.stderr_path = tmp_path / "studio-stderr.log"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         ready, _, _ = select.select([proc.stdout], [], [], 0.5)
@@ -54,7 +57,12 @@ def start_studio(tmp_path, *args, env=None):
         if proc.poll() is not None:
             break
     proc.kill()
-    raise AssertionError(f"studio did not print its URL: {proc.stderr.read()}")
+    raise AssertionError(f"studio did not print its URL: {stderr_of(proc)}")
+
+
+def stderr_of(proc) -> str:
+    """What a studio from start_studio has written to stderr so far."""
+    return proc.stderr_path.read_text(errors="replace")
 
 
 def post_offer(url: str, body: dict, headers: dict | None = None, context=None) -> int:
@@ -83,7 +91,7 @@ def face_box(frame: np.ndarray) -> tuple[int, int, int, int]:
 def stop_within(proc, seconds: float) -> float:
     t0 = time.monotonic()
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(30) == 0, proc.stderr.read()
+    assert proc.wait(30) == 0, stderr_of(proc)
     took = time.monotonic() - t0
     assert took < seconds, f"the studio took {took:.1f} s to stop"
     return took
@@ -155,6 +163,7 @@ def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
     finally:
         if proc.poll() is None:
             stop_within(proc, 5)
+        print(stderr_of(proc)[-4000:])  # pytest shows it when the test fails
 
 
 @pytest.mark.slow  # ~25 s here
@@ -202,7 +211,7 @@ def test_output_page_over_tls_and_recording_on_sigterm(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait(10)
-    err = proc.stderr.read()
+    err = stderr_of(proc)
     assert "SHA-256" in err
     from swapstream.studio.tls import fingerprint
 
