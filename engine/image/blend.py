@@ -257,7 +257,7 @@ def _roi_matrix(matrix: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarra
 def _composite_bgra_kernel(frame, face):
     # Most of a face's box is outside the mask (alpha 0: left as it is) or inside it (255: the
     # face's pixel): only the feather's ring needs the blend, which kept every pixel's blend
-    # 2.8x slower (benchmarks/results_log/2026-12-07-blend-budget.md). The blend rounds
+    # 2.8x slower (benchmarks/results_log/2026-12-07-frame-budget.md). The blend rounds
     # (v + 127) // 255 as (w + (w >> 8)) >> 8 with w = v + 128: the same for every v <= 255 x 255.
     for y in range(frame.shape[0]):
         row, src = frame[y], face[y]
