@@ -255,31 +255,22 @@ def _roi_matrix(matrix: np.ndarray, roi: tuple[int, int, int, int]) -> np.ndarra
 
 @kernel
 def _composite_bgra_kernel(frame, face):
-    # Most of a face's box is outside the mask (alpha 0: left as it is) or inside it (255: the
-    # face's pixel): only the feather's ring needs the blend, which kept every pixel's blend
-    # 2.8x slower (benchmarks/results_log/2026-12-07-frame-budget.md). The blend rounds
-    # (v + 127) // 255 as (w + (w >> 8)) >> 8 with w = v + 128: the same for every v <= 255 x 255.
+    # Alpha 0 (much of the face's box) is skipped: blending every pixel was 3.7x slower (results_log/
+    # 2026-12-07-frame-budget.md). (v + 127) // 255 as (w + (w >> 8)) >> 8, w = v + 128: equal for v <= 65025.
     for y in range(frame.shape[0]):
         row, src = frame[y], face[y]
         for x in range(row.shape[0]):
             a = np.uint32(src[x, 3])
-            if a == 0:
-                continue
-            if a == 255:
+            if a != 0:
                 for c in range(3):
-                    row[x, c] = src[x, c]
-                continue
-            for c in range(3):
-                v = np.uint32(row[x, c]) * (np.uint32(255) - a) + np.uint32(src[x, c]) * a + np.uint32(128)
-                row[x, c] = np.uint8((v + (v >> np.uint32(8))) >> np.uint32(8))
+                    v = np.uint32(row[x, c]) * (np.uint32(255) - a) + np.uint32(src[x, c]) * a + np.uint32(128)
+                    row[x, c] = src[x, c] if a == 255 else np.uint8((v + (v >> np.uint32(8))) >> np.uint32(8))
 
 
 def composite_bgra(frame: np.ndarray, face: np.ndarray) -> None:
     """In place: frame = round((frame * (255 - A) + face * A) / 255), A = face's alpha channel.
-
-    frame: uint8 (h, w, 3), may be a strided view; face: uint8 (h, w, 4) BGRA. A == 0 leaves
-    the pixel exactly as it was.
-    """
+    frame: uint8 (h, w, 3), may be a strided view; face: uint8 (h, w, 4) BGRA. A == 0 leaves the
+    pixel exactly as it was."""
     _composite_bgra_kernel(frame, face)
 
 
