@@ -137,3 +137,21 @@ def test_the_band_around_the_support_is_the_whole_crops(bank):
         sx0, sy0, sx1, sy1 = support
         inside = cut[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
         np.testing.assert_allclose(inside, whole[sy0:sy1, sx0:sx1], atol=1e-3)
+
+
+def test_the_landmark_field_over_a_box_is_the_whole_fields_there():
+    """landmark_maps(..., box) enlarges only the field's cells around the box: bit-exact with the
+    whole field cut to the box, for any box (the bank face is remapped only where it is used)."""
+    from swapstream.engine.face.neighbours import landmark_maps
+
+    rng = np.random.default_rng(1)
+    for size in (256, 128, 200):  # 200: not a multiple of the field's grid, the whole field is enlarged
+        src = rng.uniform(0, size, (478, 2))
+        dst = src + rng.normal(0, 3, (478, 2))
+        whole = landmark_maps(src, dst, size)
+        for _ in range(40):
+            x0, y0 = rng.integers(0, size - 2, 2)
+            x1, y1 = rng.integers(x0 + 1, size + 1), rng.integers(y0 + 1, size + 1)
+            part = landmark_maps(src, dst, size, (x0, y0, x1, y1))
+            for w, p in zip(whole, part, strict=True):
+                np.testing.assert_array_equal(w[y0:y1, x0:x1], p)

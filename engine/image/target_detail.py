@@ -212,9 +212,9 @@ class TargetDetail:
             w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
             w_fine = np.ascontiguousarray(_cut(w, fine))
             if w_fine.any():
-                map_x, map_y = landmark_maps(self.bank.landmarks[i], pts, size)
+                map_x, map_y = landmark_maps(self.bank.landmarks[i], pts, size, box)
                 flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
-                warped = cv2.remap(self.bank.greys[i], _cut(map_x, box), _cut(map_y, box), **flags)
+                warped = cv2.remap(self.bank.greys[i], map_x, map_y, **flags)
                 grey = cv2.cvtColor(_cut(big, box), cv2.COLOR_BGR2GRAY)
                 warped_fine, grey_fine = _cut(warped, fine, box), _cut(grey, fine, box)
                 band = grid_band(warped_fine, self.cell)
