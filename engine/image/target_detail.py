@@ -183,8 +183,8 @@ class TargetDetail:
         pixels as sharpen followed by warp_bgra's packing, within one level (float rounding), in
         fewer passes: the bank face is warped and its band taken only around the mask's support
         (where weight can be > 0), the lids' coarser band only around the eyes (each in a box
-        aligned to its band's cells), and one kernel adds the band, rounds and packs. The array is a buffer this object
-        reuses: valid until the next call."""
+        aligned to its band's cells), and one kernel adds the band, rounds and packs. The array
+        is a buffer this object reuses: valid until the next call."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         big = swapped if r == size else cv2.resize(swapped, (size, size), interpolation=cv2.INTER_CUBIC)
@@ -233,12 +233,10 @@ class TargetDetail:
         EYE_BAND_CELLS cells - add), in place, where eyes = strength x lid_weight x weight; lids:
         (the bank face warped, the render's grey) over eyes_box, a box aligned to that coarser band;
         lid_weight (eye_weight) and weight: float32 (S, S)."""
-        x0, y0 = max(fine[0], eyes_box[0]), max(fine[1], eyes_box[1])
-        x1, y1 = min(fine[2], eyes_box[2]), min(fine[3], eyes_box[3])
-        if x1 <= x0 or y1 <= y0:
+        both = _intersection(fine, eyes_box)
+        if both[2] <= both[0] or both[3] <= both[1]:
             return
         cells = self.cell * EYE_BAND_CELLS
-        both = (x0, y0, x1, y1)
         band = _cut(grid_band(lids[0], cells) - grid_band(lids[1], cells), both, eyes_box)
         eyes = cv2.multiply(_cut(lid_weight, both), _cut(weight, both), scale=strength)
         mine = _cut(add, both, fine)
