@@ -357,6 +357,9 @@ def test_cli_bad_input_exits_2_with_one_line(facesets, tmp_path, capsys):
     assert _cli(facesets, tmp_path / "r", "--preset", str(big)) == 2
     assert "faces are 64 px but the model trains at 128 px" in capsys.readouterr().err
 
+    assert _cli(facesets, tmp_path / "r", "--gan-start", "1.5") == 2
+    assert "--gan-start" in capsys.readouterr().err
+
 
 def test_cli_refuses_foreign_run_dir_and_corrupt_checkpoint(facesets, tmp_path, capsys):
     run = tmp_path / "run"

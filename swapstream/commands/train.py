@@ -51,6 +51,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="auto: fp16 on CUDA, bf16 on CPUs with native bf16 (AMX/AVX512-BF16), else fp32",
     )
     parser.add_argument("--gan-power", type=float_in(0, 10), help="override the preset's GAN power (0 = off)")
+    parser.add_argument(
+        "--gan-start",
+        type=float_in(0, 1),
+        help="share of the budget (0..1) before the GAN term begins, as DeepFaceLab users turn GAN on late",
+    )
     parser.add_argument("--color-transfer", action="store_true", help="rct: move A's colours toward B's")
     parser.add_argument("--preview-minutes", type=positive_float(MAX_MINUTES), help="minutes between previews")
     parser.add_argument("--checkpoint-minutes", type=positive_float(MAX_MINUTES), help="minutes between checkpoints")
@@ -95,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         "lr": args.lr,
         "precision": args.precision,
         "gan_power": args.gan_power,
+        "gan_start": args.gan_start,
         "preview_minutes": args.preview_minutes,
         "checkpoint_minutes": args.checkpoint_minutes,
         "color_transfer": True if args.color_transfer else None,
