@@ -73,12 +73,15 @@ def with_target_detail(bank: TargetDetail, faces, masks, landmarks, yaw, pitch, 
     """The renders as the blend pastes them with the target's detail (default amount 1), at the
     render's size: the bank face nearest each driving face (landmarks (N, 478, 2) px of the
     render) warped onto it, with the eye band EYE_BAND_CELLS = eye_cells."""
-    target_detail.EYE_BAND_CELLS = eye_cells
+    default, target_detail.EYE_BAND_CELLS = target_detail.EYE_BAND_CELLS, eye_cells
     size = faces.shape[1]
     out = []
-    for face, mask, pts, y, p in zip(faces, masks, landmarks, yaw, pitch, strict=True):
-        big = bank.sharpen(face, pts, mask, (float(y), float(p)), 1.0)
-        out.append(cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA))
+    try:
+        for face, mask, pts, y, p in zip(faces, masks, landmarks, yaw, pitch, strict=True):
+            big = bank.sharpen(face, pts, mask, (float(y), float(p)), 1.0)
+            out.append(cv2.resize(big, (size, size), interpolation=cv2.INTER_AREA))
+    finally:
+        target_detail.EYE_BAND_CELLS = default  # the module's default again for the next caller
     return np.stack(out)
 
 

@@ -315,11 +315,10 @@ def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
     EYE_WEIGHT_SHRINK times coarser and enlarged bilinearly: a feather needs no finer grid, and
     blurring the full crop cost 0.37 ms per face."""
     n = max(1, round(size / EYE_WEIGHT_SHRINK))
-    scale = n / size
+    on_grid = (np.asarray(points, np.float64)[:, :2] + 0.5) * (n / size) * 16 - 8  # 4 fractional bits
     small = np.zeros((n, n), np.float32)
-    for eye in (LEFT_EYE, RIGHT_EYE):  # sub-pixel corners: 4 fractional bits
-        hull = eye_lid_hull((np.asarray(points, np.float64)[:, :2] + 0.5) * scale * 16 - 8, eye)
-        cv2.fillConvexPoly(small, hull, 1.0, shift=4)
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        cv2.fillConvexPoly(small, eye_lid_hull(on_grid, eye), 1.0, shift=4)
     sigma = EYE_FEATHER * n
     if sigma > 0:
         small = cv2.GaussianBlur(small, (0, 0), sigma)
