@@ -19,7 +19,8 @@ between rounds); fps = frames written / wall seconds, model load and warm-up exc
 pipeline's own start (stage threads, detectors) included as `swapstream convert` pays it.
 Report: per precision the median over rounds of each side's fps and of the per-round ratio.
 --threads runs the engine side once per intra-op thread count (0: the session default of
-engine.runtime.providers) in every round; the loop keeps the default.
+engine.runtime.providers for an offline conversion, as `swapstream convert` gets it) in every round;
+the loop keeps the default.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def main() -> int:
         path = default_model(args.preset, precision, cache)[0]
         by = {}
         for threads in args.threads:
-            model = load_swap_model(path, RuntimeConfig(providers=("cpu",), intra_op_threads=threads))
+            model = load_swap_model(path, RuntimeConfig(providers=("cpu",), intra_op_threads=threads, offline=True))
             by[f"engine t{threads}"] = (SwapSession(cfg, model), model)
         by["loop"] = (None, load_swap_model(path, RuntimeConfig(providers=("cpu",))))
         sides[precision] = by

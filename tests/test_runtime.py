@@ -264,9 +264,24 @@ def test_inference_threads_do_not_spin_unless_asked(tmp_path):
     assert not runtime_config_from_args(parser.parse_args([])).spin_wait
 
 
-def test_intra_op_threads_follow_the_cpus_int8_unit(tmp_path, monkeypatch):
-    """Unset threads (0) become 1 on a <= 2-core host with VNNI/AMX, ONNX Runtime's choice (0)
-    elsewhere; flags are read from a cpuinfo file; an explicit count always wins."""
+def test_convert_asks_for_offline_inference_and_live_does_not():
+    """The commands say which work their inference serves: convert's session may take every core
+    (auto_intra_op_threads), live's, studio's and bench's live mode leave one to the other stages."""
+    from swapstream.cli import _available_commands, build_parser
+    from swapstream.swap_session.from_args import runtime_config_from_args
+
+    parser = build_parser(_available_commands())
+    convert = parser.parse_args(["convert", "in.mp4", "-o", "out.mp4", "-m", "m.onnx"])
+    live = parser.parse_args(["live", "-m", "m.onnx"])
+    assert runtime_config_from_args(convert).offline
+    assert not runtime_config_from_args(live).offline
+    assert not runtime_config_from_args(parser.parse_args(["bench"])).offline  # bench decides by --mode
+
+
+def test_intra_op_threads_follow_the_cpus_int8_unit_and_the_work(tmp_path, monkeypatch):
+    """Unset threads (0) become 1 for a live stream on a <= 2-core host with VNNI/AMX, ONNX
+    Runtime's choice (0) elsewhere and offline; flags are read from a cpuinfo file; an explicit
+    count always wins."""
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
         "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
@@ -281,6 +296,7 @@ def test_intra_op_threads_follow_the_cpus_int8_unit(tmp_path, monkeypatch):
     assert providers_mod.auto_intra_op_threads(frozenset({"avx2", "avx_vnni"}), 1) == 1  # Alder Lake class
     assert providers_mod.auto_intra_op_threads(avx2_only, 2) == 0
     assert providers_mod.auto_intra_op_threads(zen4, 16) == 0
+    assert providers_mod.auto_intra_op_threads(zen4, 2, offline=True) == 0
 
     path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
     monkeypatch.setattr(providers_mod, "usable_cores", lambda: 2)
@@ -288,5 +304,7 @@ def test_intra_op_threads_follow_the_cpus_int8_unit(tmp_path, monkeypatch):
         monkeypatch.setattr(providers_mod, "cpu_flags", lambda flags=flags: flags)
         assert providers_mod.session_options(RuntimeConfig()).intra_op_num_threads == threads
         assert providers_mod.session_options(RuntimeConfig(intra_op_threads=2)).intra_op_num_threads == 2
+        assert providers_mod.session_options(RuntimeConfig(offline=True)).intra_op_num_threads == 0
+        assert providers_mod.session_options(RuntimeConfig(intra_op_threads=1, offline=True)).intra_op_num_threads == 1
         session, _ = create_session(path, RuntimeConfig(providers=("cpu",)))
         assert session.get_session_options().intra_op_num_threads == threads

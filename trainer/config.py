@@ -111,6 +111,7 @@ class TrainConfig:
     mask_weight: float = 10.0
     eyes_mouth_weight: float = 3.0  # multiplier of the per-pixel losses inside eye and mouth regions
     eyes_dssim_weight: float = 0.0  # > 0: DSSIM's multiplier inside the eyes instead of eyes_mouth_weight
+    edge_weight: float = 0.0  # the face's gradient L1 (trainer/losses.py edge_loss), against blur
     gan_power: float = 0.0  # 0 disables the patch discriminator
     gan_dims: int = 16
     # Share of the budget (iterations or minutes) before the GAN term and the discriminator's steps
@@ -147,6 +148,7 @@ class TrainConfig:
             "lr_warmup_iters",
             "dssim_weight",
             "mse_weight",
+            "edge_weight",
             "mask_weight",
             "gan_power",
             "affine_scale",

@@ -1,4 +1,5 @@
-"""Training losses: masked DSSIM (kornia's SSIM) + masked MSE with eyes/mouth priority, mask MSE, patch GAN.
+"""Training losses: masked DSSIM (kornia's SSIM) + masked MSE (+ optional gradient L1) with eyes/mouth
+priority, mask MSE, patch GAN.
 
 All inputs float32 NCHW at the model's output resolution R (the targets' size; twice the input
 for depth-to-space models): faces (N, 3, R, R) and masks (N, 1, R, R) in [0, 1], eye/mouth regions
@@ -29,8 +30,10 @@ def face_loss(
     mse_weight: float,
     eyes_mouth_weight: float,
     eyes_dssim_weight: float = 0.0,
+    edge_weight: float = 0.0,
 ) -> torch.Tensor:
-    """Scalar: DSSIM (two scales from 256 px) + MSE of the masked face, eyes and mouth weighted up.
+    """Scalar: DSSIM (two scales from 256 px) + MSE of the masked face, eyes and mouth weighted up,
+    + edge_weight x the L1 distance of the two faces' gradients (edge_loss).
 
     region: 0 elsewhere, REGION_EYES / REGION_MOUTH of trainer/data.py (1 / 2) inside them; both
     weigh eyes_mouth_weight, except that eyes_dssim_weight > 0 replaces it for DSSIM in the eyes.
@@ -48,7 +51,20 @@ def face_loss(
         half_p, half_t = F.avg_pool2d(pred_m, 2), F.avg_pool2d(target_m, 2)
         dssim = 0.5 * dssim + 0.5 * ssim_loss(half_p, half_t, ssim_window(res // 2))
     mse = (((pred_m - target_m) ** 2) * weight).mean()
-    return dssim_weight * dssim + mse_weight * mse
+    total = dssim_weight * dssim + mse_weight * mse
+    return total + edge_weight * edge_loss(pred_m, target_m, weight) if edge_weight > 0 else total
+
+
+def edge_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Scalar: mean over pixels of weight x |d pred - d target|, summed over the horizontal and
+    vertical neighbour differences d. pred, target: (N, C, R, R); weight: (N, 1, R, R).
+
+    A squared error is least for the average of the faces a code could mean, which is a blur; an
+    absolute error on the gradients is least for their median, which keeps edges (the "gradient
+    difference loss" of Mathieu et al., 2016, against blurry video prediction)."""
+    dx = (pred[..., :, 1:] - pred[..., :, :-1]) - (target[..., :, 1:] - target[..., :, :-1])
+    dy = (pred[..., 1:, :] - pred[..., :-1, :]) - (target[..., 1:, :] - target[..., :-1, :])
+    return (dx.abs() * weight[..., :, 1:]).mean() + (dy.abs() * weight[..., 1:, :]).mean()
 
 
 def mask_loss(pred_mask: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:

@@ -104,7 +104,7 @@ def autoencoder_loss(outputs, t: dict[str, torch.Tensor], cfg: TrainConfig) -> t
     t: the batch as to_tensors returns it (targets, masks and eye/mouth regions of A and B).
     """
     face_aa, mask_aa, face_bb, mask_bb = outputs
-    weights = (cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight, cfg.eyes_dssim_weight)
+    weights = (cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight, cfg.eyes_dssim_weight, cfg.edge_weight)
     parts = {
         "loss_a": losses.face_loss(face_aa, t["a_target"], t["a_mask"], t["a_region"], *weights),
         "loss_b": losses.face_loss(face_bb, t["b_target"], t["b_mask"], t["b_region"], *weights),

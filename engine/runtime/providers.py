@@ -49,8 +49,10 @@ class RuntimeConfig:
     """How to run a model. Built once at the edge (CLI flags or YAML), then passed down.
 
     providers: short names in order of preference, or ('auto',).
-    intra_op_threads / inter_op_threads: 0 picks a default: intra-op by the CPU
+    intra_op_threads / inter_op_threads: 0 picks a default: intra-op by the CPU and the work
         (auto_intra_op_threads), inter-op by ONNX Runtime.
+    offline: the session serves an offline conversion (every frame kept, as fast as possible),
+        not a live stream: the default intra-op threads are then ONNX Runtime's (one per core).
     spin_wait: let the intra-op threads busy-wait for work between runs. Off by default: the
         engine runs every stage on its own thread, and spinning inference threads took the cores
         from them (2-core Xeon, live 1280x720: glass-to-glass p99 48-60 ms off, 66-100 ms on;
@@ -74,6 +76,7 @@ class RuntimeConfig:
     providers: tuple[str, ...] = ("auto",)
     intra_op_threads: int = 0
     inter_op_threads: int = 0
+    offline: bool = False
     spin_wait: bool = False
     device_id: int = 0
     trt_fp16: bool = False
@@ -195,19 +198,24 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
     return frozenset(line.partition(":")[2].split())
 
 
-def auto_intra_op_threads(flags: frozenset[str], cores: int) -> int:
-    """Intra-op threads when RuntimeConfig.intra_op_threads is 0: 1 on a host of at most 2 cores
-    whose CPU has an INT8 dot-product unit, else 0 (ONNX Runtime's choice: one per physical core).
+def auto_intra_op_threads(flags: frozenset[str], cores: int, offline: bool = False) -> int:
+    """Intra-op threads when RuntimeConfig.intra_op_threads is 0: 1 for a live stream on a host of
+    at most 2 cores whose CPU has an INT8 dot-product unit, else 0 (ONNX Runtime's choice: one per
+    physical core).
 
-    Why: with VNNI the `live` INT8 model takes ~6 ms per face on one core, and the engine's other
+    Live: with VNNI the `live` INT8 model takes ~6 ms per face on one core, and the engine's other
     stages (decode, detect, blend, encode) need the second core. Measured interleaved on a shared
     2-core Zen 4 (AVX-512 VNNI), `live` INT8, 1 thread against 2 (medians of 3-4 rounds,
     benchmarks/results_log/2026-12-07-inference.md): live glass-to-glass p99 29 / 37 ms (1280x720,
     30 fps source), 45 / 54 and 105 / 120 ms (1280x720, 60 fps, two runs), 104 / 107 and 110 / 143
-    ms (1920x1080, 30 and 60 fps), frames delivered equal or higher; offline convert fps equal. Without VNNI (AVX2 only)
+    ms (1920x1080, 30 and 60 fps), frames delivered equal or higher. Without VNNI (AVX2 only)
     INT8 is ~1.5x fp32 and no such measurement exists here: ONNX Runtime's default stays.
+    Offline the inference stage is the bottleneck and the others need a fraction of a core: on the
+    idle Zen 4, issue 29's 15.8 GFLOP recipe INT8 converted at 25.7 fps on 2 threads against 17.9
+    on 1 (3 interleaved rounds, benchmarks/results_log/2026-12-07-frame-budget.md), so offline
+    keeps ONNX Runtime's default.
     """
-    return 1 if cores <= 2 and flags & INT8_DOT_FLAGS else 0
+    return 1 if not offline and cores <= 2 and flags & INT8_DOT_FLAGS else 0
 
 
 def usable_cores() -> int:
@@ -217,7 +225,7 @@ def usable_cores() -> int:
 
 def session_options(cfg: RuntimeConfig) -> ort.SessionOptions:
     opts = ort.SessionOptions()
-    opts.intra_op_num_threads = cfg.intra_op_threads or auto_intra_op_threads(cpu_flags(), usable_cores())
+    opts.intra_op_num_threads = cfg.intra_op_threads or auto_intra_op_threads(cpu_flags(), usable_cores(), cfg.offline)
     opts.inter_op_num_threads = cfg.inter_op_threads
     opts.add_session_config_entry(SPIN_WAIT_KEY, "1" if cfg.spin_wait else "0")
     opts.graph_optimization_level = _GRAPH_OPTIMIZATION[cfg.graph_optimization]

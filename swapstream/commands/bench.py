@@ -21,6 +21,7 @@ swapstream/bench/runs.py; the table, JSON and plot: swapstream/bench/report.py.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import tempfile
 from pathlib import Path
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     check_output_files(outputs, (args.source, *swap_inputs(args)), make_parents=True)
     size = parse_size(args.size)
     cache = cache_root(args.cache_dir)
-    runtime_cfg = runtime_config_from_args(args)
+    runtime_cfg = dataclasses.replace(runtime_config_from_args(args), offline=args.mode == "convert")
     cfg = engine_config_from_args(args)
     measured_frames = args.frames + args.warmup
     if args.source is None:

@@ -44,7 +44,7 @@ LOSSLESS_CONTAINERS = (".mkv", ".avi", ".nut")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="video file or folder of images")
     parser.add_argument("-o", "--output", required=True, type=Path, help="output video, or a folder name (no suffix)")
-    add_swap_arguments(parser)
+    add_swap_arguments(parser, offline=True)
     g = parser.add_argument_group("encoding")
     g.add_argument(
         "--crf", type=int_in(0, 51), default=None, help="x264/x265 quality 0..51, lower is better (default 18)"

@@ -21,10 +21,13 @@ from swapstream.common.choices import (
 )
 
 
-def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = True, max_frames: bool = True) -> None:
+def add_swap_arguments(
+    parser: argparse.ArgumentParser, model_required: bool = True, max_frames: bool = True, offline: bool = False
+) -> None:
     """Flags shared by convert, live, studio and bench: model, faces, colour, mask, blend, config, runtime.
 
-    bench passes model_required=False (it has a default model) and max_frames=False (it has --frames).
+    bench passes model_required=False (it has a default model) and max_frames=False (it has --frames);
+    convert passes offline=True (its inference may take every core: add_runtime_arguments).
     """
     model_help = "swap model (.onnx export or DeepFaceLive .dfm)"
     parser.add_argument("-m", "--model", required=model_required, type=Path, default=None, help=model_help)
@@ -69,7 +72,7 @@ def add_swap_arguments(parser: argparse.ArgumentParser, model_required: bool = T
     g.add_argument("--config", type=Path, default=None, help="engine config YAML (default configs/engine.yaml)")
     if max_frames:
         g.add_argument("--max-frames", type=int_in(0), default=0, help="stop after this many frames (0 = all)")
-    add_runtime_arguments(parser)
+    add_runtime_arguments(parser, offline)
 
 
 def add_knob_arguments(group) -> None:
@@ -105,8 +108,10 @@ def reference_spec(text: str) -> tuple[Path, Path | None]:
     return Path(m.group(1)), Path(m.group(2))
 
 
-def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
-    """The inference runtime flags (swap_session.from_args.runtime_config_from_args reads them)."""
+def add_runtime_arguments(parser: argparse.ArgumentParser, offline: bool = False) -> None:
+    """The inference runtime flags (swap_session.from_args.runtime_config_from_args reads them);
+    offline: the command converts offline (engine.runtime.providers.RuntimeConfig.offline)."""
+    parser.set_defaults(offline_inference=offline)
     g = parser.add_argument_group("inference runtime")
     g.add_argument(
         "--providers",
@@ -117,8 +122,8 @@ def add_runtime_arguments(parser: argparse.ArgumentParser) -> None:
         "--threads",
         type=threads(allow_zero=True),
         default=0,
-        help=f"intra-op threads, 0..{MAX_THREADS} (0 = by the CPU: 1 on a host of <= 2 cores with VNNI/AMX, "
-        "else ONNX Runtime's default)",
+        help=f"intra-op threads, 0..{MAX_THREADS} (0 = by the CPU and the work: 1 for a live stream on a host "
+        "of <= 2 cores with VNNI/AMX, else ONNX Runtime's default, one per core)",
     )
     g.add_argument(
         "--spin-wait",

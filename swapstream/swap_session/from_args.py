@@ -14,13 +14,15 @@ from swapstream.common.errors import UserError, user_error
 def runtime_config_from_args(args: argparse.Namespace):
     """The engine.runtime.providers.RuntimeConfig of --providers, --threads, --spin-wait,
     --device-id, --trt-fp16, --trt-cache (default: the user's cache folder), --device and
-    --cuda-graph."""
+    --cuda-graph; offline when the command converts offline (commands/swap_flags.py
+    add_runtime_arguments; bench decides by its --mode)."""
     from swapstream.engine.runtime.providers import RuntimeConfig, user_trt_cache
 
     try:
         return RuntimeConfig(
             providers=tuple(p for p in args.providers.split(",") if p.strip()),
             intra_op_threads=args.threads,
+            offline=getattr(args, "offline_inference", False),
             spin_wait=args.spin_wait,
             device_id=args.device_id,
             trt_fp16=args.trt_fp16,
