@@ -155,3 +155,20 @@ def test_the_landmark_field_over_a_box_is_the_whole_fields_there():
             part = landmark_maps(src, dst, size, (x0, y0, x1, y1))
             for w, p in zip(whole, part, strict=True):
                 np.testing.assert_array_equal(w[y0:y1, x0:x1], p)
+
+
+def test_the_band_gain_restores_the_bank_faces_band_energy(astronaut_bgr):
+    """Two unrelated textures' energies add: with the render holding half the bank face's band
+    energy, amount 1 brings the sum to the bank face's energy (a gain of the lacking share itself,
+    0.5, left it at 0.75 of it); a render as detailed as the bank face gets nothing."""
+    grey = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    theirs = target_detail.grid_band(grey[40:296, 120:376], 4.0)  # her face
+    own = target_detail.grid_band(grey[256:512, 256:512], 4.0)  # her suit and the flag: another texture
+    own *= np.sqrt(0.5 * np.sum(theirs**2) / np.sum(own**2))
+    e_theirs, e_own = float(np.sum(theirs**2)), float(np.sum(own**2))
+    assert abs(float(np.corrcoef(theirs.ravel(), own.ravel())[0, 1])) < 0.05
+    gain = target_detail.band_gain(1.0, e_own, e_theirs)
+    assert float(np.sum((own + gain * theirs) ** 2)) == pytest.approx(e_theirs, rel=0.05)
+    assert target_detail.band_gain(0.5, e_own, e_theirs) == pytest.approx(0.5 * gain)
+    assert target_detail.band_gain(1.0, e_theirs, e_theirs) == 0.0
+    assert target_detail.band_gain(1.0, 1.0, 0.0) == 0.0

@@ -8,9 +8,9 @@ target's faceset, spread over its poses and expressions (engine.face.neighbours)
 of each frame the bank face nearest in yaw, pitch, eye and mouth opening is warped onto the
 driving face's landmarks, and its grey high-pass band (finer than the model's input grid) is
 added to the swapped crop enlarged to the bank's size: the face is pasted from that larger crop,
-so the band finer than the model's output pixels is the target's too. Only the share of the band
-the model's render lacks is added (as engine.image.detail.restore_guessed_band does), so a model
-that draws its own gets little on top. A face keeps its bank face while it stays within
+so the band finer than the model's output pixels is the target's too. Only as much of the band is
+added as brings the render's band energy up to the bank face's (band_gain), so a model that draws
+its own gets little on top. A face keeps its bank face while it stays within
 HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame. Over the
 eyes' lids a wider band of that face replaces the render's, where its eye opening is the
 driver's: a model trained for minutes draws open eyes through a blink, the target's own face
@@ -21,6 +21,7 @@ Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,16 @@ def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BAN
     return DetailBank(path, fs.face_type, fs.size, greys, landmarks, features[keep])
 
 
+def band_gain(amount: float, e_own: float, e_theirs: float) -> float:
+    """The bank band's weight: amount x sqrt(the share of its energy the render lacks), so that the
+    render's band (energy e_own) plus the bank's (e_theirs), two unrelated textures whose energies
+    add, reach the bank face's energy at amount 1. The share itself (what the driver's detail,
+    engine.image.detail.restore_guessed_band, still uses) left them short of it: own sharpness
+    0.56-0.58 against 0.59-0.60 with the square root on two pairs
+    (benchmarks/results_log/2026-12-07-own-pixels.md)."""
+    return amount * math.sqrt(min(max(1.0 - e_own / e_theirs, 0.0), 1.0)) if e_theirs > 0 else 0.0
+
+
 def grid_band(image: np.ndarray, cell: float) -> np.ndarray:
     """float32 like image: image minus itself shrunk `cell` times (INTER_AREA) and enlarged back
     (bicubic): the detail finer than a grid `cell` times coarser holds."""
@@ -135,8 +146,8 @@ class TargetDetail:
     ) -> np.ndarray:
         """uint8 (S, S, 3), S = the bank's size: swapped (uint8 (R, R, 3) BGR, R <= S) enlarged
         bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
-        bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times the
-        share of that band's energy (inside weight) the enlarged render lacks; over the eyes'
+        bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times
+        band_gain of their energies inside weight; over the eyes'
         lids (`eye_weight`) the render's grey band up to EYE_BAND_CELLS grid cells is replaced by
         that face's, as far as its eye opening matches the driver's (EYE_MATCH_UNITS). pose:
         the face's (yaw, pitch) in degrees. The plain statement of what the blend stage's
@@ -156,8 +167,7 @@ class TargetDetail:
         own = grid_band(grey, self.cell)
         e_theirs = float(cv2.sumElems(cv2.multiply(cv2.multiply(theirs, theirs), w))[0])
         e_own = float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
-        gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
-        add = cv2.multiply(theirs, w, scale=gain)
+        add = cv2.multiply(theirs, w, scale=band_gain(amount, e_own, e_theirs))
         # The bank face's lids only where they are the driver's: a face kept through a blink
         # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
         lid_match = 1.0 - abs(float(self.bank.features[i, 2] - query[2])) / EYE_MATCH_UNITS
@@ -219,8 +229,7 @@ class TargetDetail:
                 warped_fine, grey_fine = _cut(warped, fine, box), _cut(grey, fine, box)
                 band = grid_band(warped_fine, self.cell)
                 e_theirs, e_own = _energies_kernel(band, grid_band(grey_fine, self.cell), w_fine)
-                gain = amount * min(max(1.0 - e_own / e_theirs, 0.0), 1.0) if e_theirs > 0 else 0.0
-                add = cv2.multiply(band, w_fine, scale=gain)
+                add = cv2.multiply(band, w_fine, scale=band_gain(amount, e_own, e_theirs))
                 if eyes_box is not None:  # as sharpen: the bank face's lids where its opening is the driver's
                     lids = _cut(warped, eyes_box, box), _cut(grey, eyes_box, box)
                     self._add_lids(add, fine, eyes_box, lids, lid_weight, w, min(amount, 1.0) * lid_match)
