@@ -264,6 +264,30 @@ def test_inference_threads_do_not_spin_unless_asked(tmp_path):
     assert not runtime_config_from_args(parser.parse_args([])).spin_wait
 
 
+def test_offline_batches_run_concurrently_and_come_back_in_order(tmp_path, monkeypatch):
+    """Offline on the CPU of a <= 2-core host with threads left to the engine, a batch is split
+    into one run per core at once (concurrent_runs); every face comes back where it was, as one
+    run gives it. Elsewhere, on another provider or with --threads, one run."""
+    offline, live = RuntimeConfig(providers=("cpu",), offline=True), RuntimeConfig(providers=("cpu",))
+    assert providers_mod.concurrent_runs(offline, "cpu", 2) == 2
+    assert providers_mod.concurrent_runs(offline, "cuda", 2) == 1
+    assert providers_mod.concurrent_runs(offline, "cpu", 8) == 1
+    assert providers_mod.concurrent_runs(live, "cpu", 2) == 1
+    assert providers_mod.concurrent_runs(replace(offline, intra_op_threads=2), "cpu", 2) == 1
+    from swapstream.engine.runtime import swap_model as swap_model_mod
+
+    for module in (providers_mod, swap_model_mod):
+        monkeypatch.setattr(module, "usable_cores", lambda: 2)
+    path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
+    split, whole = load_swap_model(path, offline), load_swap_model(path, live)
+    assert split._runs == 2 and whole._runs == 1
+    faces = np.random.default_rng(0).integers(0, 256, (5, *(2 * [split.resolution]), 3), dtype=np.uint8)
+    got, want = split.swap(faces), whole.swap(faces)
+    assert np.array_equal(got[0], 255 - faces) and np.array_equal(got[0], want[0])
+    assert np.array_equal(got[1], want[1])
+    assert [len(a) for a in split.swap(faces[:1])] == [1, 1]
+
+
 def test_convert_asks_for_offline_inference_and_live_does_not():
     """The commands say which work their inference serves: convert's session may take every core
     (auto_intra_op_threads), live's, studio's and bench's live mode leave one to the other stages."""
@@ -279,9 +303,9 @@ def test_convert_asks_for_offline_inference_and_live_does_not():
 
 
 def test_intra_op_threads_follow_the_cpus_int8_unit_and_the_work(tmp_path, monkeypatch):
-    """Unset threads (0) become 1 for a live stream on a <= 2-core host with VNNI/AMX, ONNX
-    Runtime's choice (0) elsewhere and offline; flags are read from a cpuinfo file; an explicit
-    count always wins."""
+    """Unset threads (0) become 1 on a <= 2-core host for a live stream where the CPU has VNNI/AMX
+    and offline (whose batches run concurrently instead), ONNX Runtime's choice (0) elsewhere;
+    flags are read from a cpuinfo file; an explicit count always wins."""
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
         "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC\n"
@@ -296,7 +320,8 @@ def test_intra_op_threads_follow_the_cpus_int8_unit_and_the_work(tmp_path, monke
     assert providers_mod.auto_intra_op_threads(frozenset({"avx2", "avx_vnni"}), 1) == 1  # Alder Lake class
     assert providers_mod.auto_intra_op_threads(avx2_only, 2) == 0
     assert providers_mod.auto_intra_op_threads(zen4, 16) == 0
-    assert providers_mod.auto_intra_op_threads(zen4, 2, offline=True) == 0
+    assert providers_mod.auto_intra_op_threads(avx2_only, 2, offline=True) == 1
+    assert providers_mod.auto_intra_op_threads(zen4, 16, offline=True) == 0
 
     path = write_inverting_model(tmp_path / "m.onnx", swapstream_contract().to_metadata())
     monkeypatch.setattr(providers_mod, "usable_cores", lambda: 2)
@@ -304,7 +329,7 @@ def test_intra_op_threads_follow_the_cpus_int8_unit_and_the_work(tmp_path, monke
         monkeypatch.setattr(providers_mod, "cpu_flags", lambda flags=flags: flags)
         assert providers_mod.session_options(RuntimeConfig()).intra_op_num_threads == threads
         assert providers_mod.session_options(RuntimeConfig(intra_op_threads=2)).intra_op_num_threads == 2
-        assert providers_mod.session_options(RuntimeConfig(offline=True)).intra_op_num_threads == 0
-        assert providers_mod.session_options(RuntimeConfig(intra_op_threads=1, offline=True)).intra_op_num_threads == 1
+        assert providers_mod.session_options(RuntimeConfig(offline=True)).intra_op_num_threads == 1
+        assert providers_mod.session_options(RuntimeConfig(intra_op_threads=2, offline=True)).intra_op_num_threads == 2
         session, _ = create_session(path, RuntimeConfig(providers=("cpu",)))
         assert session.get_session_options().intra_op_num_threads == threads

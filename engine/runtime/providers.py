@@ -199,8 +199,9 @@ def cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
 
 
 def auto_intra_op_threads(flags: frozenset[str], cores: int, offline: bool = False) -> int:
-    """Intra-op threads when RuntimeConfig.intra_op_threads is 0: 1 for a live stream on a host of
-    at most 2 cores whose CPU has an INT8 dot-product unit, else 0 (ONNX Runtime's choice: one per
+    """Intra-op threads when RuntimeConfig.intra_op_threads is 0: 1 on a host of at most 2 cores
+    for an offline conversion (its batches run concurrently instead: concurrent_runs) and for a
+    live stream where the CPU has an INT8 dot-product unit; else 0 (ONNX Runtime's choice: one per
     physical core).
 
     Live: with VNNI the `live` INT8 model takes ~6 ms per face on one core, and the engine's other
@@ -210,12 +211,28 @@ def auto_intra_op_threads(flags: frozenset[str], cores: int, offline: bool = Fal
     30 fps source), 45 / 54 and 105 / 120 ms (1280x720, 60 fps, two runs), 104 / 107 and 110 / 143
     ms (1920x1080, 30 and 60 fps), frames delivered equal or higher. Without VNNI (AVX2 only)
     INT8 is ~1.5x fp32 and no such measurement exists here: ONNX Runtime's default stays.
-    Offline the inference stage is the bottleneck and the others need a fraction of a core: on the
-    idle Zen 4, issue 29's 15.8 GFLOP recipe INT8 converted at 25.7 fps on 2 threads against 17.9
-    on 1 (3 interleaved rounds, benchmarks/results_log/2026-12-07-frame-budget.md), so offline
-    keeps ONNX Runtime's default.
     """
-    return 1 if not offline and cores <= 2 and flags & INT8_DOT_FLAGS else 0
+    if cores > 2:
+        return 0
+    return 1 if offline or flags & INT8_DOT_FLAGS else 0
+
+
+def concurrent_runs(cfg: RuntimeConfig, provider: str, cores: int) -> int:
+    """How many session runs one batch of faces is split into, run at once (SwapModel.swap): one
+    per core for an offline conversion on the CPU provider of a host of at most 2 cores, when
+    --threads is left to the engine (each run then has one intra-op thread); else 1.
+
+    Offline the inference stage is the bottleneck and the others need a fraction of a core. On the
+    idle 2-core Zen 4, issue 29's 15.8 GFLOP recipe INT8 took 26-28 ms per face as two one-thread
+    runs of half a batch of 8 at once, 35-36 ms as one run on two intra-op threads and 52 ms on one
+    thread (benchmarks/concurrent_runs.py). `convert` against a sequential loop of the same parts,
+    3 interleaved rounds: 1.07x on one thread, 1.54x on two intra-op threads, 1.80x with two runs
+    at once (fp32 1.77x / 1.81x); the `live` model converts at about the same speed every way
+    (benchmarks/results_log/2026-12-07-frame-budget.md).
+    """
+    if cfg.offline and provider == "cpu" and cfg.intra_op_threads == 0 and cores <= 2:
+        return cores
+    return 1
 
 
 def usable_cores() -> int:
