@@ -52,7 +52,8 @@ class RuntimeConfig:
     intra_op_threads / inter_op_threads: 0 picks a default: intra-op by the CPU and the work
         (auto_intra_op_threads), inter-op by ONNX Runtime.
     offline: the session serves an offline conversion (every frame kept, as fast as possible),
-        not a live stream: the default intra-op threads are then ONNX Runtime's (one per core).
+        not a live stream: on a host of at most 2 cores each batch then runs as one one-thread run
+        per core, at once (concurrent_runs, auto_intra_op_threads).
     spin_wait: let the intra-op threads busy-wait for work between runs. Off by default: the
         engine runs every stage on its own thread, and spinning inference threads took the cores
         from them (2-core Xeon, live 1280x720: glass-to-glass p99 48-60 ms off, 66-100 ms on;
