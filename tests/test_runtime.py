@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 from dataclasses import replace
 from pathlib import Path
 
@@ -286,6 +287,9 @@ def test_offline_batches_run_concurrently_and_come_back_in_order(tmp_path, monke
     assert np.array_equal(got[0], 255 - faces) and np.array_equal(got[0], want[0])
     assert np.array_equal(got[1], want[1])
     assert [len(a) for a in split.swap(faces[:1])] == [1, 1]
+    # The helper that ran a share leaves Ctrl-C and SIGTERM to the main thread.
+    masks = split._helpers.submit(signal.pthread_sigmask, signal.SIG_BLOCK, []).result()
+    assert {signal.SIGINT, signal.SIGTERM} <= set(masks)
 
 
 def test_convert_asks_for_offline_inference_and_live_does_not():

@@ -35,11 +35,11 @@ from swapstream.engine.pipeline.metrics import PipelineStats
 from swapstream.engine.pipeline.pacing import Pacer
 
 from swapstream.common.pipeline_contract import DEVICE_TIMING, Control, FramePacket, Sink, Source, SourceInfo, Stage
+from swapstream.common.stop_signals import HELD_SIGNALS
 
 log = logging.getLogger(__name__)
 
 JOIN_TIMEOUT_S = 5.0
-HELD_SIGNALS = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 # Frames a live pipeline works on at once: one in the stages before inference and one in or

@@ -40,6 +40,7 @@ from swapstream.engine.runtime.providers import (
 )
 
 from swapstream.common.errors import user_error
+from swapstream.common.stop_signals import block_in_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +169,13 @@ class SwapModel:
         if self.contract.format == "dfm":
             self._output_names.append(DFM_OUTPUT_SOURCE_MASK)
         self._runs = concurrent_runs(self.runtime, self.provider, usable_cores()) if self.runtime is not None else 1
-        # Shares beyond the caller's own run on these threads (ONNX Runtime releases the GIL in run()).
-        self._helpers = ThreadPoolExecutor(self._runs - 1, thread_name_prefix="infer-run") if self._runs > 1 else None
+        # Shares beyond the caller's own run on these threads (ONNX Runtime releases the GIL in run()),
+        # which leave Ctrl-C to the main thread.
+        self._helpers = (
+            ThreadPoolExecutor(self._runs - 1, "infer-run", initializer=block_in_this_thread)
+            if self._runs > 1
+            else None
+        )
 
     @property
     def resolution(self) -> int:
