@@ -122,8 +122,9 @@ def add_runtime_arguments(parser: argparse.ArgumentParser, offline: bool = False
         "--threads",
         type=threads(allow_zero=True),
         default=0,
-        help=f"intra-op threads, 0..{MAX_THREADS} (0 = by the CPU and the work: 1 for a live stream on a host "
-        "of <= 2 cores with VNNI/AMX, else ONNX Runtime's default, one per core)",
+        help=f"intra-op threads, 0..{MAX_THREADS} (0 = by the CPU and the work: on a host of <= 2 cores, live "
+        "gets 1 where the CPU has VNNI/AMX and convert runs each batch as one 1-thread run per core at once; "
+        "else ONNX Runtime's default, one per core)",
     )
     g.add_argument(
         "--spin-wait",
