@@ -42,6 +42,9 @@ _CUDNN_SEARCH = ("EXHAUSTIVE", "HEURISTIC", "DEFAULT")
 SPIN_WAIT_KEY = "session.intra_op.allow_spinning"  # ONNX Runtime's session config key
 # /proc/cpuinfo flags of an INT8 dot-product unit (VNNI, AMX), which ONNX Runtime's INT8 kernels use.
 INT8_DOT_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+# Hosts of at most this many usable cores get the thread rules measured on 2-core machines
+# (auto_intra_op_threads, concurrent_runs); larger ones keep ONNX Runtime's default.
+SMALL_HOST_CORES = 2
 
 
 @dataclass(frozen=True)
@@ -213,7 +216,7 @@ def auto_intra_op_threads(flags: frozenset[str], cores: int, offline: bool = Fal
     ms (1920x1080, 30 and 60 fps), frames delivered equal or higher. Without VNNI (AVX2 only)
     INT8 is ~1.5x fp32 and no such measurement exists here: ONNX Runtime's default stays.
     """
-    if cores > 2:
+    if cores > SMALL_HOST_CORES:
         return 0
     return 1 if offline or flags & INT8_DOT_FLAGS else 0
 
@@ -231,7 +234,7 @@ def concurrent_runs(cfg: RuntimeConfig, provider: str, cores: int) -> int:
     at once (fp32 1.77x / 1.81x); the `live` model converts at about the same speed every way
     (benchmarks/results_log/2026-12-07-frame-budget.md).
     """
-    if cfg.offline and provider == "cpu" and cfg.intra_op_threads == 0 and cores <= 2:
+    if cfg.offline and provider == "cpu" and cfg.intra_op_threads == 0 and cores <= SMALL_HOST_CORES:
         return cores
     return 1
 
