@@ -9,8 +9,8 @@ For every RUN/checkpoints/minute_M_iter_N.pt (train --keep-checkpoints) of every
 export --precision int8 [--direction]` (calibrated on the driver's faceset), `swapstream convert DRIVING`,
 `swapstream eval --identity FACESET_B`, through the CLI a user runs. Results already in OUT are
 reused, so an interrupted sweep resumes. Prints a Markdown table (minute, iteration, validation
-SSIM of the nearest history row, recognised as target, mouth r, eye r, sharpness ratio, flicker
-ratio) and plots each figure against minutes, one line per run.
+SSIM of the nearest history row, recognised as target, mouth r, eye r, mouth in the driver's state,
+sharpness ratio, flicker ratio) and plots each figure against minutes, one line per run.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ from swapstream.common.atomic_files import atomic_write_bytes
 from swapstream.common.choices import DIRECTIONS
 
 KEPT = re.compile(r"minute_(\d+)_iter_(\d+)\.pt$")
-FIGURES = (  # (column, eval JSON path, format, issue #12's target: drawn dashed in the plot)
+FIGURES = (  # (column, eval JSON path, format, issue #12's target (or None): drawn dashed in the plot)
     ("recognised as target", ("identity", "share_recognised_as_target"), "{:.0%}", 0.95),
     ("mouth r", ("expression", "mouth_correlation"), "{:.2f}", 0.85),
     ("eye r", ("expression", "eye_correlation"), "{:.2f}", 0.7),
+    ("mouth in the driver's state", ("expression", "mouth_state_agreement"), "{:.0%}", None),
     ("sharpness ratio", ("sharpness", "ratio"), "{:.2f}", 0.8),
     ("flicker ratio", ("stability", "flicker_ratio"), "{:.2f}", 1.2),
 )
@@ -133,7 +134,8 @@ def plot(results: dict, png: Path) -> None:
     for ax, (name, path, _, target) in zip(axes, FIGURES, strict=True):
         for label, rows in results.items():
             ax.plot([r[0] for r in rows], [figure(r[3], path) for r in rows], marker="o", label=label)
-        ax.axhline(target, color="grey", linestyle="--", linewidth=1)
+        if target is not None:
+            ax.axhline(target, color="grey", linestyle="--", linewidth=1)
         ax.set_title(name)
         ax.set_xlabel("training minutes")
         ax.grid(alpha=0.3)

@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import torch
 from swapstream.engine.face.landmarks import FaceMesh
-from swapstream.engine.face.openness import eye_openness
+from swapstream.engine.face.openness import eye_openness, eye_states
 from swapstream.engine.image import target_detail
 from swapstream.engine.image.target_detail import TargetDetail, load_detail_bank
 from swapstream.trainer.checkpoint import load_checkpoint, model_from_checkpoint
@@ -41,7 +41,6 @@ from swapstream.trainer.data import load_faces
 from swapstream.common.faceset import Faceset
 
 READ_SIZE = 256  # FaceMesh reads the decoded face enlarged to this size
-CLOSED, OPEN = 0.4, 0.75  # shares of the person's 90th-percentile opening (trainer/faceset_info.py)
 
 
 def read_openness(mesh: FaceMesh, faces_bgr: np.ndarray) -> np.ndarray:
@@ -100,12 +99,6 @@ def summary(truth: np.ndarray, rendered: np.ndarray, classes: np.ndarray) -> dic
     }
 
 
-def eye_classes(openness: np.ndarray) -> np.ndarray:
-    """(N,) 0 closed, 1 half-closed, 2 open, relative to the 90th percentile (faceset_info)."""
-    rel = openness / np.nanpercentile(openness, 90)
-    return np.where(rel < CLOSED, 0, np.where(rel < OPEN, 1, 2))
-
-
 def pick(classes: np.ndarray, per_class: int, rng: np.random.Generator) -> np.ndarray:
     """Indices: every closed face (up to per_class) and up to per_class of the others."""
     closed = np.flatnonzero(classes == 0)
@@ -150,9 +143,9 @@ def main() -> None:
         faceset = Faceset.open(path)
         faces = load_faces(faceset, cfg.input_resolution, cfg.output_resolution)
         stored = faces.eyes.astype(np.float64)
-        idx = pick(eye_classes(stored), args.per_class, rng)
+        idx = pick(eye_states(stored), args.per_class, rng)
         truth = read_openness(mesh, faces.images[idx])
-        classes = eye_classes(stored)[idx]
+        classes = eye_states(stored)[idx]
         targets = {"A": ("a", "b"), "B": ("b", "a")}.get(name, ("b",))
         for identity in targets:
             rendered, masks, code = render(model, faces.model_inputs[idx], identity)

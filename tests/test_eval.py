@@ -23,6 +23,7 @@ from swapstream.engine.face.landmarks import FaceMesh
 from swapstream.engine.face.mask import hull_mask
 from swapstream.engine.quality import evaluate as evaluate_module
 from swapstream.engine.quality.evaluate import EvalConfig, evaluate
+from swapstream.engine.quality.expression import ExpressionSample, compare_expressions
 from swapstream.engine.quality.video import PairedVideos
 
 from swapstream.cli import build_parser
@@ -134,6 +135,8 @@ def test_video_against_itself_through_the_cli(clips, tmp_path, capsys):
     assert idt["trusted"] and idt["separation"] > 2, idt
     ex = r["expression"]
     assert ex["mouth_correlation"] > 0.99 and ex["eye_correlation"] > 0.99, ex
+    assert ex["mouth_state_agreement"] == 1.0 and ex["mouth_opening_error"] == 0.0, ex
+    assert ex["closed_eyes_followed"] in (None, 1.0), ex
     assert ex["pose_error_deg"] < 0.01
     assert r["stability"]["flicker_ratio"] == pytest.approx(1.0, abs=1e-6)
     assert r["sharpness"]["ratio"] == 1.0 and r["sharpness"]["frames_compared"] == CLIP_FRAMES // EVERY
@@ -205,3 +208,22 @@ def test_bad_inputs_are_user_errors(clips, tmp_path):
         run_eval(argv)
     with pytest.raises(SystemExit, match="2"):  # refused by the parser, one line naming --every
         run_eval([*argv[2:], "--driving", str(clips["driving"]), "--every", "0"])
+
+
+def test_expression_states_see_what_a_correlation_cannot():
+    """A swap that holds its mouth wide open while the driver's lips stay together, with the same
+    small movements, correlates perfectly and is in the driver's mouth state in no frame; eyes
+    that never close follow none of the driver's blinks. A faithful copy agrees in every frame."""
+    n = 60
+    lips = np.random.default_rng(0).uniform(0.0, 0.03, n)
+    eyes = np.full(n, 0.1)
+    eyes[10:14] = 0.02  # the driver blinks
+    driver = [ExpressionSample(m, e, 0.0, 0.0, 0.0) for m, e in zip(lips, eyes, strict=True)]
+    held_open = [ExpressionSample(0.4 + m, 0.1, 0.0, 0.0, 0.0) for m in lips]
+    result = compare_expressions(driver, held_open)
+    assert result.mouth_correlation > 0.99
+    assert result.mouth_state_agreement == 0.0 and result.mouth_opening_error == pytest.approx(0.4)
+    assert result.closed_eyes_followed == 0.0
+    faithful = compare_expressions(driver, driver)
+    assert faithful.mouth_state_agreement == 1.0 and faithful.closed_eyes_followed == 1.0
+    assert compare_expressions(held_open, held_open).closed_eyes_followed is None  # no blink to follow

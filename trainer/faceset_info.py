@@ -2,27 +2,27 @@
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from swapstream.engine.face.openness import eye_openness, mouth_openness
+from swapstream.engine.face.openness import (
+    EYE_CLASSES,
+    MOUTH_CLASSES,
+    eye_openness,
+    eye_reference,
+    eye_states,
+    mouth_openness,
+    state_index,
+)
 
 from swapstream.common.faceset import FORMAT, VERSION, Faceset
 
 YAW_BINS = (-90, -60, -45, -30, -15, -5, 5, 15, 30, 45, 60, 90)
-# Eye openness (eval's measure) as a fraction of this person's open eye (the 90th percentile: eye
-# shapes differ, and a clip full of blinks would pull a median down): (name, upper bound).
-EYE_CLASSES = (("closed", 0.4), ("half-closed", 0.75), ("open", math.inf))
 NO_CLOSED_EYES = "no closed eyes: as the target (-b) of a model, its swaps cannot blink"
-# Mouth openness (inner-lip gap over the outer eye-corner distance, eval's measure).
-MOUTH_CLASSES = (("closed", 0.05), ("parted", 0.15), ("open", 0.3), ("wide open", math.inf))
 
 
-def _classes(values: np.ndarray, classes: tuple[tuple[str, float], ...]) -> dict[str, int]:
-    bounds = [b for _, b in classes]
-    index = np.searchsorted(bounds, values, side="right")
+def _counts(index: np.ndarray, classes: tuple[tuple[str, float], ...]) -> dict[str, int]:
     return {name: int((index == i).sum()) for i, (name, _) in enumerate(classes)}
 
 
@@ -32,9 +32,8 @@ def expression_coverage(eyes: np.ndarray, mouths: np.ndarray) -> dict:
     faceset does not hold (a target who never blinks kept its eyes open through every blink of
     the driver in benchmarks/results_log/2026-11-to-2026-12-06.md).
     eyes, mouths: float (N,) eye_openness and mouth_openness of each face."""
-    reference = float(np.percentile(eyes, 90)) if len(eyes) else 0.0
-    eye_counts = _classes(eyes / reference if reference > 0 else eyes, EYE_CLASSES)
-    mouth_counts = _classes(mouths, MOUTH_CLASSES)
+    eye_counts = _counts(eye_states(eyes), EYE_CLASSES)
+    mouth_counts = _counts(state_index(mouths, MOUTH_CLASSES), MOUTH_CLASSES)
     warnings = []
     if len(eyes) and eye_counts["closed"] == 0:
         warnings.append(NO_CLOSED_EYES)
@@ -43,7 +42,7 @@ def expression_coverage(eyes: np.ndarray, mouths: np.ndarray) -> dict:
         # (d18 -> d19 opened to 0.28 with none above 0.15 in d19's faceset,
         # benchmarks/results_log/2026-11-to-2026-12-06.md).
         warnings.append("no open mouth: as the target (-b) of a model, its swaps open the mouth less than the driver")
-    return {"eye_reference": reference, "eyes": eye_counts, "mouth": mouth_counts, "warnings": warnings}
+    return {"eye_reference": eye_reference(eyes), "eyes": eye_counts, "mouth": mouth_counts, "warnings": warnings}
 
 
 def describe(path: str | Path) -> dict:

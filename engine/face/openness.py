@@ -8,12 +8,21 @@ and little with pitch, so they compare across face sizes and crops.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 # MediaPipe FaceMesh indices. Outer eye corners: their distance is the face-size unit.
 OUTER_EYE_CORNERS = (33, 263)
 INNER_LIPS = (13, 14)  # upper, lower inner lip at the midline
 EYE_LIDS = ((159, 145), (386, 374))  # (upper, lower) lid centre, right and left eye
+
+# Named states, (name, upper bound), for `swapstream info` and eval. Eyes: the opening as a share
+# of the person's own open eye, the EYE_REFERENCE_PERCENTILE of their openings (eye shapes differ,
+# and a clip full of blinks would pull a median down). Mouths: the opening itself.
+EYE_CLASSES = (("closed", 0.4), ("half-closed", 0.75), ("open", math.inf))
+EYE_REFERENCE_PERCENTILE = 90
+MOUTH_CLASSES = (("closed", 0.05), ("parted", 0.15), ("open", 0.3), ("wide open", math.inf))
 
 
 def _face_unit(p: np.ndarray) -> float:
@@ -31,3 +40,20 @@ def eye_openness(landmarks: np.ndarray) -> float:
     """Mean lid gap of both eyes over the outer eye-corner distance ((478, 2|3) landmarks)."""
     p = np.asarray(landmarks, np.float64)
     return float(np.mean([np.linalg.norm(p[a, :2] - p[b, :2]) for a, b in EYE_LIDS]) / _face_unit(p))
+
+
+def state_index(values: np.ndarray, classes: tuple[tuple[str, float], ...]) -> np.ndarray:
+    """int (N,): the index into classes (EYE_CLASSES, MOUTH_CLASSES) of each value of float (N,)."""
+    return np.searchsorted([bound for _, bound in classes], np.asarray(values, np.float64), side="right")
+
+
+def eye_reference(eyes: np.ndarray) -> float:
+    """One person's open eye: the EYE_REFERENCE_PERCENTILE of their eye openings (float (N,)); 0 if none."""
+    return float(np.percentile(eyes, EYE_REFERENCE_PERCENTILE)) if len(eyes) else 0.0
+
+
+def eye_states(eyes: np.ndarray) -> np.ndarray:
+    """int (N,): EYE_CLASSES index of each of one person's eye openings (float (N,)), relative to
+    their own eye_reference."""
+    reference = eye_reference(eyes)
+    return state_index(np.asarray(eyes, np.float64) / reference if reference > 0 else eyes, EYE_CLASSES)

@@ -75,6 +75,17 @@ def format_table(report: EvalReport) -> str:
         rows += [
             ("expression: mouth / eye correlation", f"{_num(ex.mouth_correlation)} / {_num(ex.eye_correlation)}"),
             (
+                "expression: mouth in the driver's state",
+                f"{ex.mouth_state_agreement:.0%} of frames (closed / parted / open / wide open; openings "
+                f"{ex.mouth_opening_error:.2f} apart on average)",
+            ),
+            (
+                "expression: the driver's closed eyes closed",
+                "the driver never closes its eyes"
+                if ex.closed_eyes_followed is None
+                else f"in {ex.closed_eyes_followed:.0%} of those frames",
+            ),
+            (
                 "pose error yaw / pitch / roll (deg)",
                 f"{ex.yaw_error_deg:.2f} / {ex.pitch_error_deg:.2f} / {ex.roll_error_deg:.2f}",
             ),
