@@ -223,7 +223,7 @@ def test_expression_states_see_what_a_correlation_cannot():
     result = compare_expressions(driver, held_open)
     assert result.mouth_correlation > 0.99
     assert result.mouth_state_agreement == 0.0 and result.mouth_opening_error == pytest.approx(0.4)
-    assert result.closed_eyes_followed == 0.0
+    assert result.closed_eyes_followed == 0.0 and result.driver_closed_eye_frames == 4
     faithful = compare_expressions(driver, driver)
     assert faithful.mouth_state_agreement == 1.0 and faithful.closed_eyes_followed == 1.0
     assert compare_expressions(held_open, held_open).closed_eyes_followed is None  # no blink to follow

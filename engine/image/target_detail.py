@@ -14,7 +14,9 @@ its own gets little on top. A face keeps its bank face while it stays within
 HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame. Over the
 eyes' lids a wider band of that face replaces the render's, where its eye opening is the
 driver's: a model trained for minutes draws open eyes through a blink, the target's own face
-shut ones.
+shut ones. Where its eye opening is far from the driver's, nothing of it is added over the lids,
+not even the finer band: an open eye's lashes and lid creases laid on a render that shuts its
+eyes drew open, pale-rimmed eyes through the driver's blinks (d14 -> d6).
 
 Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 """
@@ -35,6 +37,7 @@ from swapstream.engine.face.neighbours import (
     match_features,
     spread_subset,
 )
+from swapstream.engine.face.openness import OpenEyeTracker, eye_reference
 from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
 from swapstream.engine.image._jit import kernel
 from swapstream.engine.image.blend import support_box
@@ -51,6 +54,14 @@ DRIVER_DETAIL = "driver"  # detail_from naming the driver's own detail (engine.i
 EYE_BAND_CELLS = 4.0
 EYE_MATCH_UNITS = 1.0  # ... faded out as the bank face's eye opening differs from the driver's by this
 # many units of engine.face.neighbours.EYE_UNIT
+# Over the lids the finer band too fades out as the bank face's eye is more open than the driver's,
+# each relative to its own person's open eye (engine.face.openness): from this much more open to
+# this much (a blink is 0.6 and more), so a blink shows the render's own lids. Nearer openings keep
+# it, as the landmark warp puts those lashes about where the driver's are. Fading from 1 EYE_UNIT
+# apart either way cost own sharpness 0.10 on d14 -> d6, (0.2, 0.45) followed fewer blinks (62
+# against 79% of d14's), and absolute openings faded it on a target whose eyes are smaller than
+# the driver's (d6 -> d3) (benchmarks/results_log/2026-12-07-blinks.md).
+EYE_FADE = (0.1, 0.3)
 EYE_FEATHER = 0.02  # the lid weight's feather, Gaussian sigma as a share of the crop
 EYE_WEIGHT_SHRINK = 2  # the lid weight is drawn on a grid this many times coarser than the crop
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
@@ -65,7 +76,9 @@ BAND_MARGIN_CELLS = 2
 @dataclass(frozen=True)
 class DetailBank:
     """size: side of the bank's crops (the faceset's); greys: float32 (N, size, size) grey crops;
-    landmarks: float32 (N, 478, 2) crop px; features: float64 (N, 4) match features."""
+    landmarks: float32 (N, 478, 2) crop px; features: float64 (N, 4) match features; eye_open:
+    the person's open eye in match units (engine.face.openness.eye_reference of the whole
+    faceset's; 0: of these faces')."""
 
     path: Path
     face_type: str
@@ -73,6 +86,7 @@ class DetailBank:
     greys: np.ndarray
     landmarks: np.ndarray
     features: np.ndarray
+    eye_open: float = 0.0
 
 
 def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BANK_FACES) -> DetailBank:
@@ -89,7 +103,7 @@ def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BAN
     keep = spread_subset(features, count)
     greys = np.stack([cv2.cvtColor(fs.image(int(i)), cv2.COLOR_BGR2GRAY).astype(np.float32) for i in keep])
     landmarks = np.stack([fs.faces[int(i)].landmarks[:, :2] for i in keep]).astype(np.float32)
-    return DetailBank(path, fs.face_type, fs.size, greys, landmarks, features[keep])
+    return DetailBank(path, fs.face_type, fs.size, greys, landmarks, features[keep], eye_reference(features[:, 2]))
 
 
 def band_gain(amount: float, e_own: float, e_theirs: float) -> float:
@@ -119,6 +133,8 @@ class TargetDetail:
         self.bank = bank
         self.cell = bank.size / grid_resolution  # bank pixels per cell of the model's input grid
         self._chosen: OrderedDict[int, int] = OrderedDict()
+        self._driver_eyes = OpenEyeTracker(tracks=_TRACKS_KEPT)
+        self._bank_eye_open = bank.eye_open or eye_reference(bank.features[:, 2])
         self._packed: np.ndarray | None = None  # sharpen_bgra's output, reused frame to frame
         self._sharp: np.ndarray | None = None  # ... and the sharpened face before its alpha
 
@@ -136,6 +152,18 @@ class TargetDetail:
                 self._chosen.popitem(last=False)
         return best
 
+    def _eye_agreement(self, i: int, driver_eyes: float, track: int) -> tuple[float, float]:
+        """(match, keep), each in [0, 1], of bank face i's eye opening and the driver's
+        (driver_eyes: its match feature): match weighs the bank face's lids (1 when the openings
+        are equal, 0 from EYE_MATCH_UNITS apart); keep its finer band over the lids (1 unless its
+        eye is more open than the driver's, each relative to its person's open eye, by EYE_FADE)."""
+        bank_eyes = float(self.bank.features[i, 2])
+        match = min(max(1.0 - abs(bank_eyes - driver_eyes) / EYE_MATCH_UNITS, 0.0), 1.0)
+        bank_rel = bank_eyes / self._bank_eye_open if self._bank_eye_open > 0 else 1.0
+        more_open = bank_rel - self._driver_eyes.relative(track, driver_eyes)
+        keep = min(max((EYE_FADE[1] - more_open) / (EYE_FADE[1] - EYE_FADE[0]), 0.0), 1.0)
+        return match, keep
+
     def sharpen(
         self,
         swapped: np.ndarray,
@@ -150,7 +178,9 @@ class TargetDetail:
         bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times
         band_gain of their energies inside weight; over the eyes'
         lids (`eye_weight`) the render's grey band up to EYE_BAND_CELLS grid cells is replaced by
-        that face's, as far as its eye opening matches the driver's (EYE_MATCH_UNITS). pose:
+        that face's as far as its eye opening matches the driver's, and where the two are far
+        apart (a blink) nothing is added there, the render's own lids (_eye_agreement). track: the
+        face's track (-1: untracked, whose open eye is unknown: no fading). pose:
         the face's (yaw, pitch) in degrees. The plain statement of what the blend stage's
         sharpen_bgra does in fewer passes: its reference (tests/test_bank_paste.py)."""
         size, r = self.bank.size, swapped.shape[0]
@@ -171,11 +201,12 @@ class TargetDetail:
         add = cv2.multiply(theirs, w, scale=band_gain(amount, e_own, e_theirs))
         # The bank face's lids only where they are the driver's: a face kept through a blink
         # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
-        lid_match = 1.0 - abs(float(self.bank.features[i, 2] - query[2])) / EYE_MATCH_UNITS
-        if EYE_BAND_CELLS > 0 and lid_match > 0:
-            eyes = cv2.multiply(eye_weight(pts, size), w, scale=min(amount, 1.0) * lid_match)
-            lids = grid_band(warped, self.cell * EYE_BAND_CELLS) - grid_band(grey, self.cell * EYE_BAND_CELLS)
-            add = add + cv2.multiply(eyes, lids - add)
+        match, keep = self._eye_agreement(i, query[2], track)
+        if EYE_BAND_CELLS > 0:
+            eyes = cv2.multiply(eye_weight(pts, size), w)
+            cells = self.cell * EYE_BAND_CELLS
+            lids = grid_band(warped, cells) - grid_band(grey, cells) if match > 0 else 0.0
+            add = add + cv2.multiply(eyes, match * min(amount, 1.0) * (lids - add) - (1.0 - keep) * add)
         return cv2.add(big, cv2.merge((add, add, add)), dtype=cv2.CV_8U)  # rounds, saturates
 
     def sharpen_bgra(
@@ -210,16 +241,17 @@ class TargetDetail:
             pts = np.asarray(crop_points, np.float64)[:, :2] * k
             query = match_features(pts, *pose)
             i = self.choose(track, query)
-            lid_match = 1.0 - abs(float(self.bank.features[i, 2] - query[2])) / EYE_MATCH_UNITS
+            match, keep = self._eye_agreement(i, query[2], track)
             fine = self._band_box(support)
             # The lids' coarser band is taken only around the eyes (in a box aligned to it), the
             # finer band around the mask: the bank face is warped over the two boxes' union.
-            eyes_box = None
-            if EYE_BAND_CELLS > 0 and lid_match > 0:
+            eyes_box = lid_weight = None
+            if EYE_BAND_CELLS > 0 and (match > 0 or keep < 1):
                 lid_weight = eye_weight(pts, size)
                 core = _intersection(support_box(lid_weight), support)
-                eyes_box = self._band_box(core, EYE_BAND_CELLS) if core[2] > core[0] and core[3] > core[1] else None
-            box = fine if eyes_box is None else _union(fine, eyes_box)
+                if core[2] > core[0] and core[3] > core[1]:
+                    eyes_box = self._band_box(core, EYE_BAND_CELLS) if match > 0 else core
+            box = fine if eyes_box is None or match <= 0 else _union(fine, eyes_box)
             w = cv2.resize(np.ascontiguousarray(weight, np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
             w_fine = np.ascontiguousarray(_cut(w, fine))
             if w_fine.any():
@@ -232,25 +264,30 @@ class TargetDetail:
                 e_theirs, e_own = _energies_kernel(band, grid_band(grey_fine, self.cell), w_fine)
                 add = cv2.multiply(band, w_fine, scale=band_gain(amount, e_own, e_theirs))
                 if eyes_box is not None:  # as sharpen: the bank face's lids where its opening is the driver's
-                    lids = _cut(warped, eyes_box, box), _cut(grey, eyes_box, box)
-                    self._add_lids(add, fine, eyes_box, lids, lid_weight, w, min(amount, 1.0) * lid_match)
+                    lids = (_cut(warped, eyes_box, box), _cut(grey, eyes_box, box)) if match > 0 else None
+                    self._add_lids(add, fine, eyes_box, lids, lid_weight, w, min(amount, 1.0), (match, keep))
                 at = (fine[1], fine[0])
         _pack(self._packed, self._sharp, big, alpha, add, at)
         return self._packed, support
 
-    def _add_lids(self, add, fine, eyes_box, lids, lid_weight, weight, strength: float) -> None:
-        """add (float32, the band over box `fine`) += eyes x (the bank face's band up to
-        EYE_BAND_CELLS cells - add), in place, where eyes = strength x lid_weight x weight; lids:
-        (the bank face warped, the render's grey) over eyes_box, a box aligned to that coarser band;
-        lid_weight (eye_weight) and weight: float32 (S, S)."""
+    def _add_lids(self, add, fine, eyes_box, lids, lid_weight, weight, strength: float, agreement) -> None:
+        """add (float32, the band over box `fine`) += eyes x (match x strength x (the bank face's
+        band up to EYE_BAND_CELLS cells - add) - (1 - keep) x add), in place, where eyes =
+        lid_weight x weight (float32 (S, S) each) and (match, keep) = agreement (eye_agreement);
+        lids: (the bank face warped, the render's grey) over eyes_box, a box aligned to that
+        coarser band, or None when match is 0 (then the band is only faded over the lids)."""
+        match, keep = agreement
         both = _intersection(fine, eyes_box)
         if both[2] <= both[0] or both[3] <= both[1]:
             return
+        eyes = cv2.multiply(_cut(lid_weight, both), _cut(weight, both))
+        mine = _cut(add, both, fine)
+        if lids is None:
+            mine -= cv2.multiply(eyes, mine, scale=1.0 - keep)
+            return
         cells = self.cell * EYE_BAND_CELLS
         band = _cut(grid_band(lids[0], cells) - grid_band(lids[1], cells), both, eyes_box)
-        eyes = cv2.multiply(_cut(lid_weight, both), _cut(weight, both), scale=strength)
-        mine = _cut(add, both, fine)
-        mine += cv2.multiply(eyes, band - mine)
+        mine += cv2.multiply(eyes, match * strength * (band - mine) - (1.0 - keep) * mine)
 
     def _band_box(self, support: tuple[int, int, int, int], cells: float = 1.0) -> tuple[int, int, int, int]:
         """The support box grown by BAND_MARGIN_CELLS cells of `cells` grid cells each and aligned
@@ -316,15 +353,20 @@ def warmup() -> None:
 
 def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
     """float32 (size, size) in [0, 1]: 1 over both eyes' lids (engine.face.regions.eye_lid_hull of
-    points (478, 2|3) px), feathered over EYE_FEATHER x size. Drawn and feathered on a grid
+    points (478, 2|3) px), feathered outward over EYE_FEATHER x size: the hulls are grown by that
+    much before the blur, so a shut eye's narrow hull is covered too (blurred as drawn, it peaked
+    at 0.8 and let an open bank eye's band show through a blink). Drawn and feathered on a grid
     EYE_WEIGHT_SHRINK times coarser and enlarged bilinearly: a feather needs no finer grid, and
     blurring the full crop cost 0.37 ms per face."""
     n = max(1, round(size / EYE_WEIGHT_SHRINK))
     on_grid = (np.asarray(points, np.float64)[:, :2] + 0.5) * (n / size) * 16 - 8  # 4 fractional bits
     small = np.zeros((n, n), np.float32)
-    for eye in (LEFT_EYE, RIGHT_EYE):
-        cv2.fillConvexPoly(small, eye_lid_hull(on_grid, eye), 1.0, shift=4)
     sigma = EYE_FEATHER * n
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        hull = eye_lid_hull(on_grid, eye)
+        cv2.fillConvexPoly(small, hull, 1.0, shift=4)
+        if sigma > 0:  # grown by sigma: the hull and a line that wide along its edge (a dilation, cheaper)
+            cv2.polylines(small, [hull], True, 1.0, thickness=2 * max(1, round(sigma)) + 1, shift=4)
     if sigma > 0:
         small = cv2.GaussianBlur(small, (0, 0), sigma)
     return cv2.resize(small, (size, size), interpolation=cv2.INTER_LINEAR)

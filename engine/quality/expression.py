@@ -45,7 +45,7 @@ class ExpressionResult:
     mouth is in the driver's MOUTH_CLASSES state; mouth_opening_error: mean absolute difference of
     the openings (outer eye-corner distances); closed_eyes_followed: share of the driver's
     closed-eye frames (EYE_CLASSES, relative to its own open eye) where the swap's are closed too
-    (None when the driver never closes its eyes).
+    (None when the driver never closes its eyes), out of driver_closed_eye_frames.
     """
 
     frames_compared: int
@@ -58,6 +58,7 @@ class ExpressionResult:
     mouth_state_agreement: float
     mouth_opening_error: float
     closed_eyes_followed: float | None
+    driver_closed_eye_frames: int
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
@@ -85,4 +86,5 @@ def compare_expressions(driving: list[ExpressionSample], swapped: list[Expressio
         mouth_state_agreement=float(same_mouth.mean()),
         mouth_opening_error=float(np.abs(d[:, 0] - s[:, 0]).mean()),
         closed_eyes_followed=float(swap_closed[driver_closed].mean()) if driver_closed.any() else None,
+        driver_closed_eye_frames=int(driver_closed.sum()),
     )

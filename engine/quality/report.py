@@ -83,7 +83,7 @@ def format_table(report: EvalReport) -> str:
                 "expression: the driver's closed eyes closed",
                 "the driver never closes its eyes"
                 if ex.closed_eyes_followed is None
-                else f"in {ex.closed_eyes_followed:.0%} of those frames",
+                else f"in {ex.closed_eyes_followed:.0%} of those {ex.driver_closed_eye_frames} frames",
             ),
             (
                 "pose error yaw / pitch / roll (deg)",
