@@ -85,6 +85,19 @@ def _setting(page: Browser, key: str):
     return page.evaluate(f"fetch('api/state' + location.search).then(r => r.json()).then(s => s.settings.{key})")
 
 
+def _wait_setting(page: Browser, key: str, value, timeout_s: float = 10.0) -> None:
+    """Poll the studio's state until its setting `key` is `value`: a control's change reaches the
+    server by the page's own request, which may still be in flight when the next line runs."""
+    deadline = time.monotonic() + timeout_s
+    seen = None
+    while time.monotonic() < deadline:
+        seen = _setting(page, key)
+        if seen == value:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"setting {key} stayed at {seen!r}, not {value!r}")
+
+
 def _wait_diff(page: Browser, test, timeout_s: float = 10.0) -> float:
     """Poll the swapped-vs-original difference until test(diff) holds; returns it."""
     deadline = time.monotonic() + timeout_s
@@ -134,7 +147,7 @@ def test_studio_in_a_real_browser(studio):
         assert _setting(page, "color") == "none"
         swapped_none = _wait_diff(page, lambda d: abs(d - swapped_rct) > 0.15 * swapped_rct)
         _send(page, "control-swap", False)
-        assert _setting(page, "swap") is False
+        _wait_setting(page, "swap", False)
         _wait_diff(page, lambda d: d < 0.5)  # the preview is the source frame
 
         _send(page, "control-source", "hopper.mp4")  # another clip of the source's folder, no restart
