@@ -273,7 +273,7 @@ class TargetDetail:
     def _add_lids(self, add, fine, eyes_box, lids, lid_weight, weight, strength: float, agreement) -> None:
         """add (float32, the band over box `fine`) += eyes x (match x strength x (the bank face's
         band up to EYE_BAND_CELLS cells - add) - (1 - keep) x add), in place, where eyes =
-        lid_weight x weight (float32 (S, S) each) and (match, keep) = agreement (eye_agreement);
+        lid_weight x weight (float32 (S, S) each) and (match, keep) = agreement (_eye_agreement);
         lids: (the bank face warped, the render's grey) over eyes_box, a box aligned to that
         coarser band, or None when match is 0 (then the band is only faded over the lids)."""
         match, keep = agreement
