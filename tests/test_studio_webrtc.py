@@ -104,6 +104,14 @@ def still_camera(tmp_path):
     return write_y4m(frames, tmp_path / "camera.y4m", W, H), face_box(frames[0])
 
 
+# What the page's peer connection was doing when the swapped video did not come (app.js's `rtc`).
+CALL_STATE_JS = (
+    "(() => { try { return JSON.stringify(rtc.pc ? {connection: rtc.pc.connectionState,"
+    " ice: rtc.pc.iceConnectionState, gathering: rtc.pc.iceGatheringState} : null) + ' '"
+    " + document.getElementById('message').textContent; } catch (e) { return String(e); } })()"
+)
+
+
 @pytest.mark.slow  # a studio, a browser and a WebRTC call both ways: ~30 s here
 def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
     y4m, (x0, y0, x1, y1) = still_camera
@@ -124,7 +132,10 @@ def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
             page.evaluate(MEASURE_JS)
             page.evaluate(COMPARE_JS)
             page.evaluate("document.getElementById('rtc-camera').click()")
-            page.wait_for("document.getElementById('view-rtc').videoWidth > 0", 30)
+            try:  # up to 10 s of ICE gathering in the page, then the connectivity checks
+                page.wait_for("document.getElementById('view-rtc').videoWidth > 0", 60)
+            except AssertionError as e:
+                raise AssertionError(f"{e}; the call: {page.evaluate(CALL_STATE_JS)}") from None
             page.evaluate(
                 "watchLocal(document.getElementById('view-camera')); "
                 "watchRemote(document.getElementById('view-rtc')); true"
