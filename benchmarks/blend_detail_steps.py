@@ -19,7 +19,7 @@ from swapstream.engine.face.neighbours import landmark_warp, match_features
 from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, color, steady
-from swapstream.engine.image.target_detail import DetailBank, TargetDetail, grid_band
+from swapstream.engine.image.target_detail import DetailBank, TargetDetail, matched_band
 from swapstream.engine.stages.blend_stage import BlendStage
 from swapstream.engine.stages.color_stage import ColorStage
 from swapstream.engine.stages.steady_stage import SteadyStage
@@ -76,16 +76,11 @@ def _sharpen_steps(target: TargetDetail, slot: FaceSlot, keep: np.ndarray) -> di
     big = cv2.resize(slot.swapped, (size, size), interpolation=cv2.INTER_CUBIC)
     w = cv2.resize(keep, (size, size), interpolation=cv2.INTER_LINEAR)
     warped = landmark_warp(target.bank.greys[0], target.bank.landmarks[0], pts)
-    theirs = grid_band(warped, target.cell)
-    own = grid_band(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), target.cell)
-
-    def energies():
-        e_t = float(cv2.sumElems(cv2.multiply(cv2.multiply(theirs, theirs), w))[0])
-        return e_t, float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
+    grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    band = matched_band(warped, grey, w, target.cell, 1.0)
 
     def add():
-        a = cv2.multiply(theirs, w, scale=0.5)
-        return cv2.add(big, cv2.merge((a, a, a)), dtype=cv2.CV_8U)
+        return cv2.add(big, cv2.merge((band, band, band)), dtype=cv2.CV_8U)
 
     return {
         "  enlarge crop + weight": lambda: (
@@ -94,11 +89,7 @@ def _sharpen_steps(target: TargetDetail, slot: FaceSlot, keep: np.ndarray) -> di
         ),
         "  bank lookup (pose)": lambda: target.choose(1, match_features(pts, *yaw_pitch_roll(slot.landmarks)[:2])),
         "  landmark warp": lambda: landmark_warp(target.bank.greys[0], target.bank.landmarks[0], pts),
-        "  bands (theirs, own)": lambda: (
-            grid_band(warped, target.cell),
-            grid_band(cv2.cvtColor(big, cv2.COLOR_BGR2GRAY), target.cell),
-        ),
-        "  energies": energies,
+        "  matched band": lambda: matched_band(warped, grey, w, target.cell, 1.0),
         "  add band": add,
     }
 

@@ -81,8 +81,10 @@ class Browser:
         self.send("Page.navigate", {"url": url})
         self.wait_for("document.readyState === 'complete' || document.readyState === 'interactive'")
 
-    def evaluate(self, expression: str):
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
+    def evaluate(self, expression: str, timeout_s: float = 20.0):
+        """The expression's value, awaited if it is a promise (for up to timeout_s)."""
+        params = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        result = self.send("Runtime.evaluate", params, timeout_s)
         if "exceptionDetails" in result:
             raise RuntimeError(f"{expression[:60]}...: {result['exceptionDetails'].get('text')}")
         return result["result"].get("value")

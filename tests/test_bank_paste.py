@@ -125,18 +125,21 @@ def test_warp_of_a_cut_crop_keeps_alpha_and_every_colour_it_shows(finder):
 
 
 def test_the_band_around_the_support_is_the_whole_crops(bank):
-    """sharpen_bgra takes the band only in _band_box(support): inside the support it must equal
-    the band of the whole crop (the cell averages aligned, the enlargement's reach inside)."""
+    """sharpen_bgra takes the band only in _band_box(support, cells): inside the support it must
+    equal the band of the whole crop (the cell averages aligned, the enlargement's reach inside),
+    for the finest band and the coarsest it adds (DETAIL_BAND_CELLS)."""
     target = TargetDetail(bank, GRID)
     image = bank.greys[0]
-    whole = target_detail.grid_band(image, target.cell)
-    for support in ((70, 50, 190, 221), (0, 3, 97, 256), (13, 0, 256, 129)):
-        x0, y0, x1, y1 = target._band_box(support)
-        assert x0 % 4 == 0 and y0 % 4 == 0 and (x1 - x0) * (y1 - y0) < BANK * BANK
-        cut = target_detail.grid_band(np.ascontiguousarray(image[y0:y1, x0:x1]), target.cell)
-        sx0, sy0, sx1, sy1 = support
-        inside = cut[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
-        np.testing.assert_allclose(inside, whole[sy0:sy1, sx0:sx1], atol=1e-3)
+    for cells in (1.0, target_detail.DETAIL_BAND_CELLS):
+        whole = target_detail.grid_band(image, target.cell * cells)
+        for support in ((70, 50, 190, 221), (0, 3, 97, 256), (13, 0, 256, 129)):
+            x0, y0, x1, y1 = target._band_box(support, cells)
+            step = round(target.cell * cells)
+            assert x0 % step == 0 and y0 % step == 0 and (x1 - x0) * (y1 - y0) < BANK * BANK
+            cut = target_detail.grid_band(np.ascontiguousarray(image[y0:y1, x0:x1]), target.cell * cells)
+            sx0, sy0, sx1, sy1 = support
+            inside = cut[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
+            np.testing.assert_allclose(inside, whole[sy0:sy1, sx0:sx1], atol=1e-3)
 
 
 def test_the_landmark_field_over_a_box_is_the_whole_fields_there():
@@ -172,3 +175,32 @@ def test_the_band_gain_restores_the_bank_faces_band_energy(astronaut_bgr):
     assert target_detail.band_gain(0.5, e_own, e_theirs) == pytest.approx(0.5 * gain)
     assert target_detail.band_gain(1.0, e_theirs, e_theirs) == 0.0
     assert target_detail.band_gain(1.0, 1.0, 0.0) == 0.0
+
+
+def test_each_octave_of_the_band_is_matched_on_its_own(astronaut_bgr):
+    """matched_band: a render whose coarser octave (one to two grid cells) is stronger than the
+    bank face's, with little finer, gets the bank face's finer octave almost whole and hardly
+    any of its coarser. One gain over both octaves would have added under 0.8 of the finer."""
+    grey = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    bank_face = np.ascontiguousarray(grey[40:296, 120:376])  # her face
+    other = np.ascontiguousarray(grey[256:512, 256:512])  # her suit and the flag: another texture
+    cell, coarse = 4.0, 4.0 * target_detail.DETAIL_BAND_CELLS
+    inner = (slice(16, -16), slice(16, -16))  # away from the crop's replicated edge
+
+    def octaves(image):
+        fine = target_detail.grid_band(image, cell)
+        return fine, target_detail.grid_band(image, coarse) - fine
+
+    def energy(band):
+        return float(np.sum(band[inner] ** 2))
+
+    bank_fine, bank_mid = octaves(bank_face)
+    other_mid = octaves(other)[1]
+    strong_mid = other_mid * 1.5 * np.sqrt(energy(bank_mid) / energy(other_mid))
+    render = bank_face - target_detail.grid_band(bank_face, coarse) + strong_mid
+    own_fine, own_mid = (energy(b) for b in octaves(render))
+    assert own_fine < 0.3 * energy(bank_fine) and own_mid > energy(bank_mid)
+    got_fine, got_mid = octaves(target_detail.matched_band(bank_face, render, np.ones_like(bank_face), cell, 1.0))
+    assert energy(got_fine) > 0.75 * energy(bank_fine) and energy(got_mid) < 0.1 * energy(bank_mid)
+    one_gain = target_detail.band_gain(1.0, own_fine + own_mid, energy(bank_fine) + energy(bank_mid))
+    assert one_gain**2 < 0.65

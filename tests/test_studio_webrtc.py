@@ -167,7 +167,8 @@ def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
                 StudioRtc.connect({role: 'sender', camera: cam, takeOver: %s})
                 .then(pc => 'connected', e => e.status))"""
             assert page.evaluate(second % "false") == 409
-            assert page.evaluate(second % "true") == "connected"
+            # connect() resolves once the offer, with up to 10 s of ICE gathering, is answered
+            assert page.evaluate(second % "true", timeout_s=60) == "connected"
             page.wait_for("['closed', 'failed', 'disconnected'].includes(rtc.pc.connectionState)", 10)
         finally:
             page.close()

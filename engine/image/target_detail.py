@@ -6,17 +6,17 @@ driver's eyes and brows on the target's face (issue 28: the swap's fine structur
 about 0.7 with the driver's). Here it comes from a detail bank: up to BANK_FACES faces of the
 target's faceset, spread over its poses and expressions (engine.face.neighbours). For each face
 of each frame the bank face nearest in yaw, pitch, eye and mouth opening is warped onto the
-driving face's landmarks, and its grey high-pass band (finer than the model's input grid) is
-added to the swapped crop enlarged to the bank's size: the face is pasted from that larger crop,
-so the band finer than the model's output pixels is the target's too. Only as much of the band is
-added as brings the render's band energy up to the bank face's (band_gain), so a model that draws
-its own gets little on top. A face keeps its bank face while it stays within
-HYSTERESIS of the nearest, so the texture does not hop between neighbours frame to frame. Over the
-eyes' lids a wider band of that face replaces the render's, where its eye opening is the
-driver's: a model trained for minutes draws open eyes through a blink, the target's own face
-shut ones. Where its eye opening is far from the driver's, nothing of it is added over the lids,
-not even the finer band: an open eye's lashes and lid creases laid on a render that shuts its
-eyes drew open, pale-rimmed eyes through the driver's blinks (d14 -> d6).
+driving face's landmarks, and its grey high-pass band (finer than DETAIL_BAND_CELLS cells of the
+model's input grid) is added to the swapped crop enlarged to the bank's size: the face is pasted
+from that larger crop, so the band finer than the model's output pixels is the target's too. In
+each octave only as much of the band is added as brings the render's energy there up to the bank
+face's (matched_band), so a model that draws its own gets little on top. A face keeps its bank
+face while it stays within HYSTERESIS of the nearest, so the texture does not hop between
+neighbours frame to frame. Over the eyes' lids a wider band of that face replaces the render's,
+where its eye opening is the driver's: a model trained for minutes draws open eyes through a
+blink, the target's own face shut ones. Where its eye opening is far from the driver's, nothing of
+it is added over the lids, not even the finer band: an open eye's lashes and lid creases laid on a
+render that shuts its eyes drew open, pale-rimmed eyes through the driver's blinks (d14 -> d6).
 
 Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 """
@@ -64,6 +64,9 @@ EYE_MATCH_UNITS = 1.0  # ... faded out as the bank face's eye opening differs fr
 EYE_FADE = (0.1, 0.3)
 EYE_FEATHER = 0.02  # the lid weight's feather, Gaussian sigma as a share of the crop
 EYE_WEIGHT_SHRINK = 2  # the lid weight is drawn on a grid this many times coarser than the crop
+# The bank's band reaches this many grid cells (matched_band): a render trained for minutes lacks much
+# of the octave from one cell to two too (benchmarks/results_log/2026-12-07-octaves.md). 1: one cell.
+DETAIL_BAND_CELLS = 2.0
 HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
 # Cells of the model's input grid around the face's support whose band sharpen_bgra computes: a
@@ -126,6 +129,22 @@ def grid_band(image: np.ndarray, cell: float) -> np.ndarray:
     return src - low
 
 
+def matched_band(warped: np.ndarray, grey: np.ndarray, weight: np.ndarray, cell: float, amount: float) -> np.ndarray:
+    """float32 like warped: weight (float32, same shape) x the bank face's band (of warped,
+    float32) finer than DETAIL_BAND_CELLS x `cell` px, in octaves (finer than cell; from cell to
+    DETAIL_BAND_CELLS cells), each scaled by its own band_gain against the same octave of the
+    render (grey, same shape) inside weight."""
+    theirs, own = grid_band(warped, cell), grid_band(grey, cell)
+    e_theirs, e_own = _energies_kernel(theirs, own, weight)
+    out = cv2.multiply(theirs, weight, scale=band_gain(amount, e_own, e_theirs))
+    if DETAIL_BAND_CELLS > 1:
+        theirs_coarse = grid_band(warped, cell * DETAIL_BAND_CELLS) - theirs
+        own_coarse = grid_band(grey, cell * DETAIL_BAND_CELLS) - own
+        e_theirs, e_own = _energies_kernel(theirs_coarse, own_coarse, weight)
+        out += cv2.multiply(theirs_coarse, weight, scale=band_gain(amount, e_own, e_theirs))
+    return out
+
+
 class TargetDetail:
     """Adds the bank's detail to swapped crops; remembers each track's bank face (bounded)."""
 
@@ -174,15 +193,14 @@ class TargetDetail:
         track: int = -1,
     ) -> np.ndarray:
         """uint8 (S, S, 3), S = the bank's size: swapped (uint8 (R, R, 3) BGR, R <= S) enlarged
-        bicubically plus amount x weight (float32 (R, R) in [0, 1], enlarged too) x the nearest
-        bank face's grey band warped onto crop_points ((478, 2|3) px of the R crop), times
-        band_gain of their energies inside weight; over the eyes'
-        lids (`eye_weight`) the render's grey band up to EYE_BAND_CELLS grid cells is replaced by
-        that face's as far as its eye opening matches the driver's, and where the two are far
-        apart (a blink) nothing is added there, the render's own lids (_eye_agreement). track: the
-        face's track (-1: untracked, whose open eye is unknown: no fading). pose:
-        the face's (yaw, pitch) in degrees. The plain statement of what the blend stage's
-        sharpen_bgra does in fewer passes: its reference (tests/test_bank_paste.py)."""
+        bicubically plus weight (float32 (R, R) in [0, 1], enlarged too) x the nearest bank face's
+        grey band warped onto crop_points ((478, 2|3) px of the R crop), each octave scaled by
+        amount x its band_gain (matched_band); over the eyes' lids (`eye_weight`) the render's grey
+        band up to EYE_BAND_CELLS grid cells is replaced by that face's as far as its eye opening
+        matches the driver's, and where the two are far apart (a blink) nothing is added there,
+        the render's own lids (_eye_agreement). track: the face's track (-1: untracked, whose open
+        eye is unknown: no fading). pose: the face's (yaw, pitch) in degrees. The plain statement
+        of what the blend stage's sharpen_bgra does in fewer passes: its reference (tests/test_bank_paste.py)."""
         size, r = self.bank.size, swapped.shape[0]
         k = size / r
         pts = np.asarray(crop_points, np.float64)[:, :2] * k
@@ -193,12 +211,8 @@ class TargetDetail:
         query = match_features(pts, *pose)
         i = self.choose(track, query)
         warped = landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts)
-        theirs = grid_band(warped, self.cell)
         grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
-        own = grid_band(grey, self.cell)
-        e_theirs = float(cv2.sumElems(cv2.multiply(cv2.multiply(theirs, theirs), w))[0])
-        e_own = float(cv2.sumElems(cv2.multiply(cv2.multiply(own, own), w))[0])
-        add = cv2.multiply(theirs, w, scale=band_gain(amount, e_own, e_theirs))
+        add = matched_band(warped, grey.astype(np.float32), w, self.cell, amount)
         # The bank face's lids only where they are the driver's: a face kept through a blink
         # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
         match, keep = self._eye_agreement(i, query[2], track)
@@ -242,7 +256,7 @@ class TargetDetail:
             query = match_features(pts, *pose)
             i = self.choose(track, query)
             match, keep = self._eye_agreement(i, query[2], track)
-            fine = self._band_box(support)
+            fine = self._band_box(support, DETAIL_BAND_CELLS)
             # The lids' coarser band is taken only around the eyes (in a box aligned to it), the
             # finer band around the mask: the bank face is warped over the two boxes' union.
             eyes_box = lid_weight = None
@@ -260,9 +274,7 @@ class TargetDetail:
                 warped = cv2.remap(self.bank.greys[i], map_x, map_y, **flags)
                 grey = cv2.cvtColor(_cut(big, box), cv2.COLOR_BGR2GRAY)
                 warped_fine, grey_fine = _cut(warped, fine, box), _cut(grey, fine, box)
-                band = grid_band(warped_fine, self.cell)
-                e_theirs, e_own = _energies_kernel(band, grid_band(grey_fine, self.cell), w_fine)
-                add = cv2.multiply(band, w_fine, scale=band_gain(amount, e_own, e_theirs))
+                add = matched_band(np.ascontiguousarray(warped_fine), grey_fine, w_fine, self.cell, amount)
                 if eyes_box is not None:  # as sharpen: the bank face's lids where its opening is the driver's
                     lids = (_cut(warped, eyes_box, box), _cut(grey, eyes_box, box)) if match > 0 else None
                     self._add_lids(add, fine, eyes_box, lids, lid_weight, w, min(amount, 1.0), (match, keep))

@@ -37,7 +37,7 @@ class BlendStage(Stage):
     ):
         """resolution: side of the swapped crops; grid_resolution: side of the grid the model codes
         faces on (default resolution); target: an engine.image.target_detail.TargetDetail, or None.
-        With detail on and a target, the detail finer than the grid comes from the target's own
+        With detail on and a target, the detail finer than two grid cells comes from the target's own
         faces and the face is pasted from the bank's larger crop. Without one, and driver_detail,
         the driver's own band is used (engine.image.detail: in the crop, the band between the two
         grids that a depth-to-space decoder can only guess; in the frame, what is finer than the
