@@ -19,7 +19,8 @@ from swapstream.engine.face.neighbours import landmark_warp, match_features
 from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, color, steady
-from swapstream.engine.image.target_detail import DetailBank, TargetDetail, matched_band
+from swapstream.engine.image.bands import matched_band
+from swapstream.engine.image.target_detail import DETAIL_BAND_CELLS, DetailBank, TargetDetail
 from swapstream.engine.stages.blend_stage import BlendStage
 from swapstream.engine.stages.color_stage import ColorStage
 from swapstream.engine.stages.steady_stage import SteadyStage
@@ -77,7 +78,7 @@ def _sharpen_steps(target: TargetDetail, slot: FaceSlot, keep: np.ndarray) -> di
     w = cv2.resize(keep, (size, size), interpolation=cv2.INTER_LINEAR)
     warped = landmark_warp(target.bank.greys[0], target.bank.landmarks[0], pts)
     grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    band = matched_band(warped, grey, w, target.cell, 1.0)
+    band = matched_band(warped, grey, w, target.cell, DETAIL_BAND_CELLS, 1.0)
 
     def add():
         return cv2.add(big, cv2.merge((band, band, band)), dtype=cv2.CV_8U)
@@ -89,7 +90,7 @@ def _sharpen_steps(target: TargetDetail, slot: FaceSlot, keep: np.ndarray) -> di
         ),
         "  bank lookup (pose)": lambda: target.choose(1, match_features(pts, *yaw_pitch_roll(slot.landmarks)[:2])),
         "  landmark warp": lambda: landmark_warp(target.bank.greys[0], target.bank.landmarks[0], pts),
-        "  matched band": lambda: matched_band(warped, grey, w, target.cell, 1.0),
+        "  matched band": lambda: matched_band(warped, grey, w, target.cell, DETAIL_BAND_CELLS, 1.0),
         "  add band": add,
     }
 

@@ -22,7 +22,8 @@ from swapstream.engine.face.mask import lips_mask
 from swapstream.engine.face.neighbours import landmark_warp, match_features
 from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.image import blend
-from swapstream.engine.image.target_detail import TargetDetail, grid_band
+from swapstream.engine.image.bands import grid_band
+from swapstream.engine.image.target_detail import TargetDetail
 from swapstream.engine.stages import blend_stage
 
 

@@ -14,7 +14,7 @@ from swapstream.engine.face.mask import hull_mask, lips_mask
 from swapstream.engine.face.neighbours import match_features
 from swapstream.engine.face.pose import yaw_pitch_roll
 from swapstream.engine.face.tracking import PhotoFaceFinder
-from swapstream.engine.image import blend, target_detail
+from swapstream.engine.image import bands, blend, target_detail
 from swapstream.engine.image.target_detail import DetailBank, TargetDetail
 
 RES, GRID, BANK = 128, 64, 256
@@ -131,12 +131,12 @@ def test_the_band_around_the_support_is_the_whole_crops(bank):
     target = TargetDetail(bank, GRID)
     image = bank.greys[0]
     for cells in (1.0, target_detail.DETAIL_BAND_CELLS):
-        whole = target_detail.grid_band(image, target.cell * cells)
+        whole = bands.grid_band(image, target.cell * cells)
         for support in ((70, 50, 190, 221), (0, 3, 97, 256), (13, 0, 256, 129)):
             x0, y0, x1, y1 = target._band_box(support, cells)
             step = round(target.cell * cells)
             assert x0 % step == 0 and y0 % step == 0 and (x1 - x0) * (y1 - y0) < BANK * BANK
-            cut = target_detail.grid_band(np.ascontiguousarray(image[y0:y1, x0:x1]), target.cell * cells)
+            cut = bands.grid_band(np.ascontiguousarray(image[y0:y1, x0:x1]), target.cell * cells)
             sx0, sy0, sx1, sy1 = support
             inside = cut[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0]
             np.testing.assert_allclose(inside, whole[sy0:sy1, sx0:sx1], atol=1e-3)
@@ -165,16 +165,16 @@ def test_the_band_gain_restores_the_bank_faces_band_energy(astronaut_bgr):
     energy, amount 1 brings the sum to the bank face's energy (a gain of the lacking share itself,
     0.5, left it at 0.75 of it); a render as detailed as the bank face gets nothing."""
     grey = cv2.cvtColor(astronaut_bgr, cv2.COLOR_BGR2GRAY).astype(np.float32)
-    theirs = target_detail.grid_band(grey[40:296, 120:376], 4.0)  # her face
-    own = target_detail.grid_band(grey[256:512, 256:512], 4.0)  # her suit and the flag: another texture
+    theirs = bands.grid_band(grey[40:296, 120:376], 4.0)  # her face
+    own = bands.grid_band(grey[256:512, 256:512], 4.0)  # her suit and the flag: another texture
     own *= np.sqrt(0.5 * np.sum(theirs**2) / np.sum(own**2))
     e_theirs, e_own = float(np.sum(theirs**2)), float(np.sum(own**2))
     assert abs(float(np.corrcoef(theirs.ravel(), own.ravel())[0, 1])) < 0.05
-    gain = target_detail.band_gain(1.0, e_own, e_theirs)
+    gain = bands.band_gain(1.0, e_own, e_theirs)
     assert float(np.sum((own + gain * theirs) ** 2)) == pytest.approx(e_theirs, rel=0.05)
-    assert target_detail.band_gain(0.5, e_own, e_theirs) == pytest.approx(0.5 * gain)
-    assert target_detail.band_gain(1.0, e_theirs, e_theirs) == 0.0
-    assert target_detail.band_gain(1.0, 1.0, 0.0) == 0.0
+    assert bands.band_gain(0.5, e_own, e_theirs) == pytest.approx(0.5 * gain)
+    assert bands.band_gain(1.0, e_theirs, e_theirs) == 0.0
+    assert bands.band_gain(1.0, 1.0, 0.0) == 0.0
 
 
 def test_each_octave_of_the_band_is_matched_on_its_own(astronaut_bgr):
@@ -188,8 +188,8 @@ def test_each_octave_of_the_band_is_matched_on_its_own(astronaut_bgr):
     inner = (slice(16, -16), slice(16, -16))  # away from the crop's replicated edge
 
     def octaves(image):
-        fine = target_detail.grid_band(image, cell)
-        return fine, target_detail.grid_band(image, coarse) - fine
+        fine = bands.grid_band(image, cell)
+        return fine, bands.grid_band(image, coarse) - fine
 
     def energy(band):
         return float(np.sum(band[inner] ** 2))
@@ -197,10 +197,12 @@ def test_each_octave_of_the_band_is_matched_on_its_own(astronaut_bgr):
     bank_fine, bank_mid = octaves(bank_face)
     other_mid = octaves(other)[1]
     strong_mid = other_mid * 1.5 * np.sqrt(energy(bank_mid) / energy(other_mid))
-    render = bank_face - target_detail.grid_band(bank_face, coarse) + strong_mid
+    render = bank_face - bands.grid_band(bank_face, coarse) + strong_mid
     own_fine, own_mid = (energy(b) for b in octaves(render))
     assert own_fine < 0.3 * energy(bank_fine) and own_mid > energy(bank_mid)
-    got_fine, got_mid = octaves(target_detail.matched_band(bank_face, render, np.ones_like(bank_face), cell, 1.0))
+    got_fine, got_mid = octaves(
+        bands.matched_band(bank_face, render, np.ones_like(bank_face), cell, target_detail.DETAIL_BAND_CELLS, 1.0)
+    )
     assert energy(got_fine) > 0.75 * energy(bank_fine) and energy(got_mid) < 0.1 * energy(bank_mid)
-    one_gain = target_detail.band_gain(1.0, own_fine + own_mid, energy(bank_fine) + energy(bank_mid))
+    one_gain = bands.band_gain(1.0, own_fine + own_mid, energy(bank_fine) + energy(bank_mid))
     assert one_gain**2 < 0.65

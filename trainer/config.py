@@ -112,6 +112,9 @@ class TrainConfig:
     eyes_mouth_weight: float = 3.0  # multiplier of the per-pixel losses inside eye and mouth regions
     eyes_dssim_weight: float = 0.0  # > 0: DSSIM's multiplier inside the eyes instead of eyes_mouth_weight
     edge_weight: float = 0.0  # the face's gradient L1 (trainer/losses.py edge_loss), against blur
+    # A's faces swapped to B and back must give A again (SwapAutoencoder.cycle): the swap then has
+    # to carry A's expression through B's decoder (a closed mouth stays closed). DF only; 0: off.
+    cycle_weight: float = 0.0
     gan_power: float = 0.0  # 0 disables the patch discriminator
     gan_dims: int = 16
     # Share of the budget (iterations or minutes) before the GAN term and the discriminator's steps
@@ -149,6 +152,7 @@ class TrainConfig:
             "dssim_weight",
             "mse_weight",
             "edge_weight",
+            "cycle_weight",
             "mask_weight",
             "gan_power",
             "affine_scale",

@@ -237,6 +237,17 @@ class SwapAutoencoder(nn.Module):
         face, mask = self.decoder(torch.cat([code_a, code_b]))
         return face[:n], mask[:n], face[n:], mask[n:]
 
+    def cycle(self, x_a: torch.Tensor) -> torch.Tensor:
+        """A's faces x_a (as forward's) swapped to B and back (DF): face (N, 3, O, O) in [0, 1].
+        The swapped face, rendered at the output resolution, is shrunk (area) to the input's."""
+        if self.arch != "df":
+            raise ValueError("the cycle needs both decoders (arch 'df')")
+        swapped, _ = self.decoder_b(self.inter(self.encoder(x_a)))
+        if swapped.shape[-1] != self.input_resolution:
+            swapped = F.interpolate(swapped, size=self.input_resolution, mode="area")
+        back, _ = self.decoder_a(self.inter(self.encoder(swapped)))
+        return back
+
     def swap_module(self, direction: str) -> nn.Module:
         """A module whose forward(x) -> (face, mask) performs `direction` ('a2b' | 'b2a'), for ONNX export."""
         if direction not in self.swap_directions():

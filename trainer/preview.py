@@ -21,6 +21,7 @@ HISTORY_FIELDS = (
     "loss_b",
     "loss_mask",
     "loss_gan",
+    "loss_cycle",
     "val_ssim_aa",
     "val_ssim_bb",
     "samples_per_s",
@@ -82,7 +83,7 @@ def plot_history(path: Path, rows: list[dict[str, float]]) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_loss, ax_val) = plt.subplots(1, 2, figsize=(11, 4))
-    for key in ("loss_a", "loss_b", "loss_mask", "loss_gan"):
+    for key in ("loss_a", "loss_b", "loss_mask", "loss_gan", "loss_cycle"):
         vals = [(r["iteration"], r[key]) for r in rows if r.get(key, 0) > 0]
         if vals:
             ax_loss.plot(*zip(*vals, strict=True), label=key)

@@ -179,6 +179,8 @@ def start_run(opts: RunOptions, model_cfg: ModelConfig | None = None, train_cfg:
         train_cfg = dataclasses.replace(train_cfg, **opts.train_overrides)
     except ValueError as e:
         raise UserError(f"bad option: {e}") from None
+    if train_cfg.cycle_weight > 0 and model_cfg.arch != "df":
+        raise UserError(f"cycle_weight needs both decoders (arch df); this model is {model_cfg.arch}")
     if train_cfg.icnr and saved is None:
         log.info("ICNR initialisation of %d convs before a pixel shuffle", init_icnr(model))
     train_a, val_a = _load_identity(opts.faceset_a, model_cfg, train_cfg)

@@ -113,6 +113,13 @@ def autoencoder_loss(outputs, t: dict[str, torch.Tensor], cfg: TrainConfig) -> t
     return parts["loss_a"] + parts["loss_b"] + cfg.mask_weight * parts["loss_mask"], parts
 
 
+def cycle_loss(face_aba: torch.Tensor, t: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
+    """A's face loss (as autoencoder_loss's loss_a) of face_aba, A's faces swapped to B and back
+    (SwapAutoencoder.cycle), against A's targets: fp32 scalar."""
+    weights = (cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight, cfg.eyes_dssim_weight, cfg.edge_weight)
+    return losses.face_loss(face_aba, t["a_target"], t["a_mask"], t["a_region"], *weights)
+
+
 def train_step(run: Run, batch: data.Batch, lr: float, gan: bool = True) -> dict[str, float]:
     """One update of run's networks on `batch` at learning rate `lr`; returns the step's losses.
 
@@ -130,6 +137,11 @@ def train_step(run: Run, batch: data.Batch, lr: float, gan: bool = True) -> dict
         outputs = run.model(t["a_input"], t["b_input"])
     face_aa, mask_aa, face_bb, mask_bb = (x.float() for x in outputs)
     loss, parts = autoencoder_loss((face_aa, mask_aa, face_bb, mask_bb), t, cfg)
+    if cfg.cycle_weight > 0:
+        with compute.autocast():
+            face_aba = run.model.cycle(t["a_input"])
+        parts["loss_cycle"] = cycle_loss(face_aba.float(), t, cfg)
+        loss = loss + cfg.cycle_weight * parts["loss_cycle"]
     with_gan = gan and run.discriminator is not None
     if with_gan:
         with compute.autocast():

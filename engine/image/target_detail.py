@@ -23,7 +23,6 @@ Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,8 @@ from swapstream.engine.face.neighbours import (
 )
 from swapstream.engine.face.openness import OpenEyeTracker, eye_reference
 from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
-from swapstream.engine.image._jit import kernel
+from swapstream.engine.image import bands
+from swapstream.engine.image.bands import grid_band, matched_band
 from swapstream.engine.image.blend import support_box
 
 from swapstream.common.errors import user_error
@@ -109,42 +109,6 @@ def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BAN
     return DetailBank(path, fs.face_type, fs.size, greys, landmarks, features[keep], eye_reference(features[:, 2]))
 
 
-def band_gain(amount: float, e_own: float, e_theirs: float) -> float:
-    """The bank band's weight: amount x sqrt(the share of its energy the render lacks), so that the
-    render's band (energy e_own) plus the bank's (e_theirs), two unrelated textures whose energies
-    add, reach the bank face's energy at amount 1. The share itself (what the driver's detail,
-    engine.image.detail.restore_guessed_band, still uses) left them short of it: own sharpness
-    0.56-0.58 against 0.59-0.60 with the square root on two pairs
-    (benchmarks/results_log/2026-12-07-own-pixels.md)."""
-    return amount * math.sqrt(min(max(1.0 - e_own / e_theirs, 0.0), 1.0)) if e_theirs > 0 else 0.0
-
-
-def grid_band(image: np.ndarray, cell: float) -> np.ndarray:
-    """float32 like image: image minus itself shrunk `cell` times (INTER_AREA) and enlarged back
-    (bicubic): the detail finer than a grid `cell` times coarser holds."""
-    h, w = image.shape[:2]
-    small = (max(1, round(w / cell)), max(1, round(h / cell)))
-    src = image.astype(np.float32, copy=False)
-    low = cv2.resize(cv2.resize(src, small, interpolation=cv2.INTER_AREA), (w, h), interpolation=cv2.INTER_CUBIC)
-    return src - low
-
-
-def matched_band(warped: np.ndarray, grey: np.ndarray, weight: np.ndarray, cell: float, amount: float) -> np.ndarray:
-    """float32 like warped: weight (float32, same shape) x the bank face's band (of warped,
-    float32) finer than DETAIL_BAND_CELLS x `cell` px, in octaves (finer than cell; from cell to
-    DETAIL_BAND_CELLS cells), each scaled by its own band_gain against the same octave of the
-    render (grey, same shape) inside weight."""
-    theirs, own = grid_band(warped, cell), grid_band(grey, cell)
-    e_theirs, e_own = _energies_kernel(theirs, own, weight)
-    out = cv2.multiply(theirs, weight, scale=band_gain(amount, e_own, e_theirs))
-    if DETAIL_BAND_CELLS > 1:
-        theirs_coarse = grid_band(warped, cell * DETAIL_BAND_CELLS) - theirs
-        own_coarse = grid_band(grey, cell * DETAIL_BAND_CELLS) - own
-        e_theirs, e_own = _energies_kernel(theirs_coarse, own_coarse, weight)
-        out += cv2.multiply(theirs_coarse, weight, scale=band_gain(amount, e_own, e_theirs))
-    return out
-
-
 class TargetDetail:
     """Adds the bank's detail to swapped crops; remembers each track's bank face (bounded)."""
 
@@ -212,7 +176,7 @@ class TargetDetail:
         i = self.choose(track, query)
         warped = landmark_warp(self.bank.greys[i], self.bank.landmarks[i], pts)
         grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
-        add = matched_band(warped, grey.astype(np.float32), w, self.cell, amount)
+        add = matched_band(warped, grey, w, self.cell, DETAIL_BAND_CELLS, amount)
         # The bank face's lids only where they are the driver's: a face kept through a blink
         # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
         match, keep = self._eye_agreement(i, query[2], track)
@@ -274,7 +238,9 @@ class TargetDetail:
                 warped = cv2.remap(self.bank.greys[i], map_x, map_y, **flags)
                 grey = cv2.cvtColor(_cut(big, box), cv2.COLOR_BGR2GRAY)
                 warped_fine, grey_fine = _cut(warped, fine, box), _cut(grey, fine, box)
-                add = matched_band(np.ascontiguousarray(warped_fine), grey_fine, w_fine, self.cell, amount)
+                add = matched_band(
+                    np.ascontiguousarray(warped_fine), grey_fine, w_fine, self.cell, DETAIL_BAND_CELLS, amount
+                )
                 if eyes_box is not None:  # as sharpen: the bank face's lids where its opening is the driver's
                     lids = (_cut(warped, eyes_box, box), _cut(grey, eyes_box, box)) if match > 0 else None
                     self._add_lids(add, fine, eyes_box, lids, lid_weight, w, min(amount, 1.0), (match, keep))
@@ -335,19 +301,6 @@ def _union(a: Box, b: Box) -> Box:
     return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
 
 
-@kernel
-def _energies_kernel(theirs, own, weight):
-    """(sum of weight x theirs^2, sum of weight x own^2): float32 (h, w) each."""
-    e_theirs = 0.0
-    e_own = 0.0
-    for y in range(weight.shape[0]):
-        for x in range(weight.shape[1]):
-            w = weight[y, x]
-            e_theirs += w * theirs[y, x] * theirs[y, x]
-            e_own += w * own[y, x] * own[y, x]
-    return e_theirs, e_own
-
-
 def _pack(out: np.ndarray, sharp: np.ndarray, big: np.ndarray, mask: np.ndarray, add: np.ndarray, at) -> None:
     """out (S, S, 4) = big's B, G, R with add (float32 (h, w)) added over its box at `at` (y0, x0),
     rounded and saturated, and round(255 mask) as alpha; sharp: a (S, S, 3) uint8 buffer. OpenCV's
@@ -362,8 +315,7 @@ def _pack(out: np.ndarray, sharp: np.ndarray, big: np.ndarray, mask: np.ndarray,
 
 def warmup() -> None:
     """Compile (or load the cached) kernels before the first frame."""
-    z = np.zeros((2, 2), np.float32)
-    _energies_kernel(z, z, z)
+    bands.warmup()
 
 
 def eye_weight(points: np.ndarray, size: int) -> np.ndarray:

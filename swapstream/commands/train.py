@@ -56,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float_in(0, 1),
         help="share of the budget (0..1) before the GAN term begins, as DeepFaceLab users turn GAN on late",
     )
+    parser.add_argument(
+        "--cycle-weight",
+        type=float_in(0, 10),
+        help="weight of the cycle term: A's faces swapped to B and back must give A again, so the swap keeps "
+        "A's expression (a closed mouth stays closed); costs about half a step more (df only; 0 = off)",
+    )
     parser.add_argument("--color-transfer", action="store_true", help="rct: move A's colours toward B's")
     parser.add_argument("--preview-minutes", type=positive_float(MAX_MINUTES), help="minutes between previews")
     parser.add_argument("--checkpoint-minutes", type=positive_float(MAX_MINUTES), help="minutes between checkpoints")
@@ -101,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         "precision": args.precision,
         "gan_power": args.gan_power,
         "gan_start": args.gan_start,
+        "cycle_weight": args.cycle_weight,
         "preview_minutes": args.preview_minutes,
         "checkpoint_minutes": args.checkpoint_minutes,
         "color_transfer": True if args.color_transfer else None,
