@@ -44,7 +44,8 @@ def eval_rows(report: dict) -> list[tuple[str, str, str]]:
             (
                 "flicker ratio",
                 f"{stability['flicker_ratio']:.2f}",
-                "frame-to-frame change in the face, swapped / driving",
+                "frame-to-frame change in the face, swapped / driving, in the frame as the head moves: "
+                "a face with more fine texture than the driver's reads higher for the same motion",
             )
         )
     leakage = report.get("leakage")
