@@ -104,7 +104,7 @@ def autoencoder_loss(outputs, t: dict[str, torch.Tensor], cfg: TrainConfig) -> t
     t: the batch as to_tensors returns it (targets, masks and eye/mouth regions of A and B).
     """
     face_aa, mask_aa, face_bb, mask_bb = outputs
-    weights = (cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight, cfg.eyes_dssim_weight, cfg.edge_weight)
+    weights = _face_weights(cfg)
     parts = {
         "loss_a": losses.face_loss(face_aa, t["a_target"], t["a_mask"], t["a_region"], *weights),
         "loss_b": losses.face_loss(face_bb, t["b_target"], t["b_mask"], t["b_region"], *weights),
@@ -116,8 +116,12 @@ def autoencoder_loss(outputs, t: dict[str, torch.Tensor], cfg: TrainConfig) -> t
 def cycle_loss(face_aba: torch.Tensor, t: dict[str, torch.Tensor], cfg: TrainConfig) -> torch.Tensor:
     """A's face loss (as autoencoder_loss's loss_a) of face_aba, A's faces swapped to B and back
     (SwapAutoencoder.cycle), against A's targets: fp32 scalar."""
-    weights = (cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight, cfg.eyes_dssim_weight, cfg.edge_weight)
-    return losses.face_loss(face_aba, t["a_target"], t["a_mask"], t["a_region"], *weights)
+    return losses.face_loss(face_aba, t["a_target"], t["a_mask"], t["a_region"], *_face_weights(cfg))
+
+
+def _face_weights(cfg: TrainConfig) -> tuple[float, ...]:
+    """losses.face_loss's weights after its faces, target, mask and regions."""
+    return cfg.dssim_weight, cfg.mse_weight, cfg.eyes_mouth_weight, cfg.eyes_dssim_weight, cfg.edge_weight
 
 
 def train_step(run: Run, batch: data.Batch, lr: float, gan: bool = True) -> dict[str, float]:
