@@ -371,3 +371,27 @@ def test_cli_refuses_foreign_run_dir_and_corrupt_checkpoint(facesets, tmp_path, 
     assert "corrupt checkpoint" in capsys.readouterr().err
     assert (run / "checkpoint.pt").read_bytes() == b"not a checkpoint"  # never overwritten
     assert _cli(facesets, tmp_path / "empty", "--resume") == 2
+
+
+def test_cli_cycle_weight_trains_a_df_model_and_refuses_liae(facesets, tmp_path, capsys):
+    """--cycle-weight: a df run logs the cycle term beside A's and B's losses; LIAE, whose one
+    decoder cannot swap A to B and back, and a negative weight are refused in one line, exit 2."""
+    df = tmp_path / "df.yaml"
+    df.write_text(
+        "model: {arch: df, resolution: 32, ae_dims: 32, e_dims: 8, d_dims: 8, d_mask_dims: 4}\n"
+        "train: {batch_size: 2, validation_faces: 2, precision: fp32}\n"
+    )
+    assert _cli(facesets, tmp_path / "df", "--preset", str(df), "--cycle-weight", "1") == 0
+    state = load_checkpoint(find_checkpoint(tmp_path / "df"))
+    assert state["train_config"]["cycle_weight"] == 1.0 and state["losses"]["loss_cycle"] > 0
+    assert TrainConfig.from_dict(state["train_config"]).cycle_weight == 1.0  # a resume keeps it
+
+    liae = tmp_path / "liae.yaml"
+    liae.write_text(df.read_text().replace("arch: df", "arch: liae"))
+    capsys.readouterr()
+    assert _cli(facesets, tmp_path / "liae", "--preset", str(liae), "--cycle-weight", "1") == 2
+    err = capsys.readouterr().err
+    assert "cycle_weight needs both decoders" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "liae" / "checkpoint.pt").exists()
+    assert _cli(facesets, tmp_path / "neg", "--cycle-weight", "-1") == 2
+    assert "--cycle-weight" in capsys.readouterr().err

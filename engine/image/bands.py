@@ -53,13 +53,12 @@ def matched_band(
     pixels."""
     theirs = warped.astype(np.float32, copy=False)
     own = grey.astype(np.float32, copy=False)
-    coarse = cell * max(cells, 1.0)
-    lows = [low_pass(image, c) for image in (theirs, own) for c in (cell, coarse)]
-    energies = _octave_energies_kernel(theirs, lows[0], lows[1], own, lows[2], lows[3], weight)
-    fine_gain = band_gain(amount, energies[2], energies[0])
-    coarse_gain = band_gain(amount, energies[3], energies[1]) if cells > 1 else 0.0
+    low, own_low = low_pass(theirs, cell), low_pass(own, cell)
+    # cells <= 1: the coarser octave is empty, and its gain 0 (band_gain of no energy)
+    lower, own_lower = (low_pass(theirs, cell * cells), low_pass(own, cell * cells)) if cells > 1 else (low, own_low)
+    e = _octave_energies_kernel(theirs, low, lower, own, own_low, own_lower, weight)
     out = np.empty_like(theirs)
-    _octaves_kernel(theirs, lows[0], lows[1], weight, fine_gain, coarse_gain, out)
+    _octaves_kernel(theirs, low, lower, weight, band_gain(amount, e[2], e[0]), band_gain(amount, e[3], e[1]), out)
     return out
 
 
