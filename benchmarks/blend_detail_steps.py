@@ -5,7 +5,9 @@ The bank is one face of another public-domain person (matplotlib's Grace Hopper)
 BANK_SIDE px, as `swapstream extract` writes them (256 px by default); its cost does not depend on
 which face it is. The driver's face is the astronaut of blend_profile.scene; a blurred copy of her
 crop stands in for the model's render, and a copy shifted by one level for the previous frame's
-(so steady has a step to hold). "sharpen + paste_face" is the unfused path on today's paste_face;
+(so steady has a step to hold). The target's mouth (engine.image.target_mouth) is drawn from the
+driver's own face aligned at BANK_SIDE px, a face whose lips fit, so the whole lay-over is timed.
+"sharpen + paste_face" is the unfused path on today's paste_face;
 the code before the fusion is compared with the fused path in benchmarks/bank_paste_ab.py.
 """
 
@@ -21,6 +23,7 @@ from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, color, steady
 from swapstream.engine.image.bands import matched_band
 from swapstream.engine.image.target_detail import DETAIL_BAND_CELLS, DetailBank, TargetDetail
+from swapstream.engine.image.target_mouth import MouthFaces, TargetMouth, lip_shapes
 from swapstream.engine.stages.blend_stage import BlendStage
 from swapstream.engine.stages.color_stage import ColorStage
 from swapstream.engine.stages.steady_stage import SteadyStage
@@ -49,6 +52,14 @@ def hopper_bank(side: int = BANK_SIDE) -> DetailBank:
     return DetailBank(None, "whole", side, grey, points[None, :, :2].astype(np.float32), features)
 
 
+def own_mouth(frame: np.ndarray, landmarks: np.ndarray, side: int = BANK_SIDE) -> TargetMouth:
+    """A one-face TargetMouth: the frame's own face aligned 'whole' at `side` px."""
+    m = alignment_matrix(landmarks, "whole", side)
+    points = transform_points(landmarks, m)[None, :, :2].astype(np.float32)
+    features = match_features(points[0], *yaw_pitch_roll(landmarks)[:2])[None]
+    return TargetMouth(MouthFaces(warp_face(frame, m, side)[None], points, features, lip_shapes(points)))
+
+
 def face_slot(frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray, crop: int, shift: int = 0) -> FaceSlot:
     """A FaceSlot as the infer stage hands it on: the render a blurred copy of the driver's crop."""
     driver = warp_face(frame, m, crop)
@@ -59,10 +70,10 @@ def face_slot(frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray, crop: int
     return FaceSlot(landmarks, 0, 1, m, driver, hull, render, mask)
 
 
-def stages(crop: int, bank: DetailBank):
-    """The CPU path's colour, steady and blend stages with the default knobs and the bank."""
+def stages(crop: int, bank: DetailBank, mouth: TargetMouth | None = None):
+    """The CPU path's colour, steady and blend stages with the default knobs, the bank and the mouth."""
     knobs = SwapConfig()
-    blend_stage = BlendStage(knobs, crop, None, crop // 2, TargetDetail(bank, crop // 2))
+    blend_stage = BlendStage(knobs, crop, None, crop // 2, TargetDetail(bank, crop // 2, mouth))
     out = [ColorStage(knobs), SteadyStage(knobs), blend_stage]
     for stage in out:
         stage.setup()
@@ -101,7 +112,8 @@ def detail_step_times(
     """Median (or minimum: stat) ms of each step of colour + steady + blend with the detail bank, one face."""
     slot = face_slot(frame, landmarks, m, crop)
     previous = face_slot(frame, landmarks, m, crop, shift=1)
-    colour, steadier, blender = stages(crop, bank)
+    mouth = own_mouth(frame, landmarks, bank.size)
+    colour, steadier, blender = stages(crop, bank, mouth)
     points = transform_points(landmarks, m)
     px = round(0.05 * crop)
     mask = blend.feather_mask(slot.hull, px, px)
@@ -115,6 +127,7 @@ def detail_step_times(
     m_big = np.asarray(m, np.float64) * kb
     m_big[:, 2] += 0.5 * kb - 0.5
     packed, support = target.sharpen_bgra(slot.swapped, points, keep, mask, (yaw, pitch), 1.0, 1)
+    packed, points_big = packed.copy(), points[:, :2] * kb
 
     def steady_step():
         s = steady.SteadyState(state.crop, state.face.copy(), state.mask.copy())
@@ -150,6 +163,9 @@ def detail_step_times(
         ),
         "  sharpen_bgra": lambda: target.sharpen_bgra(slot.swapped, points, keep, mask, (yaw, pitch), 1.0, 1),
         "  paste_bgra": lambda: blend.paste_bgra(frame.copy(), packed, m_big, support),
+        "  target's mouth (lay_over)": lambda: mouth.lay_over(
+            packed.copy()[:, :, :3], points_big, packed[:, :, 3], (yaw, pitch), 1.0, 1
+        ),
         "blend stage (bank)": whole([blender]),
         "colour+steady+blend": whole([colour, steadier, blender]),
         "frame copy (in the pastes)": frame.copy,

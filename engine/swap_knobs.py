@@ -141,6 +141,15 @@ class SwapConfig:
         "faces nearest in pose and expression (see --detail-from): 1 = all the render lacks, 0 = none, "
         "2 = twice (harsh). Sharpens faces pasted larger than the model's crop (close-ups)",
     )  # fmt: skip
+    mouth: float = knob(
+        1.0, "number", "the target's own mouth, shaped to the driver's lips", hi=1.0, step=0.1, label="mouth",
+        keys="hH", key_step=0.25,
+        flag_help="lay the target's own mouth over the swapped face: of the target's faces beside the model "
+        "(its detail bank, see --detail-from), the one whose lips fit the driver's best is bent onto the "
+        "driver's lips and colour-matched, so the mouth opens, closes and smiles with the driver's even "
+        "where the model draws another state (1 = fully, 0 = the model's own mouth). Where no face of "
+        "the target's fits (a mouth opened wider than the target ever does), the model's mouth stays",
+    )  # fmt: skip
     steady: float = knob(
         1.0, "number", "hold the face's change per frame to the camera face's own", hi=1.0, step=0.1,
         label="steady", keys="tT", key_step=0.25,

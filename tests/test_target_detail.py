@@ -142,7 +142,52 @@ def test_a_resume_records_the_detail_bank_by_its_content(target_faces, tmp_path)
     assert "--detail-from" not in pixel_files(args, cfg)  # no bank: nothing the detail depends on
     write_detail_bank(target_faces, model, count=8)
     first = pixel_files(args, cfg)["--detail-from"]["sha256"]
-    assert pixel_files(args, cfg.replace(swap={"detail": 0.0})).get("--detail-from") is None
+    assert pixel_files(args, cfg.replace(swap={"detail": 0.0}))["--detail-from"]["sha256"] == first  # the mouth
+    assert pixel_files(args, cfg.replace(swap={"detail": 0.0, "mouth": 0.0})).get("--detail-from") is None
     face = next((bank_path(model) / "faces").iterdir())
     face.write_bytes(face.read_bytes()[:-1] + b"\0")
     assert pixel_files(args, cfg)["--detail-from"]["sha256"] != first
+
+
+def test_the_targets_mouth_changes_the_mouth_and_nothing_else(target_faces):
+    """--mouth (engine.image.target_mouth): the bank's mouth laid over the render's, only around
+    the driver's lips; off, the paste is the plain one."""
+    import cv2
+    from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+    from swapstream.engine.face.mask import hull_mask
+    from swapstream.engine.image.target_detail import TargetDetail
+    from swapstream.engine.image.target_mouth import mouth_region, target_mouth_from
+    from swapstream.engine.stages.blend_stage import BlendStage
+    from swapstream.engine.swap_knobs import SwapConfig
+
+    from swapstream.common.pipeline_contract import FaceSlot, FramePacket
+
+    frame = read_frames(media("d18.mp4"), 40, 1)[0]
+    mesh = FaceMesh(static=True)
+    try:
+        lm = mesh.process(frame)[0].landmarks
+    finally:
+        mesh.close()
+    m = alignment_matrix(lm, "whole", RES)
+    pts = transform_points(lm, m)
+    soft = cv2.GaussianBlur(warp_face(frame, m, RES), (0, 0), 3)
+    mask = hull_mask(pts, RES, "whole").astype(np.float32) / 255
+    target = TargetDetail(load_detail_bank(target_faces, "whole", RES), 64, target_mouth_from(target_faces))
+
+    def blended(mouth: float) -> np.ndarray:
+        stage = BlendStage(SwapConfig(detail=0.0, mouth=mouth), RES, None, 64, target, driver_detail=False)
+        stage.setup()
+        slot = FaceSlot(lm, target=0, matrix=m, crop=warp_face(frame, m, RES), swapped=soft.copy(), mask=mask)
+        return stage.process(FramePacket(0, 0.0, frame.copy(), faces=[slot])).frame
+
+    plain, mouthed = blended(0.0), blended(1.0)
+    changed = np.abs(mouthed.astype(int) - plain).max(axis=2) > 2
+    weight, _, (x0, y0, x1, y1) = mouth_region(pts * (target.bank.size / RES), target.bank.size)
+    region = np.zeros((target.bank.size,) * 2, np.float32)
+    region[y0:y1, x0:x1] = weight
+    region = cv2.resize(region, (RES, RES), interpolation=cv2.INTER_AREA)
+    inverse = cv2.invertAffineTransform(np.asarray(m, np.float64))
+    near = cv2.warpAffine(region, inverse, frame.shape[1::-1]) > 0
+    near = cv2.dilate(near.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    assert changed.sum() > 200, "the bank's mouth should show"
+    assert not (changed & ~near).any(), "only the mouth's region may change"

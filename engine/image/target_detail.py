@@ -41,6 +41,7 @@ from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
 from swapstream.engine.image import bands
 from swapstream.engine.image.bands import grid_band, matched_band
 from swapstream.engine.image.blend import support_box
+from swapstream.engine.image.target_mouth import TargetMouth, target_mouth_from
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -112,8 +113,11 @@ def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BAN
 class TargetDetail:
     """Adds the bank's detail to swapped crops; remembers each track's bank face (bounded)."""
 
-    def __init__(self, bank: DetailBank, grid_resolution: int):
+    def __init__(self, bank: DetailBank, grid_resolution: int, mouth: TargetMouth | None = None):
+        """mouth: the target's own mouths from the same faces (engine.image.target_mouth), which
+        the blend stage lays over the sharpened crop; None: none."""
         self.bank = bank
+        self.mouth = mouth
         self.cell = bank.size / grid_resolution  # bank pixels per cell of the model's input grid
         self._chosen: OrderedDict[int, int] = OrderedDict()
         self._driver_eyes = OpenEyeTracker(tracks=_TRACKS_KEPT)
@@ -342,7 +346,7 @@ def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
 def target_detail_from(path: Path, contract) -> TargetDetail:
     """The TargetDetail of the faceset at `path` for a model of `contract` (engine.runtime.contract)."""
     bank = load_detail_bank(path, contract.face_type, contract.output_resolution)
-    return TargetDetail(bank, contract.grid_resolution or contract.output_resolution)
+    return TargetDetail(bank, contract.grid_resolution or contract.output_resolution, target_mouth_from(path))
 
 
 def detail_beside(model) -> TargetDetail | None:

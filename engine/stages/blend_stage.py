@@ -96,6 +96,9 @@ class BlendStage(Stage):
         k = packed.shape[0] / slot.swapped.shape[0]
         matrix = np.asarray(slot.matrix, np.float64) * k
         matrix[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in the larger crop
+        if knobs.mouth > 0 and self.target.mouth is not None:
+            pts = np.asarray(crop_points, np.float64)[:, :2] * k
+            self.target.mouth.lay_over(packed[:, :, :3], pts, packed[:, :, 3], (yaw, pitch), knobs.mouth, slot.track)
         if knobs.blend == "feather":
             self._paste_bgra(frame, packed, matrix, support)
         else:  # poisson (offline): the reference path, from the unpacked crop
@@ -110,10 +113,12 @@ class BlendStage(Stage):
         for slot in packet.faces:
             target = self.target if slot.target == 0 else None  # the bank is the main model's person
             keep = None
-            if self.knobs.detail > 0 and (target is not None or self.driver_detail):
+            mouth = target is not None and target.mouth is not None and self.knobs.mouth > 0
+            from_target = target is not None and (self.knobs.detail > 0 or mouth)
+            if from_target or (self.knobs.detail > 0 and self.driver_detail):
                 crop_points = transform_points(slot.landmarks, slot.matrix)
                 keep = self._detail_mask(slot, crop_points)
-                if target is not None:
+                if from_target:
                     self._paste_with_target_detail(packet.frame, slot, crop_points, keep)
                     continue
             if keep is not None and self.detail_cell > 1:

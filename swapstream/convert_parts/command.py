@@ -100,16 +100,16 @@ def _settings(args: argparse.Namespace, cfg, distributed: bool):
 
 def pixel_files(args: argparse.Namespace, cfg) -> dict:
     """{flag: manifest.file_record} of every file that changes a part's pixels: the model, the
-    occlusion model (when the mask uses it), the target's faces --detail adds detail from
-    (--detail-from, or MODEL.detail beside the model), each --reference photo or faceset and its
-    model."""
+    occlusion model (when the mask uses it), the target's faces --detail adds detail from and
+    --mouth takes mouths from (--detail-from, or MODEL.detail beside the model), each --reference
+    photo or faceset and its model."""
     from swapstream.convert_parts.manifest import file_record
     from swapstream.engine.image.target_detail import DETAIL_BANK_SUFFIX, DRIVER_DETAIL
 
     files = {"-m": file_record("model file", args.model)}
     if cfg.swap.mask == "occlusion":
         files["--occluder"] = file_record("occlusion model", Path(cfg.swap.occluder))
-    if cfg.swap.detail > 0 and cfg.swap.detail_from != DRIVER_DETAIL:
+    if (cfg.swap.detail > 0 or cfg.swap.mouth > 0) and cfg.swap.detail_from != DRIVER_DETAIL:
         bank = Path(cfg.swap.detail_from) if cfg.swap.detail_from else args.model.with_suffix(DETAIL_BANK_SUFFIX)
         if bank.is_dir():
             files["--detail-from"] = file_record("faceset the detail comes from", bank)
