@@ -34,6 +34,9 @@ SHAPE_UNIT = 0.05  # lip misfit (rms of LIPS about their centre, a share of the 
 # Full weight while the chosen face's lip misfit is under FIT[0], none from FIT[1]: lips bent by
 # more than that are stretched into a smear (a driver's mouth opened wider than the target's ever is).
 FIT = (0.1, 0.2)
+# ... and from GAP_FIT[0] to GAP_FIT[1] match units apart in the inner lips' gap (0.05 of the
+# eye-corner distance each): closed lips stretched over an open smile drew a smear (the demo).
+GAP_FIT = (1.0, 2.0)
 MOUTH_GROW = 0.35  # the region laid over: the lips grown by this x the mouth's width, eased out over as much
 RING_GROW = (0.2, 0.6)  # the skin ring whose colour is matched: between the lips grown by these
 HYSTERESIS = 1.3  # keep a track's face while its distance is under this x the nearest's (+ 0.25)
@@ -95,8 +98,10 @@ class TargetMouth:
         return distance, misfit
 
     def choose(self, track: int, points: np.ndarray, pose: tuple[float, float]) -> tuple[int, float]:
-        """(the face for this track's face, its lip misfit); a tracked face keeps its face while it
-        stays within HYSTERESIS of the nearest, so the mouth does not hop between neighbours."""
+        """(the face for this track's face, its misfit: the lip misfit, or where the inner lips'
+        gaps differ by more than GAP_FIT[0] units, the misfit that gap maps to on FIT); a tracked
+        face keeps its face while it stays within HYSTERESIS of the nearest, so the mouth does not
+        hop between neighbours."""
         dist, misfit = self.distances(points, pose)
         best = int(np.argmin(dist))
         kept = self._chosen.get(track)
@@ -107,7 +112,10 @@ class TargetMouth:
             self._chosen.move_to_end(track)
             if len(self._chosen) > _TRACKS_KEPT:
                 self._chosen.popitem(last=False)
-        return best, float(misfit[best])
+        opening = abs(float(self.faces.features[best, 3] - match_features(points, *pose)[3]))
+        return best, max(
+            float(misfit[best]), FIT[0] + (FIT[1] - FIT[0]) * (opening - GAP_FIT[0]) / (GAP_FIT[1] - GAP_FIT[0])
+        )
 
     def lay_over(
         self,
