@@ -24,7 +24,8 @@ HEAVY = SwapSettings(
 def stage_times(s: SwapSettings, load: float = 1.0, height: int = 720) -> dict[str, float]:
     """A pipeline whose cost follows the knobs: poisson and pixels dominate (ms per frame)."""
     pixels = (output_dims(height * 16 // 9, height, s.output_size)[1] / 720) ** 2
-    blend = (30.0 if s.blend == "poisson" else 1.0) * pixels + (3.0 if s.keep_mouth else 0.0) + 2.0 * s.detail
+    blend = (30.0 if s.blend == "poisson" else 1.0) * pixels + (3.0 if s.keep_mouth else 0.0)
+    blend += 2.0 * s.detail + 2.5 * s.mouth
     infer = 9.0 + (12.0 if s.mask == "occlusion" else 0.0)
     detect = 4.0 + 10.0 * pixels
     return {
@@ -58,6 +59,7 @@ def test_behind_lowers_knobs_in_the_documented_order_until_the_target_is_met():
         ("mask", "both"),
         ("keep_mouth", False),
         ("detail", 0.0),
+        ("mouth", 0.0),
         ("output_size", "540p"),
         ("output_size", "480p"),
         ("output_size", "360p"),
@@ -71,6 +73,7 @@ def test_behind_lowers_knobs_in_the_documented_order_until_the_target_is_met():
         "mask",
         "keep_mouth",
         "detail",
+        "mouth",
         "output_size",
         "output_size",
         "output_size",
