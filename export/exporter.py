@@ -95,7 +95,7 @@ class ExportReport:
         )
         int8 = f"; int8 settings: {self.int8_settings}" if self.int8_settings else ""
         bank = (
-            [f"detail bank: {self.detail_bank} (the target's own faces that --detail adds detail from)"]
+            [f"detail bank: {self.detail_bank} (the target's own faces: --detail's detail and --mouth's mouths)"]
             if self.detail_bank
             else ["detail bank: none (the run records no target faceset): pass --detail-from FACESET to convert/live"]
         )

@@ -53,8 +53,9 @@ def add_swap_arguments(
         metavar="FACESET",
         help="the target's faceset (`swapstream extract`, the model's -b) whose own fine detail --detail "
         "adds: lashes, lid creases, brows, nostrils and skin of the target's face nearest in pose and "
-        "expression, warped onto the driving face (default: MODEL.detail beside the model, written by "
-        "`swapstream export`; without either --detail adds nothing). `driver`: the driving face's own "
+        "expression, warped onto the driving face; --mouth takes the target's mouths from it too "
+        "(default: MODEL.detail beside the model, written by `swapstream export`; without either "
+        "--detail adds nothing). `driver`: the driving face's own "
         "detail, as before issue 28 (the viewer then sees the driver's eyes and brows on the target)",
     )
     g.add_argument(
