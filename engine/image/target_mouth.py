@@ -9,8 +9,10 @@ the driver's state. Here, over the mouth, the face of the bank whose lips fit th
 (pose, the lips' shape about their centre, the inner lips' gap) is warped onto the driver's
 landmarks (engine.face.neighbours.landmark_warp), its colour scaled to the render's skin around
 the mouth, and laid over the render, feathered. The pixels are the target's own; only their
-geometry is the driver's. Where no face of the bank fits (a driver opening wider than the target
-ever does), the weight fades to 0 and the render's mouth stays.
+geometry is the driver's. Where no face of the bank fits (lips of another shape, or parted where
+the target's are together: a driver opening wider than the target ever does, a smile with the
+lips apart over a target whose lips never part), the weight fades to 0 and the render's mouth
+stays: bent that far, the target's lips are stretched into a smear.
 
 Crops are uint8 BGR (S, S, 3); landmarks (478, 2|3) crop pixels at S.
 """
@@ -79,29 +81,31 @@ class TargetMouth:
         self._chosen: OrderedDict[int, int] = OrderedDict()
 
     def distances(self, points: np.ndarray, pose: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-        """(distance, lip misfit), float64 (N,) each, of every face from the driver's mouth: the
-        distance in match units of yaw, pitch, the inner lips' gap (engine.face.neighbours) and
-        the lip misfit / SHAPE_UNIT; the lip misfit is the rms of LIPS about their centre, a share
-        of the driver's mouth width."""
+        """(distance, misfit), float64 (N,) each, of every face from the driver's mouth. distance:
+        in match units, over yaw, pitch, the inner lips' gap (engine.face.neighbours) and the lip
+        misfit / SHAPE_UNIT (the rms of LIPS about their centre, a share of the driver's mouth
+        width). misfit: that lip misfit, raised to where the inner lips' gaps put it on FIT when
+        they are more than GAP_FIT[0] units apart."""
         pts = np.asarray(points, np.float64)[:, :2]
         query = match_features(pts, *pose)
         width = max(float(np.linalg.norm(pts[OUTER_LIPS[0]] - pts[OUTER_LIPS[10]])), 1.0)
         shape = lip_shapes(pts[None])[0]
-        misfit = np.sqrt(np.mean(np.sum(np.square(self.faces.shapes - shape[None]), axis=2), axis=1)) / width
+        lips = np.sqrt(np.mean(np.sum(np.square(self.faces.shapes - shape[None]), axis=2), axis=1)) / width
         f = self.faces.features
+        gap = np.abs(f[:, 3] - query[3])
         distance = np.sqrt(
             np.square(f[:, 0] - query[0])
             + np.square(f[:, 1] - query[1])
-            + np.square(f[:, 3] - query[3])
-            + np.square(misfit / SHAPE_UNIT)
+            + np.square(gap)
+            + np.square(lips / SHAPE_UNIT)
         )
-        return distance, misfit
+        gap_misfit = FIT[0] + (FIT[1] - FIT[0]) * (gap - GAP_FIT[0]) / (GAP_FIT[1] - GAP_FIT[0])
+        return distance, np.maximum(lips, gap_misfit)
 
     def choose(self, track: int, points: np.ndarray, pose: tuple[float, float]) -> tuple[int, float]:
-        """(the face for this track's face, its misfit: the lip misfit, or where the inner lips'
-        gaps differ by more than GAP_FIT[0] units, the misfit that gap maps to on FIT); a tracked
-        face keeps its face while it stays within HYSTERESIS of the nearest, so the mouth does not
-        hop between neighbours."""
+        """(the face for this track's face, its misfit (distances)); a tracked face keeps its face
+        while it stays within HYSTERESIS of the nearest, so the mouth does not hop between
+        neighbours."""
         dist, misfit = self.distances(points, pose)
         best = int(np.argmin(dist))
         kept = self._chosen.get(track)
@@ -112,10 +116,7 @@ class TargetMouth:
             self._chosen.move_to_end(track)
             if len(self._chosen) > _TRACKS_KEPT:
                 self._chosen.popitem(last=False)
-        opening = abs(float(self.faces.features[best, 3] - match_features(points, *pose)[3]))
-        return best, max(
-            float(misfit[best]), FIT[0] + (FIT[1] - FIT[0]) * (opening - GAP_FIT[0]) / (GAP_FIT[1] - GAP_FIT[0])
-        )
+        return best, float(misfit[best])
 
     def lay_over(
         self,
@@ -138,7 +139,7 @@ class TargetMouth:
         if region is None:
             return 0.0
         x0, y0, x1, y1 = box
-        ring &= alpha[y0:y1, x0:x1] >= 230
+        ring &= alpha[y0:y1, x0:x1] >= 230  # the face's own pixels (0.9 of opaque), not the feather's
         if np.count_nonzero(ring) < 16:
             return 0.0
         map_x, map_y = landmark_maps(self.faces.landmarks[i], pts, crop.shape[0], box)
