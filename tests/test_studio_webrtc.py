@@ -106,10 +106,28 @@ def still_camera(tmp_path):
 
 # What the page's peer connection was doing when the swapped video did not come (app.js's `rtc`).
 CALL_STATE_JS = (
-    "(() => { try { return JSON.stringify(rtc.pc ? {connection: rtc.pc.connectionState,"
+    "(() => { try { return 'phase ' + rtc.phase + ' ' + JSON.stringify(rtc.pc ? {connection: rtc.pc.connectionState,"
     " ice: rtc.pc.iceConnectionState, gathering: rtc.pc.iceGatheringState} : null) + ' '"
     " + document.getElementById('message').textContent; } catch (e) { return String(e); } })()"
 )
+NOT_ANSWERED_JS = "document.getElementById('message').textContent.includes('did not answer')"
+
+
+def start_camera_call(page) -> None:
+    """Click the page's camera button and wait for the swapped video to come back. A call the
+    studio did not answer within the page's 30 s is tried once more, as a user would (in 1 of 4
+    full runs on a 2-core host the call hung with no message, before the page had a timeout); a
+    second failure fails with the call's state."""
+    connected = "document.getElementById('view-rtc').videoWidth > 0"
+    for attempt in (1, 2):
+        page.evaluate("document.getElementById('rtc-camera').click()")
+        try:  # up to 10 s of ICE gathering in the page, up to 30 s for the answer, then the checks
+            if page.wait_for(f"({connected}) ? 'connected' : ({NOT_ANSWERED_JS}) ? 'again' : ''", 60) == "connected":
+                return
+        except AssertionError as e:
+            raise AssertionError(f"{e}; the call: {page.evaluate(CALL_STATE_JS)}") from None
+        if attempt == 2:
+            raise AssertionError(f"the studio answered neither call; the call: {page.evaluate(CALL_STATE_JS)}")
 
 
 @pytest.mark.slow  # a studio, a browser and a WebRTC call both ways: ~30 s here
@@ -131,11 +149,7 @@ def test_browser_camera_comes_back_swapped(tmp_path, still_camera):
             page.wait_for("document.getElementById('rtc-camera') !== null && typeof StudioRtc === 'object'")
             page.evaluate(MEASURE_JS)
             page.evaluate(COMPARE_JS)
-            page.evaluate("document.getElementById('rtc-camera').click()")
-            try:  # up to 10 s of ICE gathering in the page, then the connectivity checks
-                page.wait_for("document.getElementById('view-rtc').videoWidth > 0", 60)
-            except AssertionError as e:
-                raise AssertionError(f"{e}; the call: {page.evaluate(CALL_STATE_JS)}") from None
+            start_camera_call(page)
             page.evaluate(
                 "watchLocal(document.getElementById('view-camera')); "
                 "watchRemote(document.getElementById('view-rtc')); true"

@@ -224,12 +224,14 @@ function showOriginal(on) {
 }
 
 // -- WebRTC: the swapped stream as a video track, and this browser's camera as the source -----
-const rtc = { pc: null, meter: null, figures: null, camera: null };
+// phase: how far the last call got ("camera", then StudioRtc.connect's), for a message and the tests
+const rtc = { pc: null, meter: null, figures: null, camera: null, phase: null };
 
 async function startRtc(sendCamera) {
   stopRtc();
   try {
     if (sendCamera) {
+      rtc.phase = "camera";
       const video = { width: 1280, height: 720 };
       // with the microphone where there is one (it comes back delayed like the video)
       rtc.camera = await navigator.mediaDevices
@@ -243,6 +245,7 @@ async function startRtc(sendCamera) {
       camera: rtc.camera,
       takeOver: $("rtc-take-over").checked,
       video: $("view-rtc"),
+      phase: (name) => (rtc.phase = name),
     });
     rtc.meter = StudioRtc.meter(rtc.pc);
     $("rtc-box").hidden = false;

@@ -17,8 +17,13 @@ const StudioRtc = (() => {
     });
   }
 
-  // -> {pc, stream}: stream is the swapped video (a MediaStream) once it arrives.
-  async function connect({ role, camera = null, takeOver = false, video = null }) {
+  // The studio answers an offer once its own side is ready; a call it has not answered by then
+  // fails with a message instead of waiting for ever (the page offers to try again).
+  const ANSWER_TIMEOUT_MS = 30000;
+
+  // -> the RTCPeerConnection; the swapped video plays in `video` once it arrives. phase(name) is
+  // told each step: "gathering", "signalling", "answered".
+  async function connect({ role, camera = null, takeOver = false, video = null, phase = () => {} }) {
     const pc = new RTCPeerConnection({ iceServers: [] });
     if (camera) {
       const track = camera.getVideoTracks()[0];
@@ -46,12 +51,26 @@ const StudioRtc = (() => {
     // The studio takes no trickled candidates, so the offer must hold them all. Sent after at most
     // 3 s of gathering, on a host with IPv4 and IPv6 interfaces, the camera's call never connected
     // in 2 of 4 runs of tests/test_studio_webrtc.py; with 10 s, 10 of 10 connected.
+    phase("gathering");
     await gathered(pc, 10000);
-    const r = await fetch(url("api/rtc/offer"), {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp, role, take_over: takeOver }),
-    });
+    phase("signalling");
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), ANSWER_TIMEOUT_MS);
+    let r;
+    try {
+      r = await fetch(url("api/rtc/offer"), {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ type: "offer", sdp: pc.localDescription.sdp, role, take_over: takeOver }),
+        signal: abort.signal,
+      });
+    } catch (e) {
+      pc.close();
+      if (!abort.signal.aborted) throw e;
+      throw new Error(`the studio did not answer within ${ANSWER_TIMEOUT_MS / 1000} s; try again`);
+    } finally {
+      clearTimeout(timer);
+    }
     const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
     if (!r.ok) {
       pc.close();
@@ -60,6 +79,7 @@ const StudioRtc = (() => {
       throw err;
     }
     await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+    phase("answered");
     return pc;
   }
 
