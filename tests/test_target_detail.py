@@ -96,12 +96,14 @@ def test_a_live_model_switch_takes_the_new_models_own_bank(target_faces, tmp_pat
     assert blend.target is not None and blend.target.bank.path == tmp_path / "b.detail"
 
 
-def test_a_face_swapped_by_another_reference_model_gets_none_of_the_banks_detail(target_faces):
-    """--reference FILE:MODEL swaps another person with another model: the main model's bank is not theirs."""
+def blend_one_face(target, knobs: dict):
+    """(frame, its landmarks, the alignment matrix, blended): d18's frame 40 with a soft copy of its
+    own crop as the render; blended(face_target=0, **overrides) -> the frame blended by a BlendStage
+    with `target` (a TargetDetail) and SwapConfig(**knobs, **overrides), the face swapped by model
+    face_target."""
     import cv2
     from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
     from swapstream.engine.face.mask import hull_mask
-    from swapstream.engine.image.target_detail import TargetDetail
     from swapstream.engine.stages.blend_stage import BlendStage
     from swapstream.engine.swap_knobs import SwapConfig
 
@@ -117,12 +119,24 @@ def test_a_face_swapped_by_another_reference_model_gets_none_of_the_banks_detail
     soft = cv2.GaussianBlur(warp_face(frame, m, RES), (0, 0), 3)
     mask = hull_mask(transform_points(lm, m), RES, "whole").astype(np.float32) / 255
 
-    def blended(detail: float, target: int) -> np.ndarray:
-        bank = TargetDetail(load_detail_bank(target_faces, "whole", RES), 64)
-        stage = BlendStage(SwapConfig(detail=detail), RES, None, 64, bank, driver_detail=False)
+    def blended(face_target: int = 0, **overrides) -> np.ndarray:
+        stage = BlendStage(SwapConfig(**{**knobs, **overrides}), RES, None, 64, target, driver_detail=False)
         stage.setup()
-        slot = FaceSlot(lm, target=target, matrix=m, crop=warp_face(frame, m, RES), swapped=soft.copy(), mask=mask)
+        slot = FaceSlot(lm, target=face_target, matrix=m, crop=warp_face(frame, m, RES), swapped=soft.copy(), mask=mask)
         return stage.process(FramePacket(0, 0.0, frame.copy(), faces=[slot])).frame
+
+    return frame, lm, m, blended
+
+
+def test_a_face_swapped_by_another_reference_model_gets_none_of_the_banks_detail(target_faces):
+    """--reference FILE:MODEL swaps another person with another model: the main model's bank is not theirs."""
+    from swapstream.engine.image.target_detail import TargetDetail
+
+    bank = TargetDetail(load_detail_bank(target_faces, "whole", RES), 64)
+    _, _, _, blend = blend_one_face(bank, {})
+
+    def blended(detail: float, target: int) -> np.ndarray:
+        return blend(target, detail=detail)
 
     plain = blended(0.0, 0)
     assert np.array_equal(blended(1.0, 1), plain)
@@ -153,32 +167,16 @@ def test_the_targets_mouth_changes_the_mouth_and_nothing_else(target_faces):
     """--mouth (engine.image.target_mouth): the bank's mouth laid over the render's, only around
     the driver's lips; off, the paste is the plain one."""
     import cv2
-    from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
-    from swapstream.engine.face.mask import hull_mask
+    from swapstream.engine.face.align import transform_points
     from swapstream.engine.image.target_detail import TargetDetail
     from swapstream.engine.image.target_mouth import mouth_region, target_mouth_from
-    from swapstream.engine.stages.blend_stage import BlendStage
-    from swapstream.engine.swap_knobs import SwapConfig
 
-    from swapstream.common.pipeline_contract import FaceSlot, FramePacket
-
-    frame = read_frames(media("d18.mp4"), 40, 1)[0]
-    mesh = FaceMesh(static=True)
-    try:
-        lm = mesh.process(frame)[0].landmarks
-    finally:
-        mesh.close()
-    m = alignment_matrix(lm, "whole", RES)
-    pts = transform_points(lm, m)
-    soft = cv2.GaussianBlur(warp_face(frame, m, RES), (0, 0), 3)
-    mask = hull_mask(pts, RES, "whole").astype(np.float32) / 255
     target = TargetDetail(load_detail_bank(target_faces, "whole", RES), 64, target_mouth_from(target_faces))
+    frame, lm, m, blend = blend_one_face(target, {"detail": 0.0})
+    pts = transform_points(lm, m)
 
     def blended(mouth: float) -> np.ndarray:
-        stage = BlendStage(SwapConfig(detail=0.0, mouth=mouth), RES, None, 64, target, driver_detail=False)
-        stage.setup()
-        slot = FaceSlot(lm, target=0, matrix=m, crop=warp_face(frame, m, RES), swapped=soft.copy(), mask=mask)
-        return stage.process(FramePacket(0, 0.0, frame.copy(), faces=[slot])).frame
+        return blend(mouth=mouth)
 
     plain, mouthed = blended(0.0), blended(1.0)
     changed = np.abs(mouthed.astype(int) - plain).max(axis=2) > 2

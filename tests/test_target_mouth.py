@@ -117,3 +117,18 @@ def test_the_face_whose_lips_fit_is_chosen_and_kept_through_small_changes(hopper
     first = mouth.choose(7, points[0], poses[0])[0]
     nudged = points[0] + np.float32(0.3)
     assert mouth.choose(7, nudged, poses[0])[0] == first
+
+
+def test_a_sticky_choice_holds_a_near_row_moves_to_a_far_better_one_and_forgets_old_tracks():
+    """engine.face.neighbours.StickyChoice, shared by the detail bank's face and the mouth's."""
+    from swapstream.engine.face.neighbours import StickyChoice
+
+    choice = StickyChoice(hysteresis=1.3, slack=0.25, tracks=2)
+    assert choice.pick(1, np.array([1.0, 2.0, 3.0])) == 0
+    assert choice.pick(1, np.array([1.2, 1.0, 3.0])) == 0  # 1.2 <= 1.3 x 1.0 + 0.25: kept
+    assert choice.pick(1, np.array([3.0, 1.0, 3.0])) == 1  # far worse than the nearest: moved
+    assert choice.pick(-1, np.array([1.2, 1.0, 3.0])) == 1  # untracked: the nearest, not remembered
+    assert StickyChoice().pick(1, np.array([3.0, 1.0, 3.0])) == 1
+    choice.pick(2, np.array([0.0, 5.0, 5.0]))
+    choice.pick(3, np.array([0.0, 5.0, 5.0]))  # a third track: track 1 is forgotten
+    assert choice.pick(1, np.array([0.9, 1.1, 3.0])) == 0  # remembered, row 1 would have been kept

@@ -10,6 +10,7 @@ target's face here" is.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import cv2
@@ -48,6 +49,31 @@ def nearest(features: np.ndarray, query: np.ndarray, k: int = 1) -> np.ndarray:
     k = min(k, len(d))
     idx = np.argpartition(d, k - 1)[:k]
     return idx[np.argsort(d[idx], kind="stable")]
+
+
+class StickyChoice:
+    """Per tracked face, the row nearest a query, kept while its distance stays within
+    `hysteresis` x the nearest's + `slack`, so a choice (the detail bank's face, the mouth's) does
+    not hop between neighbours frame to frame. Remembers the `tracks` most recent tracks; an
+    untracked face (track < 0) gets the nearest and is not remembered."""
+
+    def __init__(self, hysteresis: float = 1.3, slack: float = 0.25, tracks: int = 16):
+        self.hysteresis, self.slack, self.tracks = hysteresis, slack, tracks
+        self._kept: OrderedDict[int, int] = OrderedDict()
+
+    def pick(self, track: int, distances: np.ndarray) -> int:
+        """The row for this track's face, given every row's distance (N,) from it."""
+        best = int(np.argmin(distances))
+        if track < 0:
+            return best
+        kept = self._kept.get(track)
+        if kept is not None and distances[kept] <= self.hysteresis * distances[best] + self.slack:
+            best = kept
+        self._kept[track] = best
+        self._kept.move_to_end(track)
+        if len(self._kept) > self.tracks:
+            self._kept.popitem(last=False)
+        return best
 
 
 def spread_subset(features: np.ndarray, count: int) -> np.ndarray:

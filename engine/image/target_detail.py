@@ -11,7 +11,7 @@ model's input grid) is added to the swapped crop enlarged to the bank's size: th
 from that larger crop, so the band finer than the model's output pixels is the target's too. In
 each octave only as much of the band is added as brings the render's energy there up to the bank
 face's (matched_band), so a model that draws its own gets little on top. A face keeps its bank
-face while it stays within HYSTERESIS of the nearest, so the texture does not hop between
+face while it stays near the nearest (StickyChoice), so the texture does not hop between
 neighbours frame to frame. Over the eyes' lids a wider band of that face replaces the render's,
 where its eye opening is the driver's: a model trained for minutes draws open eyes through a
 blink, the target's own face shut ones. Where its eye opening is far from the driver's, nothing of
@@ -23,13 +23,13 @@ Crops are uint8 BGR; landmarks (478, 2|3) crop pixels; masks float32 in [0, 1].
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from swapstream.engine.face.neighbours import (
+    StickyChoice,
     faceset_features,
     landmark_maps,
     landmark_warp,
@@ -68,7 +68,6 @@ EYE_WEIGHT_SHRINK = 2  # the lid weight is drawn on a grid this many times coars
 # The bank's band reaches this many grid cells (matched_band): a render trained for minutes lacks much
 # of the octave from one cell to two too (benchmarks/results_log/2026-12-07-octaves.md). 1: one cell.
 DETAIL_BAND_CELLS = 2.0
-HYSTERESIS = 1.3  # keep the current bank face while its distance is under this x the nearest's
 _TRACKS_KEPT = 16  # remembered choices (one per tracked face)
 # Cells of the model's input grid around the face's support whose band sharpen_bgra computes: a
 # band pixel's bicubic taps read the cell averages up to 2 cells either side of its own, and
@@ -119,25 +118,16 @@ class TargetDetail:
         self.bank = bank
         self.mouth = mouth
         self.cell = bank.size / grid_resolution  # bank pixels per cell of the model's input grid
-        self._chosen: OrderedDict[int, int] = OrderedDict()
+        self._chosen = StickyChoice(tracks=_TRACKS_KEPT)
         self._driver_eyes = OpenEyeTracker(tracks=_TRACKS_KEPT)
         self._bank_eye_open = bank.eye_open or eye_reference(bank.features[:, 2])
         self._packed: np.ndarray | None = None  # sharpen_bgra's output, reused frame to frame
         self._sharp: np.ndarray | None = None  # ... and the sharpened face before its alpha
 
     def choose(self, track: int, query: np.ndarray) -> int:
-        """The bank face for a face of this track with match features `query` (4,)."""
-        dist = np.linalg.norm(self.bank.features - query[None, :], axis=1)
-        best = int(np.argmin(dist))
-        kept = self._chosen.get(track)
-        if track >= 0 and kept is not None and dist[kept] <= HYSTERESIS * dist[best] + 0.25:
-            best = kept
-        if track >= 0:
-            self._chosen[track] = best
-            self._chosen.move_to_end(track)
-            if len(self._chosen) > _TRACKS_KEPT:
-                self._chosen.popitem(last=False)
-        return best
+        """The bank face for a face of this track with match features `query` (4,), kept while it
+        stays near the nearest (engine.face.neighbours.StickyChoice)."""
+        return self._chosen.pick(track, np.linalg.norm(self.bank.features - query[None, :], axis=1))
 
     def _eye_agreement(self, i: int, driver_eyes: float, track: int) -> tuple[float, float]:
         """(match, keep), each in [0, 1], of bank face i's eye opening and the driver's
@@ -182,7 +172,7 @@ class TargetDetail:
         grey = cv2.cvtColor(big, cv2.COLOR_BGR2GRAY)
         add = matched_band(warped, grey, w, self.cell, DETAIL_BAND_CELLS, amount)
         # The bank face's lids only where they are the driver's: a face kept through a blink
-        # (HYSTERESIS), or a bank without shut eyes, would draw open lids over a render that shuts.
+        # (StickyChoice), or a bank without shut eyes, would draw open lids over a render that shuts.
         match, keep = self._eye_agreement(i, query[2], track)
         if EYE_BAND_CELLS > 0:
             eyes = cv2.multiply(eye_weight(pts, size), w)

@@ -19,14 +19,19 @@ Crops are uint8 BGR (S, S, 3); landmarks (478, 2|3) crop pixels at S.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 from swapstream.engine.face.mask import INNER_LIPS, OUTER_LIPS
-from swapstream.engine.face.neighbours import faceset_features, landmark_maps, match_features, spread_subset
+from swapstream.engine.face.neighbours import (
+    StickyChoice,
+    faceset_features,
+    landmark_maps,
+    match_features,
+    spread_subset,
+)
 
 from swapstream.common.faceset import Faceset
 
@@ -41,8 +46,6 @@ FIT = (0.1, 0.2)
 GAP_FIT = (1.0, 2.0)
 MOUTH_GROW = 0.35  # the region laid over: the lips grown by this x the mouth's width, eased out over as much
 RING_GROW = (0.2, 0.6)  # the skin ring whose colour is matched: between the lips grown by these
-HYSTERESIS = 1.3  # keep a track's face while its distance is under this x the nearest's (+ 0.25)
-_TRACKS_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ class TargetMouth:
 
     def __init__(self, faces: MouthFaces):
         self.faces = faces
-        self._chosen: OrderedDict[int, int] = OrderedDict()
+        self._chosen = StickyChoice()
 
     def distances(self, points: np.ndarray, pose: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
         """(distance, misfit), float64 (N,) each, of every face from the driver's mouth. distance:
@@ -103,19 +106,10 @@ class TargetMouth:
         return distance, np.maximum(lips, gap_misfit)
 
     def choose(self, track: int, points: np.ndarray, pose: tuple[float, float]) -> tuple[int, float]:
-        """(the face for this track's face, its misfit (distances)); a tracked face keeps its face
-        while it stays within HYSTERESIS of the nearest, so the mouth does not hop between
-        neighbours."""
+        """(the face for this track's face, its misfit (distances)), kept while it stays near the
+        nearest (engine.face.neighbours.StickyChoice), so the mouth does not hop between neighbours."""
         dist, misfit = self.distances(points, pose)
-        best = int(np.argmin(dist))
-        kept = self._chosen.get(track)
-        if track >= 0 and kept is not None and dist[kept] <= HYSTERESIS * dist[best] + 0.25:
-            best = kept
-        if track >= 0:
-            self._chosen[track] = best
-            self._chosen.move_to_end(track)
-            if len(self._chosen) > _TRACKS_KEPT:
-                self._chosen.popitem(last=False)
+        best = self._chosen.pick(track, dist)
         return best, float(misfit[best])
 
     def lay_over(
