@@ -23,6 +23,7 @@ from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image import blend, color, steady
 from swapstream.engine.image.bands import matched_band
 from swapstream.engine.image.target_detail import DETAIL_BAND_CELLS, DetailBank, TargetDetail
+from swapstream.engine.image.target_eyes import EYES, TargetEyes
 from swapstream.engine.image.target_mouth import MouthFaces, TargetMouth, lip_shapes
 from swapstream.engine.stages.blend_stage import BlendStage
 from swapstream.engine.stages.color_stage import ColorStage
@@ -113,6 +114,7 @@ def detail_step_times(
     slot = face_slot(frame, landmarks, m, crop)
     previous = face_slot(frame, landmarks, m, crop, shift=1)
     mouth = own_mouth(frame, landmarks, bank.size)
+    eyes = TargetEyes(mouth.faces)  # the same one face: choosing costs as for any bank, laying as for a blink
     colour, steadier, blender = stages(crop, bank, mouth)
     points = transform_points(landmarks, m)
     px = round(0.05 * crop)
@@ -165,6 +167,10 @@ def detail_step_times(
         "  paste_bgra": lambda: blend.paste_bgra(frame.copy(), packed, m_big, support),
         "  target's mouth (lay_over)": lambda: mouth.lay_over(
             packed.copy()[:, :, :3], points_big, packed[:, :, 3], (yaw, pitch), 1.0, 1
+        ),
+        "  eyes: choice (each frame)": lambda: eyes.distances(points_big, (yaw, pitch), -1),
+        "  eyes: one laid (blink)": lambda: eyes._lay_eye(
+            packed.copy()[:, :, :3], points_big, packed[:, :, 3], 0, EYES[0], 1.0
         ),
         "blend stage (bank)": whole([blender]),
         "colour+steady+blend": whole([colour, steadier, blender]),

@@ -17,7 +17,7 @@ from swapstream.common.pipeline_contract import SourceInfo
 
 CFG = GovernorConfig(workers=2)
 HEAVY = SwapSettings(
-    governor=True, target_fps=30.0, blend="poisson", mask="occlusion", occluder="occ.onnx", keep_mouth=True
+    governor=True, target_fps=30.0, blend="poisson", mask="occlusion", occluder="occ.onnx", keep_mouth=True, eyes=1.0
 )
 
 
@@ -25,7 +25,7 @@ def stage_times(s: SwapSettings, load: float = 1.0, height: int = 720) -> dict[s
     """A pipeline whose cost follows the knobs: poisson and pixels dominate (ms per frame)."""
     pixels = (output_dims(height * 16 // 9, height, s.output_size)[1] / 720) ** 2
     blend = (30.0 if s.blend == "poisson" else 1.0) * pixels + (3.0 if s.keep_mouth else 0.0)
-    blend += 2.0 * s.detail + 2.5 * s.mouth
+    blend += 2.0 * s.detail + 2.5 * s.mouth + 1.0 * s.eyes
     infer = 9.0 + (12.0 if s.mask == "occlusion" else 0.0)
     detect = 4.0 + 10.0 * pixels
     return {
@@ -60,6 +60,7 @@ def test_behind_lowers_knobs_in_the_documented_order_until_the_target_is_met():
         ("keep_mouth", False),
         ("detail", 0.0),
         ("mouth", 0.0),
+        ("eyes", 0.0),
         ("output_size", "540p"),
         ("output_size", "480p"),
         ("output_size", "360p"),
@@ -74,6 +75,7 @@ def test_behind_lowers_knobs_in_the_documented_order_until_the_target_is_met():
         "keep_mouth",
         "detail",
         "mouth",
+        "eyes",
         "output_size",
         "output_size",
         "output_size",

@@ -41,7 +41,8 @@ from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
 from swapstream.engine.image import bands
 from swapstream.engine.image.bands import grid_band, matched_band
 from swapstream.engine.image.blend import support_box
-from swapstream.engine.image.target_mouth import TargetMouth, target_mouth_from
+from swapstream.engine.image.target_eyes import TargetEyes
+from swapstream.engine.image.target_mouth import TargetMouth, load_mouth_faces
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -112,11 +113,14 @@ def load_detail_bank(path: Path, face_type: str, min_size: int, count: int = BAN
 class TargetDetail:
     """Adds the bank's detail to swapped crops; remembers each track's bank face (bounded)."""
 
-    def __init__(self, bank: DetailBank, grid_resolution: int, mouth: TargetMouth | None = None):
-        """mouth: the target's own mouths from the same faces (engine.image.target_mouth), which
-        the blend stage lays over the sharpened crop; None: none."""
+    def __init__(
+        self, bank: DetailBank, grid_resolution: int, mouth: TargetMouth | None = None, eyes: TargetEyes | None = None
+    ):
+        """mouth, eyes: the target's own mouths and eyes from the same faces
+        (engine.image.target_mouth, target_eyes), which the blend stage lays over the sharpened
+        crop; None: none."""
         self.bank = bank
-        self.mouth = mouth
+        self.mouth, self.eyes = mouth, eyes
         self.cell = bank.size / grid_resolution  # bank pixels per cell of the model's input grid
         self._chosen = StickyChoice(tracks=_TRACKS_KEPT)
         self._driver_eyes = OpenEyeTracker(tracks=_TRACKS_KEPT)
@@ -336,7 +340,9 @@ def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
 def target_detail_from(path: Path, contract) -> TargetDetail:
     """The TargetDetail of the faceset at `path` for a model of `contract` (engine.runtime.contract)."""
     bank = load_detail_bank(path, contract.face_type, contract.output_resolution)
-    return TargetDetail(bank, contract.grid_resolution or contract.output_resolution, target_mouth_from(path))
+    faces = load_mouth_faces(path)
+    grid = contract.grid_resolution or contract.output_resolution
+    return TargetDetail(bank, grid, TargetMouth(faces), TargetEyes(faces))
 
 
 def detail_beside(model) -> TargetDetail | None:

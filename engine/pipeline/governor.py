@@ -12,7 +12,8 @@ The order (ORDER below; what each costs is measured in benchmarks/results_log/20
   3. keep_mouth on -> off       the mouth-interior mask
   4. detail -> 0                the detail transfer (1-5 ms per face on close-ups)
   5. mouth -> 0                 the target's own mouth laid over the render (2-3 ms per face)
-  6. output_size one step down  source -> 1080p -> 720p -> 540p -> 480p -> 360p (only the steps
+  6. eyes -> 0                  the target's own shut eyes through blinks (only while they shut)
+  7. output_size one step down  source -> 1080p -> 720p -> 540p -> 480p -> 360p (only the steps
                                 smaller than the source): fewer pixels for every stage, the
                                 preview, the virtual camera and the recording; never below 360p
 Not knobs: the colour mode (every mode costs under 1 ms per face here, so switching would change
@@ -113,6 +114,7 @@ ORDER: tuple[tuple[str, Callable], ...] = (
     ("keep_mouth", lambda s, obs: False if s.keep_mouth else None),
     ("detail", lambda s, obs: 0.0 if s.detail > 0 else None),
     ("mouth", lambda s, obs: 0.0 if s.mouth > 0 else None),
+    ("eyes", lambda s, obs: 0.0 if s.eyes > 0 else None),
     ("output_size", _output_size_step),
 )
 

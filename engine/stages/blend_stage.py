@@ -99,6 +99,9 @@ class BlendStage(Stage):
         if knobs.mouth > 0 and self.target.mouth is not None:
             pts = np.asarray(crop_points, np.float64)[:, :2] * k
             self.target.mouth.lay_over(packed[:, :, :3], pts, packed[:, :, 3], (yaw, pitch), knobs.mouth, slot.track)
+        if knobs.eyes > 0 and self.target.eyes is not None:
+            pts = np.asarray(crop_points, np.float64)[:, :2] * k
+            self.target.eyes.lay_over(packed[:, :, :3], pts, packed[:, :, 3], (yaw, pitch), knobs.eyes, slot.track)
         if knobs.blend == "feather":
             self._paste_bgra(frame, packed, matrix, support)
         else:  # poisson (offline): the reference path, from the unpacked crop
@@ -113,8 +116,10 @@ class BlendStage(Stage):
         for slot in packet.faces:
             target = self.target if slot.target == 0 else None  # the bank is the main model's person
             keep = None
-            mouth = target is not None and target.mouth is not None and self.knobs.mouth > 0
-            from_target = target is not None and (self.knobs.detail > 0 or mouth)
+            laid = target is not None and (
+                (target.mouth is not None and self.knobs.mouth > 0) or (target.eyes is not None and self.knobs.eyes > 0)
+            )
+            from_target = target is not None and (self.knobs.detail > 0 or laid)
             if from_target or (self.knobs.detail > 0 and self.driver_detail):
                 crop_points = transform_points(slot.landmarks, slot.matrix)
                 keep = self._detail_mask(slot, crop_points)

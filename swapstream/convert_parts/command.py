@@ -109,7 +109,7 @@ def pixel_files(args: argparse.Namespace, cfg) -> dict:
     files = {"-m": file_record("model file", args.model)}
     if cfg.swap.mask == "occlusion":
         files["--occluder"] = file_record("occlusion model", Path(cfg.swap.occluder))
-    if (cfg.swap.detail > 0 or cfg.swap.mouth > 0) and cfg.swap.detail_from != DRIVER_DETAIL:
+    if (cfg.swap.detail > 0 or cfg.swap.mouth > 0 or cfg.swap.eyes > 0) and cfg.swap.detail_from != DRIVER_DETAIL:
         bank = Path(cfg.swap.detail_from) if cfg.swap.detail_from else args.model.with_suffix(DETAIL_BANK_SUFFIX)
         if bank.is_dir():
             files["--detail-from"] = file_record("faceset the detail comes from", bank)

@@ -1,0 +1,162 @@
+"""The target's own shut eyes through the driver's blinks.
+
+A model trained for minutes may draw the target's eyes open while the driver's shut: d9 -> d18
+followed none of d9's blinks (issue 28), and the finer detail added from the bank
+(engine.image.target_detail) sharpens whatever lids the render drew. The target's faceset often
+holds its own eyes shut and half shut. Here, while the driver's eye is shutting, of the bank's
+faces the one whose eyes fit the driver's best (pose, each eye's opening relative to its own
+person's open eye, where the iris sits between the corners) is warped onto the driver's landmarks
+(engine.face.neighbours.landmark_maps), its colour scaled to the render's skin around each eye,
+and laid over the render's eye and lids, feathered. The pixels are the target's own; only their
+placement is the driver's. Open eyes are left to the render (BLINK), and where no face of the
+bank fits an eye (a target whose faceset never shuts its eyes) that eye's weight fades to 0.
+Off by default (engine.swap_knobs `eyes`): on a model that already shuts its eyes with the
+driver's, the laid eyes cost recognition as the target (benchmarks/results_log/2026-12-07-eyes-laid.md).
+
+Crops are uint8 BGR (S, S, 3); landmarks (478, 2|3) crop pixels at S.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from swapstream.engine.face.neighbours import POSE_UNIT_DEG, StickyChoice, landmark_maps
+from swapstream.engine.face.openness import EYE_CLASSES, EYE_LIDS, OpenEyeTracker, eye_reference
+from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
+from swapstream.engine.image.target_mouth import MouthFaces
+
+EYES = (LEFT_EYE, RIGHT_EYE)  # each contour: outer corner first, inner corner at index 8
+IRIS_CENTRES = (468, 473)  # FaceMesh's iris centre of each contour's eye
+OPEN_UNIT = 0.15  # an eye's opening relative to its person's open eye, per match unit
+GAZE_UNIT = 0.05  # the iris's offset from the corners' midpoint, in eye widths, per match unit
+# An eye gets full weight while its own misfit (opening and gaze, in match units) is under FIT[0],
+# none from FIT[1]: an open eye bent shut, or an iris dragged across the eye, smears.
+FIT = (1.5, 3.0)
+# Only where the driver's eye is shutting, relative to its person's open eye: none from the open
+# class's bound (engine.face.openness.EYE_CLASSES), full from the closed class's. Laid over open
+# eyes too, the target's own sharp eyes in the render's soft face were recognised as the target
+# less often (d14 -> d6 92 -> 70%; benchmarks/results_log/2026-12-07-eyes-laid.md).
+BLINK = (EYE_CLASSES[1][1], EYE_CLASSES[0][1])
+EYE_GROW = 0.2  # the region laid over: the lids' hull grown by this x the eye's width, eased out over as much
+RING_GROW = (0.25, 0.6)  # the skin ring whose colour is matched: between the hull grown by these
+_TRACKS_KEPT = 16
+# A face's eyes are kept while within this x the nearest's distance + STICKY[1] units: less than
+# the mouth's (1.3, 0.25), since a blink passes in a few frames and a kept face would lag it.
+STICKY = (1.1, 0.1)
+
+
+def eye_shapes(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(opening, gaze) of each eye of landmarks (N, 478, 2+): opening float64 (N, 2), the lid gap
+    over the eye's width; gaze float64 (N, 2, 2), the iris centre's offset from the corners'
+    midpoint, along and across the corners' line, in eye widths. Eyes in EYES order."""
+    p = np.asarray(landmarks, np.float64)[..., :2]
+    opening, gaze = np.empty((len(p), 2)), np.empty((len(p), 2, 2))
+    for e, (contour, iris, lids) in enumerate(zip(EYES, IRIS_CENTRES, EYE_LIDS)):
+        a, b = p[:, contour[0]], p[:, contour[8]]
+        along = b - a
+        width = np.maximum(np.linalg.norm(along, axis=1), 1e-6)
+        ux = along / width[:, None]
+        uy = np.stack([-ux[:, 1], ux[:, 0]], axis=1)
+        rel = p[:, iris] - (a + b) / 2
+        opening[:, e] = np.linalg.norm(p[:, lids[0]] - p[:, lids[1]], axis=1) / width
+        gaze[:, e, 0] = np.sum(rel * ux, axis=1) / width
+        gaze[:, e, 1] = np.sum(rel * uy, axis=1) / width
+    return opening, gaze
+
+
+class TargetEyes:
+    """Lays the best-fitting eyes of `faces` over swapped crops; remembers each track's face and
+    each tracked eye's open opening (bounded)."""
+
+    def __init__(self, faces: MouthFaces):
+        self.faces = faces
+        opening, self.gaze = eye_shapes(faces.landmarks)
+        self.relative = opening / np.maximum([eye_reference(opening[:, e]) for e in range(2)], 1e-6)
+        self._chosen = StickyChoice(*STICKY, tracks=_TRACKS_KEPT)
+        self._driver_open = OpenEyeTracker(tracks=2 * _TRACKS_KEPT)
+
+    def distances(
+        self, points: np.ndarray, pose: tuple[float, float], track: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(distance float64 (N,), misfit float64 (N, 2), relative float64 (2,)) of every face from
+        the driver's eyes, in match units: distance over yaw, pitch and both eyes' opening and
+        gaze; misfit each eye's opening and gaze alone; relative the driver's openings, each over
+        this track's own open eye (engine.face.openness.OpenEyeTracker; an untracked face's count
+        as open)."""
+        opening, gaze = eye_shapes(np.asarray(points, np.float64)[None])
+        relative = np.array(
+            [self._driver_open.relative(2 * track + e if track >= 0 else -1, opening[0, e]) for e in range(2)]
+        )
+        open_diff = (self.relative - relative[None]) / OPEN_UNIT
+        gaze_diff = np.linalg.norm(self.gaze - gaze, axis=2) / GAZE_UNIT
+        misfit = np.sqrt(np.square(open_diff) + np.square(gaze_diff))
+        f = self.faces.features
+        pose_sq = np.square(f[:, 0] - pose[0] / POSE_UNIT_DEG) + np.square(f[:, 1] - pose[1] / POSE_UNIT_DEG)
+        return np.sqrt(pose_sq + np.mean(np.square(misfit), axis=1)), misfit, relative
+
+    def lay_over(
+        self,
+        crop: np.ndarray,
+        points: np.ndarray,
+        alpha: np.ndarray,
+        pose: tuple[float, float],
+        amount: float,
+        track: int = -1,
+    ) -> tuple[float, float]:
+        """crop: uint8 (S, S, 3) BGR (a view is fine), changed in place over the eyes; points:
+        (478, 2|3) crop px; alpha: uint8 (S, S) the blend mask x 255, where the colour rings are
+        read; amount in [0, 1]. Returns the weight laid on each eye (EYES order; 0: untouched)."""
+        pts = np.asarray(points, np.float64)[:, :2]
+        dist, misfit, relative = self.distances(pts, pose, track)
+        i = self._chosen.pick(track, dist)
+        laid = []
+        for e, contour in enumerate(EYES):
+            fit = min(max((FIT[1] - misfit[i, e]) / (FIT[1] - FIT[0]), 0.0), 1.0)
+            shut = min(max((BLINK[0] - relative[e]) / (BLINK[0] - BLINK[1]), 0.0), 1.0)
+            weight = amount * fit * shut
+            laid.append(self._lay_eye(crop, pts, alpha, i, contour, weight) if weight > 0 else 0.0)
+        return laid[0], laid[1]
+
+    def _lay_eye(self, crop, pts, alpha, i: int, contour, weight: float) -> float:
+        """One eye of bank face i over crop, with weight; returns the weight laid."""
+        region, ring, box = eye_region(pts, contour, crop.shape[0])
+        if region is None:
+            return 0.0
+        x0, y0, x1, y1 = box
+        ring &= alpha[y0:y1, x0:x1] >= 230  # the face's own pixels (0.9 of opaque), not the feather's
+        if np.count_nonzero(ring) < 16:
+            return 0.0
+        map_x, map_y = landmark_maps(self.faces.landmarks[i], pts, crop.shape[0], box)
+        flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
+        theirs = cv2.remap(self.faces.images[i], map_x, map_y, **flags).astype(np.float32)
+        mine = crop[y0:y1, x0:x1].astype(np.float32)
+        gain = np.median(mine[ring], axis=0) / np.maximum(np.median(theirs[ring], axis=0), 1.0)
+        w = (weight * region)[..., None]
+        crop[y0:y1, x0:x1] = np.clip(mine + w * (theirs * gain - mine) + 0.5, 0, 255).astype(np.uint8)
+        return weight
+
+
+def eye_region(
+    points: np.ndarray, contour: tuple[int, ...], size: int
+) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int, int, int]]:
+    """(weight, ring, box) of one eye (contour: LEFT_EYE or RIGHT_EYE) of points ((478, 2|3) crop
+    px) in a (size, size) crop: weight float32 over box (x0, y0, x1, y1), 1 within EYE_GROW x the
+    eye's width of its lids' hull (engine.face.regions.eye_lid_hull: open or shut, where the lids
+    are) and easing to 0 at twice that; ring, bool over box, the skin between RING_GROW widths of
+    the hull. weight None when the eye is under 2 px wide or outside the crop."""
+    pts = np.asarray(points, np.float32)[:, :2]
+    width = float(np.linalg.norm(pts[contour[0]] - pts[contour[8]]))
+    grow = EYE_GROW * width
+    reach = max(2 * grow, RING_GROW[1] * width) + 1
+    hull = eye_lid_hull(pts * 16, contour).reshape(-1, 2) / 16.0
+    x0, y0 = (max(int(v), 0) for v in np.floor(hull.min(axis=0) - reach))
+    x1, y1 = (min(int(v), size) for v in np.ceil(hull.max(axis=0) + reach))
+    if width < 2 or x1 <= x0 or y1 <= y0:
+        return None, np.zeros((0, 0), bool), (0, 0, 0, 0)
+    outside = np.full((y1 - y0, x1 - x0), 255, np.uint8)
+    cv2.fillConvexPoly(outside, np.round((hull - (x0, y0)) * 16).astype(np.int32), 0, shift=4)
+    dist = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    t = np.clip((2 * grow - dist) / grow, 0.0, 1.0)
+    weight = t * t * (3 - 2 * t)  # smoothstep: no crease at either end of the feather
+    ring = (dist >= RING_GROW[0] * width) & (dist <= RING_GROW[1] * width)
+    return weight, ring, (x0, y0, x1, y1)

@@ -1,0 +1,117 @@
+"""The target's own eyes laid over the render through the driver's blinks (engine.image.target_eyes)
+on real faces: a render that keeps its eyes open while the driver's shut gets the target's own
+shut eyes where the driver's are; open eyes and a blink no face of the bank fits are left to the
+render; nothing outside the eyes' regions changes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from photo_fixtures import face_frames
+from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+from swapstream.engine.face.neighbours import landmark_warp, match_features
+from swapstream.engine.face.openness import EYE_LIDS
+from swapstream.engine.face.pose import yaw_pitch_roll
+from swapstream.engine.face.tracking import PhotoFaceFinder
+from swapstream.engine.image.target_eyes import EYES, IRIS_CENTRES, TargetEyes, eye_region, eye_shapes
+from swapstream.engine.image.target_mouth import MouthFaces, lip_shapes
+
+SIZE = 256
+OPAQUE = np.full((SIZE, SIZE), 255, np.uint8)
+
+
+@pytest.fixture(scope="module")
+def hopper():
+    """Grace Hopper's moving clip aligned at 256 px: (crops, crop landmarks (478, 2), poses)."""
+    finder = PhotoFaceFinder(max_faces=1)
+    crops, points, poses = [], [], []
+    try:
+        for frame in face_frames("hopper", 8, first=10):
+            lm = finder.find(frame)[0].landmarks
+            m = alignment_matrix(lm, "whole", SIZE)
+            crops.append(warp_face(frame, m, SIZE))
+            points.append(transform_points(lm, m)[:, :2].astype(np.float32))
+            poses.append(tuple(yaw_pitch_roll(lm)[:2]))
+    finally:
+        finder.close()
+    return crops, points, poses
+
+
+def faces_of(images, points, poses) -> MouthFaces:
+    landmarks = np.stack(points).astype(np.float32)
+    features = np.array([match_features(p, *pose) for p, pose in zip(points, poses)])
+    return MouthFaces(np.stack(images), landmarks, features, lip_shapes(landmarks))
+
+
+def shut(crop, pts, by: float = 0.85):
+    """The crop bent so each upper lid moves `by` of the way down to its lower lid (a blink drawn by
+    the landmark warp), and the landmarks moved with it."""
+    moved = pts.copy()
+    for contour, (top, bottom) in zip(EYES, EYE_LIDS):
+        moved[list(contour[9:]), 1] += by * (pts[bottom, 1] - pts[top, 1])
+    return landmark_warp(crop, pts, moved), moved
+
+
+def eye_regions(pts) -> np.ndarray:
+    """float32 (SIZE, SIZE): both eyes' lay-over weights (eye_region) over the crop."""
+    out = np.zeros((SIZE, SIZE), np.float32)
+    for contour in EYES:
+        weight, _, (x0, y0, x1, y1) = eye_region(pts, contour, SIZE)
+        out[y0:y1, x0:x1] = np.maximum(out[y0:y1, x0:x1], weight)
+    return out
+
+
+def bank_with_blinks(crops, points, poses) -> MouthFaces:
+    """Frames 1-7 open and frames 1-3 shut: the bank never holds frame 0 itself."""
+    images, landmarks = list(crops[1:]), list(points[1:])
+    for crop, pts in zip(crops[1:4], points[1:4]):
+        image, moved = shut(crop, pts)
+        images.append(image)
+        landmarks.append(moved)
+    return faces_of(images, landmarks, list(poses[1:]) + list(poses[1:4]))
+
+
+def test_open_eyes_are_left_to_the_render_and_a_missed_blink_gets_the_targets_shut_eyes(hopper):
+    crops, points, poses = hopper
+    eyes = TargetEyes(bank_with_blinks(crops, points, poses))
+    for crop, pts, pose in zip(crops[1:], points[1:], poses[1:]):  # the driver's open eyes, tracked
+        out = crop.copy()
+        assert eyes.lay_over(out, pts, OPAQUE, pose, 1.0, track=3) == (0.0, 0.0)
+        assert np.array_equal(out, crop)
+    truth, moved = shut(crops[0], points[0])
+    render = crops[0].copy()  # a model that keeps the eyes open through the blink
+    out = render.copy()
+    laid = eyes.lay_over(out, moved, OPAQUE, poses[0], 1.0, track=3)
+    assert min(laid) > 0.9, laid
+    region = eye_regions(moved)
+    core = region == 1.0
+    before = np.abs(render.astype(np.float32) - truth)[core].mean()
+    after = np.abs(out.astype(np.float32) - truth)[core].mean()
+    assert before > 8 and after < before / 2, (before, after)
+    assert np.array_equal(out[region == 0], render[region == 0])
+    assert (region == 0).mean() > 0.85, "the eyes' regions are a small part of the face"
+
+
+def test_a_blink_no_face_of_the_bank_fits_is_left_to_the_render(hopper):
+    crops, points, poses = hopper
+    eyes = TargetEyes(faces_of(crops[1:], points[1:], poses[1:]))  # never shut
+    for pts, pose in zip(points[1:], poses[1:]):
+        eyes.distances(pts, pose, 5)  # the tracker learns the driver's open eye
+    _, moved = shut(crops[0], points[0])
+    out = crops[0].copy()
+    assert eyes.lay_over(out, moved, OPAQUE, poses[0], 1.0, track=5) == (0.0, 0.0)
+    assert np.array_equal(out, crops[0])
+
+
+def test_eye_shapes_read_the_opening_and_where_the_iris_looks(hopper):
+    _, points, _ = hopper
+    pts = points[0]
+    opening, gaze = eye_shapes(pts[None])
+    _, moved = shut(np.zeros((SIZE, SIZE, 3), np.uint8), pts)
+    assert np.all(eye_shapes(moved[None])[0] < 0.4 * opening)
+    looked = pts.copy()
+    for contour, iris in zip(EYES, IRIS_CENTRES):
+        along = pts[contour[8]] - pts[contour[0]]
+        looked[iris] += 0.1 * along  # the iris a tenth of the eye's width toward the inner corner
+    assert np.allclose(eye_shapes(looked[None])[1][0, :, 0] - gaze[0, :, 0], 0.1, atol=1e-5)
+    assert np.allclose(eye_shapes(looked[None])[1][0, :, 1], gaze[0, :, 1], atol=1e-5)
