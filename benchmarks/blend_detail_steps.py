@@ -170,7 +170,7 @@ def detail_step_times(
         ),
         "  eyes: choice (each frame)": lambda: eyes.distances(points_big, (yaw, pitch), -1),
         "  eyes: one laid (blink)": lambda: eyes._lay_eye(
-            packed.copy()[:, :, :3], points_big, packed[:, :, 3], 0, EYES[0], 1.0
+            packed.copy()[:, :, :3], points_big, packed[:, :, 3], (0, 0), EYES[0], 1.0
         ),
         "blend stage (bank)": whole([blender]),
         "colour+steady+blend": whole([colour, steadier, blender]),

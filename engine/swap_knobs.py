@@ -151,14 +151,13 @@ class SwapConfig:
         "the target's fits (a mouth opened wider than the target ever does), the model's mouth stays",
     )  # fmt: skip
     eyes: float = knob(
-        0.0, "number", "the target's own shut eyes through the driver's blinks", hi=1.0, step=0.1, label="eyes",
+        1.0, "number", "the target's own shut eyes through the driver's blinks", hi=1.0, step=0.1, label="eyes",
         keys="yY", key_step=0.25,
-        flag_help="while the driver's eyes shut, lay the target's own shut eyes over the swapped face: of the "
-        "target's faces beside the model (its detail bank, see --detail-from), the one whose eyes fit the "
-        "driver's best is warped onto the driver's eyes and colour-matched, for a model that keeps the "
-        "eyes open through blinks (1 = fully, 0 = the model's own eyes). Open eyes stay the model's. Off "
-        "by default: on a model that already shuts its eyes, the laid eyes made the face read less as the "
-        "target (results page, Quality)",
+        flag_help="while the driver's eyes are shut, lay the target's own shut eyes over the swapped face: of "
+        "the target's faces beside the model (its detail bank, see --detail-from), the one whose eyes fit "
+        "the driver's best is warped onto the driver's eyes and colour-matched, where the model still draws "
+        "them open (1 = fully, 0 = the model's own eyes). Open eyes, and eyes the model already shuts, stay "
+        "the model's",
     )  # fmt: skip
     steady: float = knob(
         1.0, "number", "hold the face's change per frame to the camera face's own", hi=1.0, step=0.1,

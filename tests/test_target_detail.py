@@ -157,9 +157,9 @@ def test_a_resume_records_the_detail_bank_by_its_content(target_faces, tmp_path)
     write_detail_bank(target_faces, model, count=8)
     first = pixel_files(args, cfg)["--detail-from"]["sha256"]
     assert pixel_files(args, cfg.replace(swap={"detail": 0.0}))["--detail-from"]["sha256"] == first  # the mouth
-    assert pixel_files(args, cfg.replace(swap={"detail": 0.0, "mouth": 0.0})).get("--detail-from") is None
-    eyes_only = cfg.replace(swap={"detail": 0.0, "mouth": 0.0, "eyes": 1.0})
-    assert pixel_files(args, eyes_only)["--detail-from"]["sha256"] == first
+    none = cfg.replace(swap={"detail": 0.0, "mouth": 0.0, "eyes": 0.0})
+    assert pixel_files(args, none).get("--detail-from") is None
+    assert pixel_files(args, cfg.replace(swap={"detail": 0.0, "mouth": 0.0}))["--detail-from"]["sha256"] == first
     face = next((bank_path(model) / "faces").iterdir())
     face.write_bytes(face.read_bytes()[:-1] + b"\0")
     assert pixel_files(args, cfg)["--detail-from"]["sha256"] != first

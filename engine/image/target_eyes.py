@@ -3,15 +3,15 @@
 A model trained for minutes may draw the target's eyes open while the driver's shut: d9 -> d18
 followed none of d9's blinks (issue 28), and the finer detail added from the bank
 (engine.image.target_detail) sharpens whatever lids the render drew. The target's faceset often
-holds its own eyes shut and half shut. Here, while the driver's eye is shutting, of the bank's
+holds its own eyes shut and half shut. Here, while the driver's eye is shut, of the bank's
 faces the one whose eyes fit the driver's best (pose, each eye's opening relative to its own
 person's open eye, where the iris sits between the corners) is warped onto the driver's landmarks
 (engine.face.neighbours.landmark_maps), its colour scaled to the render's skin around each eye,
 and laid over the render's eye and lids, feathered. The pixels are the target's own; only their
 placement is the driver's. Open eyes are left to the render (BLINK), and where no face of the
 bank fits an eye (a target whose faceset never shuts its eyes) that eye's weight fades to 0.
-Off by default (engine.swap_knobs `eyes`): on a model that already shuts its eyes with the
-driver's, the laid eyes cost recognition as the target (benchmarks/results_log/2026-12-07-eyes-laid.md).
+Where the render's eye already looks more like the target's shut eye than its open one (a model
+that follows blinks), it is left alone too (render_open).
 
 Crops are uint8 BGR (S, S, 3); landmarks (478, 2|3) crop pixels at S.
 """
@@ -32,14 +32,23 @@ GAZE_UNIT = 0.05  # the iris's offset from the corners' midpoint, in eye widths,
 # An eye gets full weight while its own misfit (opening and gaze, in match units) is under FIT[0],
 # none from FIT[1]: an open eye bent shut, or an iris dragged across the eye, smears.
 FIT = (1.5, 3.0)
-# Only where the driver's eye is shutting, relative to its person's open eye: none from the open
-# class's bound (engine.face.openness.EYE_CLASSES), full from the closed class's. Laid over open
-# eyes too, the target's own sharp eyes in the render's soft face were recognised as the target
-# less often (d14 -> d6 92 -> 70%; benchmarks/results_log/2026-12-07-eyes-laid.md).
-BLINK = (EYE_CLASSES[1][1], EYE_CLASSES[0][1])
+# Only where the driver's eye is shut, relative to its person's open eye: from BLINK_BAND either
+# side of the closed class's bound (engine.face.openness.EYE_CLASSES), none above, full below.
+# Reaching up to the open class's bound (0.75), the target's half-shut eyes were laid where d14
+# looks down, and d14 -> d6 was recognised as d6 less often (92 -> 85%); laid over open eyes too,
+# the target's own sharp eyes in the render's soft face cost more (92 -> 70%)
+# (benchmarks/results_log/2026-12-07-eyes-laid.md).
+BLINK_BAND = 0.1
+BLINK = (EYE_CLASSES[0][1] + BLINK_BAND, EYE_CLASSES[0][1] - BLINK_BAND)
 EYE_GROW = 0.2  # the region laid over: the lids' hull grown by this x the eye's width, eased out over as much
 RING_GROW = (0.25, 0.6)  # the skin ring whose colour is matched: between the hull grown by these
 _TRACKS_KEPT = 16
+# The render's eye is compared with the target's open and shut ones blurred by RENDER_BLUR x the
+# eye's width, and laid over where it is nearer the open one, not where it is nearer the shut one
+# (a model that follows blinks keeps its own lids), the weight ramping over RENDER_MARGIN in r
+# either side: a wider ramp (0.1) left half-laid lids with the render's iris showing through.
+RENDER_BLUR = 0.08
+RENDER_MARGIN = 0.02
 # A face's eyes are kept while within this x the nearest's distance + STICKY[1] units: less than
 # the mouth's (1.3, 0.25), since a blink passes in a few frames and a kept face would lag it.
 STICKY = (1.1, 0.1)
@@ -114,11 +123,45 @@ class TargetEyes:
             fit = min(max((FIT[1] - misfit[i, e]) / (FIT[1] - FIT[0]), 0.0), 1.0)
             shut = min(max((BLINK[0] - relative[e]) / (BLINK[0] - BLINK[1]), 0.0), 1.0)
             weight = amount * fit * shut
-            laid.append(self._lay_eye(crop, pts, alpha, i, contour, weight) if weight > 0 else 0.0)
+            faces = (i, self.open_face(pose))
+            laid.append(self._lay_eye(crop, pts, alpha, faces, contour, weight) if weight > 0 else 0.0)
         return laid[0], laid[1]
 
-    def _lay_eye(self, crop, pts, alpha, i: int, contour, weight: float) -> float:
-        """One eye of bank face i over crop, with weight; returns the weight laid."""
+    def open_face(self, pose: tuple[float, float]) -> int:
+        """The bank face whose eyes are most open for their person at the pose nearest (yaw, pitch)."""
+        f = self.faces.features
+        pose_sq = np.square(f[:, 0] - pose[0] / POSE_UNIT_DEG) + np.square(f[:, 1] - pose[1] / POSE_UNIT_DEG)
+        return int(np.argmin(pose_sq + np.mean(np.square((self.relative - 1.0) / OPEN_UNIT), axis=1)))
+
+    def render_open(self, mine, shut_face, region, pts, contour, box, j: int) -> float:
+        """In [0, 1]: how much more the render's eye (mine, float32 BGR over box) looks like the
+        target's open eye (bank face j placed by its corners) than like its shut one (shut_face,
+        the chosen face warped there): 0 where the render already shuts it, so a model that
+        follows blinks keeps its own lids. Compared coarsely: grey, blurred by RENDER_BLUR eye
+        widths, Pearson r over the region's core."""
+        x0, y0, x1, y1 = box
+        corners = [contour[0], contour[8]]
+        m = corner_similarity(self.faces.landmarks[j][corners], pts[corners])
+        m[:, 2] -= (x0, y0)
+        open_face = cv2.warpAffine(
+            self.faces.images[j], m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        ).astype(np.float32)
+        sigma = RENDER_BLUR * float(np.linalg.norm(pts[corners[0]] - pts[corners[1]]))
+        core = region >= 0.5
+
+        def coarse(bgr: np.ndarray) -> np.ndarray:
+            v = cv2.GaussianBlur(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), (0, 0), sigma)[core]
+            return v - v.mean()
+
+        render = coarse(mine)
+        r_open, r_shut = (_pearson(render, coarse(face)) for face in (open_face, shut_face))
+        return min(max(0.5 + (r_open - r_shut) / (2 * RENDER_MARGIN), 0.0), 1.0)
+
+    def _lay_eye(self, crop, pts, alpha, faces: tuple[int, int], contour, weight: float) -> float:
+        """One eye of bank face i over crop, with weight, as far as the render's eye looks more
+        like the target's open eye j than like i (faces = (i, j), render_open); returns the weight
+        laid."""
+        i, j = faces
         region, ring, box = eye_region(pts, contour, crop.shape[0])
         if region is None:
             return 0.0
@@ -130,10 +173,21 @@ class TargetEyes:
         flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
         theirs = cv2.remap(self.faces.images[i], map_x, map_y, **flags).astype(np.float32)
         mine = crop[y0:y1, x0:x1].astype(np.float32)
+        weight *= self.render_open(mine, theirs, region, pts, contour, box, j)
+        if weight <= 0:
+            return 0.0
         gain = np.median(mine[ring], axis=0) / np.maximum(np.median(theirs[ring], axis=0), 1.0)
         w = (weight * region)[..., None]
         crop[y0:y1, x0:x1] = np.clip(mine + w * (theirs * gain - mine) + 0.5, 0, 255).astype(np.uint8)
         return weight
+
+
+def corner_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """float64 (2, 3): the similarity (rotation, scale, shift) taking the two points src (2, 2) onto dst (2, 2)."""
+    s, d = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    z = complex(*(d[1] - d[0])) / complex(*(s[1] - s[0]))
+    a = np.array([[z.real, -z.imag], [z.imag, z.real]])
+    return np.hstack([a, (d[0] - a @ s[0])[:, None]])
 
 
 def eye_region(
@@ -160,3 +214,8 @@ def eye_region(
     weight = t * t * (3 - 2 * t)  # smoothstep: no crease at either end of the feather
     ring = (dist >= RING_GROW[0] * width) & (dist <= RING_GROW[1] * width)
     return weight, ring, (x0, y0, x1, y1)
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float:
+    den = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b) / den) if den > 1e-9 else 0.0
