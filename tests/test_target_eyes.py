@@ -128,6 +128,25 @@ def test_eye_shapes_read_the_opening_and_where_the_iris_looks(hopper):
     assert np.allclose(eye_shapes(looked[None])[1][0, :, 1], gaze[0, :, 1], atol=1e-5)
 
 
+def test_a_shut_eye_in_shadow_is_not_laid_over_a_lit_one(hopper):
+    """s18 driving d6 -> d3: d3's shut eyes are frowns with the socket in shadow; laid over a
+    relaxed blink they drew a dark blob. A shut lid is no darker than the open eye it covers."""
+    crops, points, poses = hopper
+    images, landmarks = list(crops[1:]), list(points[1:])
+    for crop, pts in zip(crops[1:4], points[1:4]):
+        image, moved = shut(crop, pts)
+        shadow = (eye_regions(moved) > 0)[..., None]
+        images.append(np.where(shadow, (image * 0.55).astype(np.uint8), image))
+        landmarks.append(moved)
+    eyes = TargetEyes(faces_of(images, landmarks, list(poses[1:]) + list(poses[1:4])))
+    for pts, pose in zip(points[1:], poses[1:]):
+        eyes.distances(pts, pose, 6)
+    render = crops[0].copy()
+    _, moved = shut(crops[0], points[0])
+    assert eyes.lay_over(render, moved, OPAQUE, poses[0], 1.0, track=6) == (0.0, 0.0)
+    assert np.array_equal(render, crops[0])
+
+
 def test_a_render_that_already_shuts_its_eyes_keeps_its_own_lids(hopper):
     """A model that follows blinks: its shut eyes look more like the target's shut eyes than its open
     ones (render_open), so nothing is laid over them."""

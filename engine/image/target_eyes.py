@@ -11,7 +11,8 @@ and laid over the render's eye and lids, feathered. The pixels are the target's 
 placement is the driver's. Open eyes are left to the render (BLINK), and where no face of the
 bank fits an eye (a target whose faceset never shuts its eyes) that eye's weight fades to 0.
 Where the render's eye already looks more like the target's shut eye than its open one (a model
-that follows blinks), it is left alone too (render_open).
+that follows blinks), it is left alone too (render_open), and so is a bank eye darker than the
+render's (DARKER: a frown's shadowed socket).
 
 Crops are uint8 BGR (S, S, 3); landmarks (478, 2|3) crop pixels at S.
 """
@@ -48,6 +49,11 @@ _TRACKS_KEPT = 16
 # (a model that follows blinks keeps its own lids), the weight ramping over RENDER_MARGIN in r
 # either side: a wider ramp (0.1) left half-laid lids with the render's iris showing through.
 RENDER_BLUR = 0.08
+# A shut lid is no darker than the open eye it covers (no iris, no socket in shadow): where the bank
+# face's eye, colour-matched, is darker than the render's by more than DARKER[0] of its brightness,
+# its weight fades, gone at DARKER[1]. d3's shut eyes are frowns with the socket in shadow; laid
+# over s18's relaxed blink they drew a dark blob (benchmarks/results_log/2026-12-07-eyes-laid.md).
+DARKER = (0.9, 0.8)
 RENDER_MARGIN = 0.02
 # A face's eyes are kept while within this x the nearest's distance + STICKY[1] units: less than
 # the mouth's (1.3, 0.25), since a blink passes in a few frames and a kept face would lag it.
@@ -159,8 +165,8 @@ class TargetEyes:
 
     def _lay_eye(self, crop, pts, alpha, faces: tuple[int, int], contour, weight: float) -> float:
         """One eye of bank face i over crop, with weight, as far as the render's eye looks more
-        like the target's open eye j than like i (faces = (i, j), render_open); returns the weight
-        laid."""
+        like the target's open eye j than like i (faces = (i, j), render_open) and i's eye,
+        colour-matched, is not darker than the render's (DARKER); returns the weight laid."""
         i, j = faces
         region, ring, box = eye_region(pts, contour, crop.shape[0])
         if region is None:
@@ -177,6 +183,11 @@ class TargetEyes:
         if weight <= 0:
             return 0.0
         gain = np.median(mine[ring], axis=0) / np.maximum(np.median(theirs[ring], axis=0), 1.0)
+        core = region >= 0.5
+        brightness = float(np.mean(theirs[core] @ gain)) / max(float(np.mean(mine[core].sum(axis=1))), 1.0)
+        weight *= min(max((brightness - DARKER[1]) / (DARKER[0] - DARKER[1]), 0.0), 1.0)
+        if weight <= 0:
+            return 0.0
         w = (weight * region)[..., None]
         crop[y0:y1, x0:x1] = np.clip(mine + w * (theirs * gain - mine) + 0.5, 0, 255).astype(np.uint8)
         return weight
