@@ -49,12 +49,12 @@ _TRACKS_KEPT = 16
 # (a model that follows blinks keeps its own lids), the weight ramping over RENDER_MARGIN in r
 # either side: a wider ramp (0.1) left half-laid lids with the render's iris showing through.
 RENDER_BLUR = 0.08
-# A shut lid is no darker than the open eye it covers (no iris, no socket in shadow): where the bank
-# face's eye, colour-matched, is darker than the render's by more than DARKER[0] of its brightness,
-# its weight fades, gone at DARKER[1]. d3's shut eyes are frowns with the socket in shadow; laid
-# over s18's relaxed blink they drew a dark blob (benchmarks/results_log/2026-12-07-eyes-laid.md).
-DARKER = (0.9, 0.8)
 RENDER_MARGIN = 0.02
+# A shut lid is no darker than the open eye it covers (no iris, no socket in shadow): where the bank
+# face's eye, colour-matched, is under DARKER[0] of the render's eye's brightness, its weight fades,
+# gone at DARKER[1]. d3's shut eyes are frowns with the socket in shadow; laid over s18's relaxed
+# blink they drew a dark blob (benchmarks/results_log/2026-12-07-eyes-laid.md).
+DARKER = (0.9, 0.8)
 # A face's eyes are kept while within this x the nearest's distance + STICKY[1] units: less than
 # the mouth's (1.3, 0.25), since a blink passes in a few frames and a kept face would lag it.
 STICKY = (1.1, 0.1)
