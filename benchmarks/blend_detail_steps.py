@@ -24,7 +24,8 @@ from swapstream.engine.image import blend, color, steady
 from swapstream.engine.image.bands import matched_band
 from swapstream.engine.image.target_detail import DETAIL_BAND_CELLS, DetailBank, TargetDetail
 from swapstream.engine.image.target_eyes import EYES, TargetEyes
-from swapstream.engine.image.target_mouth import MouthFaces, TargetMouth, lip_shapes
+from swapstream.engine.image.target_mouth import TargetMouth
+from swapstream.engine.image.target_parts import TargetFaces
 from swapstream.engine.stages.blend_stage import BlendStage
 from swapstream.engine.stages.color_stage import ColorStage
 from swapstream.engine.stages.steady_stage import SteadyStage
@@ -58,7 +59,7 @@ def own_mouth(frame: np.ndarray, landmarks: np.ndarray, side: int = BANK_SIDE) -
     m = alignment_matrix(landmarks, "whole", side)
     points = transform_points(landmarks, m)[None, :, :2].astype(np.float32)
     features = match_features(points[0], *yaw_pitch_roll(landmarks)[:2])[None]
-    return TargetMouth(MouthFaces(warp_face(frame, m, side)[None], points, features, lip_shapes(points)))
+    return TargetMouth(TargetFaces(warp_face(frame, m, side)[None], points, features))
 
 
 def face_slot(frame: np.ndarray, landmarks: np.ndarray, m: np.ndarray, crop: int, shift: int = 0) -> FaceSlot:

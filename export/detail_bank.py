@@ -1,12 +1,13 @@
 """The model's detail bank: a few of the target's own faces beside the model, for --detail.
 
 MODEL.detail is a faceset (swapstream.common.faceset: JSON manifest, JPEG faces, PNG masks, no
-pickle) of up to MOUTH_FACES faces of the identity the model renders, chosen to cover every pose
+pickle) of up to TARGET_FACES faces of the identity the model renders, chosen to cover every pose
 and expression its faceset holds (engine.face.neighbours.spread_subset). The engine adds the
 detail of the face nearest in pose and expression among the first BANK_FACES of that spread to
 each swapped face (engine.image.target_detail), so the fine structure the viewer sees is the
 target's, not the driver's, and lays over its mouth the mouth of the face whose lips fit the
-driver's best (engine.image.target_mouth). The bank is written to a temporary folder beside the
+driver's best (engine.image.target_mouth) and, through blinks, its own shut eyes
+(engine.image.target_eyes). The bank is written to a temporary folder beside the
 model and renamed when complete.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from swapstream.engine.face.neighbours import faceset_features, spread_subset
 from swapstream.engine.image.target_detail import BANK_FACES, DETAIL_BANK_SUFFIX
-from swapstream.engine.image.target_mouth import MOUTH_FACES
+from swapstream.engine.image.target_parts import TARGET_FACES
 
 from swapstream.common.faceset import Faceset
 
@@ -29,7 +30,7 @@ def bank_path(model: Path) -> Path:
     return Path(model).with_suffix(DETAIL_BANK_SUFFIX)
 
 
-def write_detail_bank(target_faceset: Path, model: Path, count: int = max(BANK_FACES, MOUTH_FACES)) -> Path:
+def write_detail_bank(target_faceset: Path, model: Path, count: int = max(BANK_FACES, TARGET_FACES)) -> Path:
     """Copy up to `count` spread faces of target_faceset into bank_path(model), replacing an older
     bank there; returns the bank's path. UserError (from Faceset.open) on a bad faceset."""
     source = Faceset.open(target_faceset)

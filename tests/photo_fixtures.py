@@ -81,3 +81,24 @@ def write_face_clip(path: Path, frames: list[np.ndarray], options: dict[str, str
             out.mux(audio.encode(chunk))
         out.mux(audio.encode(None))
     return path
+
+
+def aligned_faces(person: str, count: int, size: int, first: int = 0) -> tuple[list, list, list]:
+    """PERSON's frames first .. first+count-1 aligned 'whole' at size px: (crops uint8 (size, size, 3)
+    BGR, crop landmarks float32 (478, 2), poses (yaw, pitch) degrees)."""
+    from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+    from swapstream.engine.face.pose import yaw_pitch_roll
+    from swapstream.engine.face.tracking import PhotoFaceFinder
+
+    finder = PhotoFaceFinder(max_faces=1)
+    crops, points, poses = [], [], []
+    try:
+        for frame in face_frames(person, count, first=first):
+            lm = finder.find(frame)[0].landmarks
+            m = alignment_matrix(lm, "whole", size)
+            crops.append(warp_face(frame, m, size))
+            points.append(transform_points(lm, m)[:, :2].astype(np.float32))
+            poses.append(tuple(yaw_pitch_roll(lm)[:2]))
+    finally:
+        finder.close()
+    return crops, points, poses

@@ -8,14 +8,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from photo_fixtures import face_frames
-from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
-from swapstream.engine.face.neighbours import landmark_warp, match_features
+from photo_fixtures import aligned_faces
+from swapstream.engine.face.neighbours import landmark_warp
 from swapstream.engine.face.openness import EYE_LIDS
-from swapstream.engine.face.pose import yaw_pitch_roll
-from swapstream.engine.face.tracking import PhotoFaceFinder
 from swapstream.engine.image.target_eyes import EYES, IRIS_CENTRES, TargetEyes, eye_region, eye_shapes
-from swapstream.engine.image.target_mouth import MouthFaces, lip_shapes
+from swapstream.engine.image.target_parts import TargetFaces, target_faces
 
 SIZE = 256
 OPAQUE = np.full((SIZE, SIZE), 255, np.uint8)
@@ -24,24 +21,10 @@ OPAQUE = np.full((SIZE, SIZE), 255, np.uint8)
 @pytest.fixture(scope="module")
 def hopper():
     """Grace Hopper's moving clip aligned at 256 px: (crops, crop landmarks (478, 2), poses)."""
-    finder = PhotoFaceFinder(max_faces=1)
-    crops, points, poses = [], [], []
-    try:
-        for frame in face_frames("hopper", 8, first=10):
-            lm = finder.find(frame)[0].landmarks
-            m = alignment_matrix(lm, "whole", SIZE)
-            crops.append(warp_face(frame, m, SIZE))
-            points.append(transform_points(lm, m)[:, :2].astype(np.float32))
-            poses.append(tuple(yaw_pitch_roll(lm)[:2]))
-    finally:
-        finder.close()
-    return crops, points, poses
+    return aligned_faces("hopper", 8, SIZE, first=10)
 
 
-def faces_of(images, points, poses) -> MouthFaces:
-    landmarks = np.stack(points).astype(np.float32)
-    features = np.array([match_features(p, *pose) for p, pose in zip(points, poses)])
-    return MouthFaces(np.stack(images), landmarks, features, lip_shapes(landmarks))
+faces_of = target_faces
 
 
 def shut(crop, pts, by: float = 0.95):
@@ -72,7 +55,7 @@ def eye_regions(pts) -> np.ndarray:
     return out
 
 
-def bank_with_blinks(crops, points, poses) -> MouthFaces:
+def bank_with_blinks(crops, points, poses) -> TargetFaces:
     """Frames 1-7 open and frames 1-3 shut: the bank never holds frame 0 itself."""
     images, landmarks = list(crops[1:]), list(points[1:])
     for crop, pts in zip(crops[1:4], points[1:4]):

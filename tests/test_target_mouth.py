@@ -8,13 +8,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from photo_fixtures import face_frames
-from swapstream.engine.face.align import alignment_matrix, transform_points, warp_face
+from photo_fixtures import aligned_faces
 from swapstream.engine.face.mask import OUTER_LIPS, lips_mask
-from swapstream.engine.face.neighbours import landmark_warp, match_features
-from swapstream.engine.face.pose import yaw_pitch_roll
-from swapstream.engine.face.tracking import PhotoFaceFinder
-from swapstream.engine.image.target_mouth import MouthFaces, TargetMouth, lip_shapes, mouth_region
+from swapstream.engine.face.neighbours import landmark_warp
+from swapstream.engine.image.target_mouth import TargetMouth, mouth_region
+from swapstream.engine.image.target_parts import target_faces
 
 SIZE = 256
 LOWER = (14, 17, 84, 181, 91, 146, 314, 405, 321, 375, 87, 178, 88, 95, 317, 402, 318, 324)  # lower lip
@@ -23,24 +21,10 @@ LOWER = (14, 17, 84, 181, 91, 146, 314, 405, 321, 375, 87, 178, 88, 95, 317, 402
 @pytest.fixture(scope="module")
 def hopper():
     """Grace Hopper's moving clip aligned at 256 px: (crops, crop landmarks (478, 2), poses)."""
-    finder = PhotoFaceFinder(max_faces=1)
-    crops, points, poses = [], [], []
-    try:
-        for frame in face_frames("hopper", 8, first=10):
-            lm = finder.find(frame)[0].landmarks
-            m = alignment_matrix(lm, "whole", SIZE)
-            crops.append(warp_face(frame, m, SIZE))
-            points.append(transform_points(lm, m)[:, :2].astype(np.float32))
-            poses.append(tuple(yaw_pitch_roll(lm)[:2]))
-    finally:
-        finder.close()
-    return crops, points, poses
+    return aligned_faces("hopper", 8, SIZE, first=10)
 
 
-def faces_of(images, points, poses) -> MouthFaces:
-    landmarks = np.stack(points).astype(np.float32)
-    features = np.array([match_features(p, *pose) for p, pose in zip(points, poses)])
-    return MouthFaces(np.stack(images), landmarks, features, lip_shapes(landmarks))
+faces_of = target_faces
 
 
 def dropped_jaw(crop, pts, by: float):

@@ -42,7 +42,8 @@ from swapstream.engine.image import bands
 from swapstream.engine.image.bands import grid_band, matched_band
 from swapstream.engine.image.blend import support_box
 from swapstream.engine.image.target_eyes import TargetEyes
-from swapstream.engine.image.target_mouth import TargetMouth, load_mouth_faces
+from swapstream.engine.image.target_mouth import TargetMouth
+from swapstream.engine.image.target_parts import load_target_faces
 
 from swapstream.common.errors import user_error
 from swapstream.common.faceset import Faceset
@@ -340,7 +341,7 @@ def eye_weight(points: np.ndarray, size: int) -> np.ndarray:
 def target_detail_from(path: Path, contract) -> TargetDetail:
     """The TargetDetail of the faceset at `path` for a model of `contract` (engine.runtime.contract)."""
     bank = load_detail_bank(path, contract.face_type, contract.output_resolution)
-    faces = load_mouth_faces(path)
+    faces = load_target_faces(path)
     grid = contract.grid_resolution or contract.output_resolution
     return TargetDetail(bank, grid, TargetMouth(faces), TargetEyes(faces))
 

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from swapstream.engine.face.neighbours import POSE_UNIT_DEG, StickyChoice, landmark_maps
+from swapstream.engine.face.neighbours import POSE_UNIT_DEG, StickyChoice
 from swapstream.engine.face.openness import EYE_CLASSES, EYE_LIDS, OpenEyeTracker, eye_reference
 from swapstream.engine.face.regions import LEFT_EYE, RIGHT_EYE, eye_lid_hull
-from swapstream.engine.image.target_mouth import MouthFaces
+from swapstream.engine.image.target_parts import TargetFaces, bent_part, part_region
 
 EYES = (LEFT_EYE, RIGHT_EYE)  # each contour: outer corner first, inner corner at index 8
 IRIS_CENTRES = (468, 473)  # FaceMesh's iris centre of each contour's eye
@@ -83,7 +83,7 @@ class TargetEyes:
     """Lays the best-fitting eyes of `faces` over swapped crops; remembers each track's face and
     each tracked eye's open opening (bounded)."""
 
-    def __init__(self, faces: MouthFaces):
+    def __init__(self, faces: TargetFaces):
         self.faces = faces
         opening, self.gaze = eye_shapes(faces.landmarks)
         self.relative = opening / np.maximum([eye_reference(opening[:, e]) for e in range(2)], 1e-6)
@@ -125,11 +125,13 @@ class TargetEyes:
         dist, misfit, relative = self.distances(pts, pose, track)
         i = self._chosen.pick(track, dist)
         laid = []
+        faces = None
         for e, contour in enumerate(EYES):
             fit = min(max((FIT[1] - misfit[i, e]) / (FIT[1] - FIT[0]), 0.0), 1.0)
             shut = min(max((BLINK[0] - relative[e]) / (BLINK[0] - BLINK[1]), 0.0), 1.0)
             weight = amount * fit * shut
-            faces = (i, self.open_face(pose))
+            if weight > 0 and faces is None:
+                faces = (i, self.open_face(pose))
             laid.append(self._lay_eye(crop, pts, alpha, faces, contour, weight) if weight > 0 else 0.0)
         return laid[0], laid[1]
 
@@ -168,28 +170,19 @@ class TargetEyes:
         like the target's open eye j than like i (faces = (i, j), render_open) and i's eye,
         colour-matched, is not darker than the render's (DARKER); returns the weight laid."""
         i, j = faces
-        region, ring, box = eye_region(pts, contour, crop.shape[0])
-        if region is None:
+        bent = bent_part(self.faces, i, crop, pts, alpha, eye_region(pts, contour, crop.shape[0]))
+        if bent is None:
             return 0.0
-        x0, y0, x1, y1 = box
-        ring &= alpha[y0:y1, x0:x1] >= 230  # the face's own pixels (0.9 of opaque), not the feather's
-        if np.count_nonzero(ring) < 16:
-            return 0.0
-        map_x, map_y = landmark_maps(self.faces.landmarks[i], pts, crop.shape[0], box)
-        flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
-        theirs = cv2.remap(self.faces.images[i], map_x, map_y, **flags).astype(np.float32)
-        mine = crop[y0:y1, x0:x1].astype(np.float32)
-        weight *= self.render_open(mine, theirs, region, pts, contour, box, j)
+        laying, raw = bent
+        weight *= self.render_open(laying.mine, raw, laying.region, pts, contour, laying.box, j)
         if weight <= 0:
             return 0.0
-        gain = np.median(mine[ring], axis=0) / np.maximum(np.median(theirs[ring], axis=0), 1.0)
-        core = region >= 0.5
-        brightness = float(np.mean(theirs[core] @ gain)) / max(float(np.mean(mine[core].sum(axis=1))), 1.0)
+        core = laying.region >= 0.5
+        theirs, mine = (float(np.mean(v[core].sum(axis=1))) for v in (laying.theirs, laying.mine))
+        brightness = theirs / max(mine, 1.0)
         weight *= min(max((brightness - DARKER[1]) / (DARKER[0] - DARKER[1]), 0.0), 1.0)
-        if weight <= 0:
-            return 0.0
-        w = (weight * region)[..., None]
-        crop[y0:y1, x0:x1] = np.clip(mine + w * (theirs * gain - mine) + 0.5, 0, 255).astype(np.uint8)
+        if weight > 0:
+            laying.lay(crop, weight)
         return weight
 
 
@@ -205,26 +198,13 @@ def eye_region(
     points: np.ndarray, contour: tuple[int, ...], size: int
 ) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int, int, int]]:
     """(weight, ring, box) of one eye (contour: LEFT_EYE or RIGHT_EYE) of points ((478, 2|3) crop
-    px) in a (size, size) crop: weight float32 over box (x0, y0, x1, y1), 1 within EYE_GROW x the
-    eye's width of its lids' hull (engine.face.regions.eye_lid_hull: open or shut, where the lids
-    are) and easing to 0 at twice that; ring, bool over box, the skin between RING_GROW widths of
-    the hull. weight None when the eye is under 2 px wide or outside the crop."""
+    px) in a (size, size) crop (engine.image.target_parts.part_region): weight 1 within EYE_GROW x
+    the eye's width of its lids' hull (engine.face.regions.eye_lid_hull: open or shut, where the
+    lids are), easing to 0 at twice that; ring the skin between RING_GROW widths of the hull."""
     pts = np.asarray(points, np.float32)[:, :2]
     width = float(np.linalg.norm(pts[contour[0]] - pts[contour[8]]))
-    grow = EYE_GROW * width
-    reach = max(2 * grow, RING_GROW[1] * width) + 1
     hull = eye_lid_hull(pts * 16, contour).reshape(-1, 2) / 16.0
-    x0, y0 = (max(int(v), 0) for v in np.floor(hull.min(axis=0) - reach))
-    x1, y1 = (min(int(v), size) for v in np.ceil(hull.max(axis=0) + reach))
-    if width < 2 or x1 <= x0 or y1 <= y0:
-        return None, np.zeros((0, 0), bool), (0, 0, 0, 0)
-    outside = np.full((y1 - y0, x1 - x0), 255, np.uint8)
-    cv2.fillConvexPoly(outside, np.round((hull - (x0, y0)) * 16).astype(np.int32), 0, shift=4)
-    dist = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    t = np.clip((2 * grow - dist) / grow, 0.0, 1.0)
-    weight = t * t * (3 - 2 * t)  # smoothstep: no crease at either end of the feather
-    ring = (dist >= RING_GROW[0] * width) & (dist <= RING_GROW[1] * width)
-    return weight, ring, (x0, y0, x1, y1)
+    return part_region(hull, width, EYE_GROW * width, RING_GROW, size, convex=True)
 
 
 def _pearson(a: np.ndarray, b: np.ndarray) -> float:

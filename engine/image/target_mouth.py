@@ -19,23 +19,13 @@ Crops are uint8 BGR (S, S, 3); landmarks (478, 2|3) crop pixels at S.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from swapstream.engine.face.mask import INNER_LIPS, OUTER_LIPS
-from swapstream.engine.face.neighbours import (
-    StickyChoice,
-    faceset_features,
-    landmark_maps,
-    match_features,
-    spread_subset,
-)
+from swapstream.engine.face.neighbours import StickyChoice, match_features
+from swapstream.engine.image.target_parts import TargetFaces, bent_part, load_target_faces, part_region
 
-from swapstream.common.faceset import Faceset
-
-MOUTH_FACES = 256  # faces of the target's the mouth is chosen from (spread over its poses and expressions)
 LIPS = OUTER_LIPS + INNER_LIPS
 SHAPE_UNIT = 0.05  # lip misfit (rms of LIPS about their centre, a share of the mouth's width) per match unit
 # Full weight while the chosen face's lip misfit is under FIT[0], none from FIT[1]: lips bent by
@@ -48,28 +38,6 @@ MOUTH_GROW = 0.35  # the region laid over: the lips grown by this x the mouth's 
 RING_GROW = (0.2, 0.6)  # the skin ring whose colour is matched: between the lips grown by these
 
 
-@dataclass(frozen=True)
-class MouthFaces:
-    """images: uint8 (N, S, S, 3) BGR crops; landmarks: float32 (N, 478, 2) crop px; features:
-    float64 (N, 4) match features (engine.face.neighbours); shapes: float32 (N, len(LIPS), 2),
-    the lips about their centre, crop px."""
-
-    images: np.ndarray
-    landmarks: np.ndarray
-    features: np.ndarray
-    shapes: np.ndarray
-
-
-def load_mouth_faces(path: Path, count: int = MOUTH_FACES) -> MouthFaces:
-    """Up to `count` faces of the faceset at `path`, spread over its poses and expressions."""
-    fs = Faceset.open(path)
-    features = faceset_features(fs.faces)
-    keep = spread_subset(features, count)
-    images = np.stack([fs.image(int(i)) for i in keep])
-    landmarks = np.stack([fs.faces[int(i)].landmarks[:, :2] for i in keep]).astype(np.float32)
-    return MouthFaces(images, landmarks, features[keep], lip_shapes(landmarks))
-
-
 def lip_shapes(landmarks: np.ndarray) -> np.ndarray:
     """float32 (N, len(LIPS), 2): the lips of landmarks (N, 478, 2+) about their centre."""
     lips = np.asarray(landmarks, np.float32)[:, list(LIPS), :2]
@@ -79,8 +47,9 @@ def lip_shapes(landmarks: np.ndarray) -> np.ndarray:
 class TargetMouth:
     """Lays the best-fitting mouth of `faces` over swapped crops; remembers each track's face."""
 
-    def __init__(self, faces: MouthFaces):
+    def __init__(self, faces: TargetFaces):
         self.faces = faces
+        self.shapes = lip_shapes(faces.landmarks)  # the lips about their centre, crop px
         self._chosen = StickyChoice()
 
     def distances(self, points: np.ndarray, pose: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
@@ -93,7 +62,7 @@ class TargetMouth:
         query = match_features(pts, *pose)
         width = max(float(np.linalg.norm(pts[OUTER_LIPS[0]] - pts[OUTER_LIPS[10]])), 1.0)
         shape = lip_shapes(pts[None])[0]
-        lips = np.sqrt(np.mean(np.sum(np.square(self.faces.shapes - shape[None]), axis=2), axis=1)) / width
+        lips = np.sqrt(np.mean(np.sum(np.square(self.shapes - shape[None]), axis=2), axis=1)) / width
         f = self.faces.features
         gap = np.abs(f[:, 3] - query[3])
         distance = np.sqrt(
@@ -129,47 +98,23 @@ class TargetMouth:
         weight = amount * min(max((FIT[1] - misfit) / (FIT[1] - FIT[0]), 0.0), 1.0)
         if weight <= 0:
             return 0.0
-        region, ring, box = mouth_region(pts, crop.shape[0])
-        if region is None:
+        bent = bent_part(self.faces, i, crop, pts, alpha, mouth_region(pts, crop.shape[0]))
+        if bent is None:
             return 0.0
-        x0, y0, x1, y1 = box
-        ring &= alpha[y0:y1, x0:x1] >= 230  # the face's own pixels (0.9 of opaque), not the feather's
-        if np.count_nonzero(ring) < 16:
-            return 0.0
-        map_x, map_y = landmark_maps(self.faces.landmarks[i], pts, crop.shape[0], box)
-        flags = {"interpolation": cv2.INTER_CUBIC, "borderMode": cv2.BORDER_REPLICATE}
-        theirs = cv2.remap(self.faces.images[i], map_x, map_y, **flags).astype(np.float32)
-        mine = crop[y0:y1, x0:x1].astype(np.float32)
-        gain = np.median(mine[ring], axis=0) / np.maximum(np.median(theirs[ring], axis=0), 1.0)
-        w = (weight * region)[..., None]
-        crop[y0:y1, x0:x1] = np.clip(mine + w * (theirs * gain - mine) + 0.5, 0, 255).astype(np.uint8)
+        bent[0].lay(crop, weight)
         return weight
 
 
 def mouth_region(points: np.ndarray, size: int) -> tuple[np.ndarray | None, np.ndarray, tuple[int, int, int, int]]:
-    """(weight, ring, box) of the mouth of points ((478, 2|3) crop px) in a (size, size) crop:
-    weight float32 over box (x0, y0, x1, y1), 1 within MOUTH_GROW x the mouth's width of the outer
-    lips (inside them too) and easing to 0 at twice that; ring, bool over box, the skin between
-    RING_GROW widths of the lips. From one distance transform of the box (a dilation by a kernel
-    that wide took 8 ms). weight None when the mouth is under 2 px wide or outside the crop."""
+    """(weight, ring, box) of the mouth of points ((478, 2|3) crop px) in a (size, size) crop
+    (engine.image.target_parts.part_region): weight 1 within MOUTH_GROW x the mouth's width of the
+    outer lips (inside them too), easing to 0 at twice that; ring the skin between RING_GROW widths
+    of the lips."""
     pts = np.asarray(points, np.float32)[:, :2]
     width = float(np.linalg.norm(pts[OUTER_LIPS[0]] - pts[OUTER_LIPS[10]]))
-    grow = MOUTH_GROW * width
-    reach = max(2 * grow, RING_GROW[1] * width) + 1
-    lips = pts[list(OUTER_LIPS)]
-    x0, y0 = (max(int(v), 0) for v in np.floor(lips.min(axis=0) - reach))
-    x1, y1 = (min(int(v), size) for v in np.ceil(lips.max(axis=0) + reach))
-    if width < 2 or x1 <= x0 or y1 <= y0:
-        return None, np.zeros((0, 0), bool), (0, 0, 0, 0)
-    outside = np.full((y1 - y0, x1 - x0), 255, np.uint8)
-    cv2.fillPoly(outside, [np.round((lips - (x0, y0)) * 16).astype(np.int32)], 0, shift=4)
-    dist = cv2.distanceTransform(outside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    t = np.clip((2 * grow - dist) / grow, 0.0, 1.0)
-    weight = t * t * (3 - 2 * t)  # smoothstep: no crease at either end of the feather
-    ring = (dist >= RING_GROW[0] * width) & (dist <= RING_GROW[1] * width)
-    return weight, ring, (x0, y0, x1, y1)
+    return part_region(pts[list(OUTER_LIPS)], width, MOUTH_GROW * width, RING_GROW, size)
 
 
 def target_mouth_from(path: Path) -> TargetMouth:
     """The TargetMouth of the faceset at `path` (a detail bank or the target's faceset)."""
-    return TargetMouth(load_mouth_faces(path))
+    return TargetMouth(load_target_faces(path))

@@ -96,12 +96,10 @@ class BlendStage(Stage):
         k = packed.shape[0] / slot.swapped.shape[0]
         matrix = np.asarray(slot.matrix, np.float64) * k
         matrix[:, 2] += 0.5 * k - 0.5  # crop pixel centre p lies at (p + 0.5) k - 0.5 in the larger crop
-        if knobs.mouth > 0 and self.target.mouth is not None:
-            pts = np.asarray(crop_points, np.float64)[:, :2] * k
-            self.target.mouth.lay_over(packed[:, :, :3], pts, packed[:, :, 3], (yaw, pitch), knobs.mouth, slot.track)
-        if knobs.eyes > 0 and self.target.eyes is not None:
-            pts = np.asarray(crop_points, np.float64)[:, :2] * k
-            self.target.eyes.lay_over(packed[:, :, :3], pts, packed[:, :, 3], (yaw, pitch), knobs.eyes, slot.track)
+        pts = np.asarray(crop_points, np.float64)[:, :2] * k  # in the bank's crop
+        for part, amount in ((self.target.mouth, knobs.mouth), (self.target.eyes, knobs.eyes)):
+            if amount > 0 and part is not None:
+                part.lay_over(packed[:, :, :3], pts, packed[:, :, 3], (yaw, pitch), amount, slot.track)
         if knobs.blend == "feather":
             self._paste_bgra(frame, packed, matrix, support)
         else:  # poisson (offline): the reference path, from the unpacked crop
